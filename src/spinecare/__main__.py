@@ -1,0 +1,5 @@
+import sys
+
+from spinecare.cli import main
+
+sys.exit(main())

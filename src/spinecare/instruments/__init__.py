@@ -1,0 +1,1 @@
+"""Validated instruments: their registry, exact scoring and change over time."""

@@ -1,0 +1,1 @@
+"""Versioned clinical knowledge: data files only. See ``spinecare.reasoning.knowledge``."""

@@ -1,0 +1,390 @@
+"""The assessment engine: a case in, a ``spinecare.assessment/1`` out.
+
+All clinical content comes from the knowledge (``spinecare/knowledge``); this module only knows
+how to apply it, in four stages:
+
+1. findings: named criteria over the case (three-valued);
+2. red flags: rules over findings, each raising a flag and a minimum triage level;
+3. the differential: each condition's prior odds times the likelihood ratios of its known
+   findings, floors from published post-test probabilities and red flags, caps, diagnoses of
+   exclusion last; probabilities become likelihood bands;
+4. triage and the source of low back pain: rules over findings, flags and likelihoods.
+
+Everything it concludes names the rule ids and sources behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from spinecare import __version__
+from spinecare.case import Case
+from spinecare.instruments.scoring import score_instruments
+from spinecare.reasoning import expr
+from spinecare.reasoning.differential import compile_odds
+from spinecare.reasoning.knowledge import (
+    EXPERT,
+    LEVEL_RANK,
+    RED_FLAG_CODES,
+    Condition,
+    Knowledge,
+    default_knowledge,
+)
+from spinecare.reasoning.logic import Tri
+
+ASSESSMENT_SCHEMA_ID = "spinecare.assessment/1"
+_LIKELIHOOD_RANK = {"low": 0, "moderate": 1, "high": 2}
+_LIKELIHOOD_NAME = ("low", "moderate", "high")
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    when: expr.Node
+    finding_refs: tuple[str, ...]
+
+
+def _toposort(k: Knowledge, parsed: dict[str, expr.Node]) -> list[str]:
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            from spinecare.errors import KnowledgeError
+            raise KnowledgeError(f"findings.toml: cycle {' -> '.join((*trail, name))}")
+        state[name] = 1
+        for r in expr.refs(parsed[name]):
+            if r.kind == "finding":
+                visit(r.name, (*trail, name))
+        state[name] = 2
+        order.append(name)
+
+    for name in k.findings:
+        visit(name, ())
+    return order
+
+
+class Engine:
+    """Applies one version of the knowledge. Build once, call :meth:`assess` many times."""
+
+    def __init__(self, knowledge: Knowledge | None = None):
+        k = self.knowledge = knowledge or default_knowledge()
+        names = frozenset(k.findings)
+        parsed = {n: expr.parse(f.when, f"findings.toml: {n}", names)
+                  for n, f in k.findings.items()}
+        self.finding_order = _toposort(k, parsed)
+        self.finding_children = {
+            n: tuple(r.name for r in expr.refs(parsed[n]) if r.kind == "finding")
+            for n in k.findings
+        }
+        # A finding that reads case facts directly is shown by its own label; one built only
+        # from other findings is explained by those that hold.
+        self.finding_is_leaf = {n: bool(expr.facts(parsed[n])) or not self.finding_children[n]
+                                for n in k.findings}
+        self._findings = expr.compile_batch(
+            [(n, parsed[n]) for n in self.finding_order], local_kind="finding")
+
+        self.red_rules = [(r, expr.parse(r.when, r.id, names)) for r in k.red_flag_rules]
+        self._red = expr.compile_batch([(r.id, n) for r, n in self.red_rules],
+                                       local_kind=None, inputs=("finding",))
+
+        self.conditions: list[tuple[str, Condition]] = sorted(
+            k.conditions.items(), key=lambda kv: kv[1].exclusion is not None)
+        bounds = []
+        for _, c in self.conditions:
+            bounds += [(f.id, expr.parse(f.when, f.id, names)) for f in c.floor]
+            bounds += [(x.id, expr.parse(x.when, x.id, names)) for x in c.cap]
+        self._bounds = expr.compile_batch(bounds, local_kind=None, inputs=("finding", "flag"))
+
+        self.triage_rules = [(t, expr.parse(t.when, t.id, names)) for t in k.triage_rules]
+        self.lbp_rules = [(r, expr.parse(r.when, r.id, names)) for r in k.lbp_rules]
+        self._late = expr.compile_batch(
+            [(t.id, n) for t, n in self.triage_rules] + [(r.id, n) for r, n in self.lbp_rules],
+            local_kind=None, inputs=("finding", "flag", "likely", "high"))
+        self.rule_refs = {
+            rid: tuple(r.name for r in expr.refs(node) if r.kind == "finding")
+            for rid, node in [*((r.id, n) for r, n in self.red_rules),
+                              *((t.id, n) for t, n in self.triage_rules)]
+        }
+        self.rule_ask_leaves = {rid: self._ask_leaves(names_) for rid, names_ in
+                                self.rule_refs.items()}
+        table = [(LEVEL_RANK[r.triage], r.triage, r.id, r.reason, r.cite) for r in k.red_flag_rules]
+        table += [(LEVEL_RANK[t.level], t.level, t.id, t.reason, t.cite) for t in k.triage_rules]
+        # Most serious first; a stable sort keeps the knowledge's order within a level.
+        self.triage_table = [(*row, self.rule_ask_leaves[row[2]])
+                             for row in sorted(table, key=lambda r: -r[0])]
+        self.questions = {n: f.ask for n, f in k.findings.items() if f.ask}
+        self.citation_text = {cid: c.short() for cid, c in k.citations.items()}
+        self.citation_text[EXPERT] = "expert judgement (no published source)"
+        self._odds = compile_odds(k, self.conditions)
+        self.base_rule = {code: f"{code}.exclusion" if c.exclusion else f"{code}.prior"
+                          for code, c in self.conditions}
+        self.floor_refs = {
+            f.id: tuple(r.name for r in expr.refs(expr.parse(f.when, f.id, names))
+                        if r.kind == "finding")
+            for _, c in self.conditions for f in c.floor
+        }
+        self.versions = {"engine": __version__, "knowledge": k.version}
+
+    def _ask_leaves(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Findings with a question, reachable from ``names``: what to ask when they are unknown."""
+        out: dict[str, None] = {}
+        findings = self.knowledge.findings
+
+        def walk(name: str) -> None:
+            if findings[name].ask:
+                out[name] = None
+                if self.finding_is_leaf[name]:
+                    return
+            for child in self.finding_children[name]:
+                walk(child)
+
+        for n in names:
+            walk(n)
+        return tuple(out)
+
+    # --- explanations -----------------------------------------------------------------------
+
+    def explain(self, names: Iterable[str], values: dict[str, Tri]) -> list[str]:
+        """Labels of the findings that hold, expanding composite findings into their parts."""
+        out: dict[str, None] = {}
+        findings = self.knowledge.findings
+
+        def walk(name: str) -> None:
+            if values[name] is not True:
+                return
+            if self.finding_is_leaf[name]:
+                out[findings[name].label] = None
+                return
+            before = len(out)
+            for child in self.finding_children[name]:
+                walk(child)
+            if len(out) == before:
+                out[findings[name].label] = None
+
+        for n in names:
+            walk(n)
+        return list(out)
+
+    # --- the stages -------------------------------------------------------------------------
+
+    def assess(self, case: Case) -> dict[str, Any]:
+        """Assess one validated case. Pure: the same case always gives the same assessment."""
+        k = self.knowledge
+        F = self._findings(case)
+        red = self._red(case, F)
+
+        cited: dict[str, None] = {}
+        flags: dict[str, dict[str, Any]] = {}
+        flag_level: dict[str, str] = {}
+        for rule, _ in self.red_rules:
+            if red[rule.id] is not True:
+                continue
+            entry = flags.setdefault(rule.flag, {"code": rule.flag, "evidence": [], "rules": [],
+                                                 "triage": rule.triage, "citations": []})
+            entry["rules"].append(rule.id)
+            for label in self.explain(self.rule_refs[rule.id], F):
+                if label not in entry["evidence"]:
+                    entry["evidence"].append(label)
+            for c in rule.cite:
+                if c not in entry["citations"]:
+                    entry["citations"].append(c)
+                cited[c] = None
+            if LEVEL_RANK[rule.triage] > LEVEL_RANK[entry["triage"]]:
+                entry["triage"] = rule.triage
+            flag_level[rule.flag] = entry["triage"]
+        flag_values: dict[str, Tri] = {code: code in flags for code in RED_FLAG_CODES}
+
+        bounds = self._bounds(case, F, flag_values)
+        conditions, _probability = self._differential(F, bounds, cited)
+        likely = {c["code"]: c["likelihood"] != "low" for c in conditions}
+        high = {c["code"]: c["likelihood"] == "high" for c in conditions}
+
+        late = self._late(case, F, flag_values, likely, high)
+        status = red | late
+        triage = self._triage(status, F, cited)
+        lbp_rule = next((r for r, _ in self.lbp_rules if late[r.id] is True), None)
+        lbp_source = lbp_rule.source if lbp_rule else "undetermined"
+        if lbp_rule is not None:
+            for c in lbp_rule.cite:
+                cited[c] = None
+
+        scores = score_instruments(case.instruments)
+        for name, pr in k.prediction_rules.items():
+            result = self._prediction_rule(pr, F)
+            if result is not None:
+                scores[name] = result
+                for c in pr.cite:
+                    cited[c] = None
+
+        return {
+            "schema": ASSESSMENT_SCHEMA_ID,
+            "case_id": case.id,
+            "triage": triage,
+            "red_flags": list(flags.values()),
+            "conditions": conditions,
+            "low_back_pain_source": lbp_source,
+            "low_back_pain_source_detail": (
+                {"rule": lbp_rule.id, "reason": lbp_rule.reason, "citations": lbp_rule.cite}
+                if lbp_rule else {"rule": None, "reason": "Not enough is known to say where "
+                                  "the low back pain comes from.", "citations": []}),
+            "scores": scores,
+            "ask": self._ask(status, F, triage["level"]),
+            "citations": {c: self.citation_text[c] for c in cited},
+            "versions": self.versions,
+        }
+
+    def _differential(self, F: dict[str, Tri], bounds: dict[str, Tri],
+                      cited: dict[str, None]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        k = self.knowledge
+        bands = k.bands
+        probability: dict[str, float] = {}
+        out = []
+        odds = self._odds(F)
+        high, moderate = bands.high, bands.moderate
+        for i, (code, c) in enumerate(self.conditions):
+            evidence: list[str] = []
+            against: list[str] = []
+            details: list[Any] = []
+            rules: list[str] = [self.base_rule[code]]
+            cites: list[str] = list(c.cite)
+            if c.exclusion is None:
+                o, applied = odds[i]
+                for a in applied:
+                    if a.lr > 1:
+                        evidence.append(a.label)
+                    else:
+                        against.append(a.label)
+                    details.append(a.detail)
+                    rules.append(a.rule)
+                    cites += a.cite
+                p = o / (1 + o)
+                for fl in c.floor:
+                    if fl.probability > p and bounds[fl.id] is True:
+                        p = fl.probability
+                        shown = self.explain(self.floor_refs[fl.id], F)
+                        evidence.append(f"{', '.join(shown)}: post-test probability "
+                                        f"{p:.0%}")
+                        rules.append(fl.id)
+                        cites += fl.cite
+            else:
+                ex = c.exclusion
+                v = F[ex.requires]
+                f = k.findings[ex.requires]
+                if v is True:
+                    p = ex.base
+                    evidence.append(f.label)
+                elif v is None:
+                    p = ex.base * ex.if_unknown
+                else:
+                    p = ex.base * ex.if_absent
+                    against.append(f.absent or f"no {f.label}")
+                for other in ex.excluded_by:
+                    q = probability[other]
+                    p *= 1 - q
+                    if q >= moderate:
+                        against.append(f"{k.conditions[other].label} possible ({q:.0%})")
+                cites += ex.cite
+            probability[code] = p
+            rank = 2 if p >= high else 1 if p >= moderate else 0
+            for cap in c.cap:
+                if rank > _LIKELIHOOD_RANK[cap.likelihood] and bounds[cap.id] is True:
+                    rank = _LIKELIHOOD_RANK[cap.likelihood]
+                    against.append("a red flag must be excluded first")
+                    rules.append(cap.id)
+                    cites += cap.cite
+            sources = dict.fromkeys(cites)
+            cited.update(sources)
+            out.append((-rank, c.priority, -p, {
+                "code": code, "label": c.label, "likelihood": _LIKELIHOOD_NAME[rank],
+                "probability": round(p, 3), "evidence": evidence, "against": against,
+                "details": details, "rules": rules, "citations": list(sources),
+            }))
+        out.sort(key=lambda x: x[:3])
+        return [x[3] for x in out], probability
+
+    def _triage(self, status: dict[str, Tri], F: dict[str, Tri],
+                cited: dict[str, None]) -> dict[str, Any]:
+        """The highest level among the rules that hold, with every rule at that level."""
+        top = -1
+        reasons, rules, sources = [], [], {}
+        level = ""
+        for rank, rule_level, rid, reason, cite, _ in self.triage_table:
+            if rank < top:
+                break
+            if status[rid] is not True:
+                continue
+            top, level = rank, rule_level
+            shown = self.explain(self.rule_refs[rid], F)
+            reasons.append(f"{reason} Findings: {', '.join(shown)}." if shown else reason)
+            rules.append(rid)
+            sources.update(dict.fromkeys(cite))
+        if top < 0:
+            d = self.knowledge.triage_default
+            cited.update(dict.fromkeys(d.cite))
+            return {"level": d.level, "reasons": [d.reason], "rules": ["tr.default"],
+                    "citations": list(d.cite)}
+        cited.update(sources)
+        return {"level": level, "reasons": reasons, "rules": rules, "citations": list(sources)}
+
+    def _ask(self, status: dict[str, Tri], F: dict[str, Tri], level: str) -> list[dict[str, Any]]:
+        """Unknown findings whose answers could raise the triage level, most serious first."""
+        asks: dict[str, dict[str, Any]] = {}
+        now = LEVEL_RANK[level]
+        questions = self.questions
+        for rank, _, rid, _, _, leaves in self.triage_table:
+            if rank <= now:
+                break
+            if status[rid] is not None:
+                continue
+            for name in leaves:
+                if F[name] is None:
+                    entry = asks.get(name)
+                    if entry is None:
+                        entry = asks[name] = {"finding": name, "question": questions[name],
+                                              "rules": []}
+                    entry["rules"].append(rid)
+        return list(asks.values())
+
+    def _prediction_rule(self, pr: Any, F: dict[str, Tri]) -> dict[str, Any] | None:
+        values = [F[i] for i in pr.items]
+        known = [v for v in values if v is not None]
+        positive = sum(1 for v in values if v is True)
+        unknown = len(values) - len(known)
+        low, high = positive, positive + unknown
+        if low >= pr.rule_in_at_least:
+            result, meaning = "rule_in", pr.rule_in
+        elif high <= pr.rule_out_at_most:
+            result, meaning = "rule_out", pr.rule_out
+        elif unknown == 0 or (high < pr.rule_in_at_least and low > pr.rule_out_at_most):
+            result, meaning = "neither", "neither rules in nor rules out"
+        elif len(known) * 2 > len(values):
+            result, meaning = "incomplete", "depends on the items not yet known"
+        else:
+            return None  # too little known to be worth showing
+        return {
+            "value": positive if unknown == 0 else None,
+            "positive": positive, "unknown": unknown, "of": len(values),
+            "range": [low, high], "result": result, "meaning": meaning,
+            "positive_items": [self.knowledge.findings[i].label
+                               for i, v in zip(pr.items, values, strict=True) if v is True],
+            "citations": pr.cite,
+        }
+
+
+_default: Engine | None = None
+
+
+def default_engine() -> Engine:
+    global _default
+    if _default is None:
+        _default = Engine()
+    return _default
+
+
+def assess(case: Case) -> dict[str, Any]:
+    """Assess ``case`` with the packaged knowledge."""
+    return default_engine().assess(case)

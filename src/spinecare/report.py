@@ -1,0 +1,123 @@
+"""The readable report of an assessment: triage first, in words a clinician scans in seconds."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+LEVEL_WORDS = {
+    "emergency": "EMERGENCY: same-day emergency department",
+    "urgent": "URGENT: specialist assessment within about two weeks",
+    "routine": "ROUTINE: primary care, physiotherapy or routine referral",
+    "self_care": "SELF-CARE: advice and self-management, review if not better",
+}
+_WIDTH = 96
+
+
+def _wrap(text: str, indent: str, first: str | None = None) -> list[str]:
+    return textwrap.wrap(text, _WIDTH, initial_indent=first if first is not None else indent,
+                         subsequent_indent=indent) or [first or indent]
+
+
+def _score_lines(scores: dict[str, Any]) -> list[str]:
+    lines = []
+    names = {"odi": ("ODI", "%"), "ndi": ("NDI", "%"), "mjoa": ("mJOA", "/18")}
+    for key, (name, unit) in names.items():
+        s = scores.get(key)
+        if s is None:
+            continue
+        if s["value"] is None:
+            lines.append(f"  {name}: not scored ({s.get('reason', 'too many items missing')})")
+        else:
+            extra = f" [{s['flag']}]" if s.get("flag") else ""
+            lines.append(f"  {name}: {s['value']}{unit}, {s.get('band_label') or s['band']}{extra}")
+    zcq = scores.get("zcq")
+    if zcq:
+        parts = [f"{k.replace('_', ' ')} {zcq[k] if zcq[k] is not None else 'not scored'}"
+                 for k in ("symptom_severity", "physical_function") if k in zcq]
+        reason = f" ({zcq['reason']})" if zcq.get("reason") else ""
+        lines.append(f"  ZCQ: {', '.join(parts)}{reason}")
+    nrs = scores.get("pain_nrs")
+    if nrs:
+        parts = [f"{k} {v['value']}/10 ({v['band']})" for k, v in nrs.items()]
+        lines.append(f"  Pain: {', '.join(parts)}")
+    for key, name in (("cook_myelopathy_cpr", "Cook myelopathy cluster"),
+                      ("cook_lss_cpr", "Cook LSS cluster")):
+        c = scores.get(key)
+        if c:
+            count = (f"{c['positive']}/{c['of']}" if c["unknown"] == 0
+                     else f"{c['positive']}/{c['of']} ({c['unknown']} unknown)")
+            lines.append(f"  {name}: {count}: {c['meaning']}")
+    return lines
+
+
+def _percent(p: float) -> str:
+    if p > 0.99:
+        return "over 99%"
+    if p < 0.01:
+        return "under 1%"
+    return f"{p:.0%}"
+
+
+def _weighed(label: str, detail: dict[str, Any] | None) -> str:
+    if detail is None:
+        return label
+    lr = f"LR {detail['likelihood_ratio']:g}"
+    if detail["basis"] == "expert_judgement":
+        return f"{label} ({lr}, expert judgement)"
+    flag = ", unverified source" if detail["basis"] == "unverified" else ""
+    return f"{label} ({lr} [{', '.join(detail['citations'])}]{flag})"
+
+
+def render(a: dict[str, Any]) -> str:
+    """The whole report for one assessment, as plain text."""
+    t = a["triage"]
+    out = [f"spinecare assessment: {a['case_id']}", "",
+           f"TRIAGE  {LEVEL_WORDS[t['level']]}"]
+    for reason, rule in zip(t["reasons"], t["rules"], strict=True):
+        out += _wrap(f"{reason} [{rule}]", "          ", "        - ")
+    if a["red_flags"]:
+        out += ["", "RED FLAGS"]
+        for f in a["red_flags"]:
+            out += _wrap(f"{f['code'].replace('_', ' ')} ({f['triage']}): "
+                         f"{', '.join(f['evidence'])} [{', '.join(f['rules'])}]",
+                         "          ", "      !   ")
+    else:
+        out += ["", "RED FLAGS  none raised"]
+    if a.get("ask"):
+        out += ["", "ASK NEXT (answers could raise the triage level)"]
+        for q in a["ask"][:8]:
+            out += _wrap(q["question"], "          ", "      ?   ")
+    out += ["", "DIFFERENTIAL (most likely first)"]
+    shown = [c for c in a["conditions"] if c["likelihood"] != "low"]
+    for i, c in enumerate(shown, 1):
+        out.append(f"  {i}. {c['label']}: {c['likelihood'].upper()} "
+                   f"(model estimate {_percent(c['probability'])})")
+        weighed = {d["finding"]: d for d in c["details"]}
+        for word, labels in (("for", c["evidence"]), ("against", c["against"])):
+            if labels:
+                parts = [_weighed(label, weighed.get(label)) for label in labels]
+                out += _wrap(f"{word}: " + "; ".join(parts), "          ", "       ")
+    low = [c["label"] for c in a["conditions"] if c["likelihood"] == "low"]
+    if low:
+        out += _wrap("Unlikely on what is known: " + "; ".join(low), "    ", "  ")
+    out += ["", f"LOW BACK PAIN SOURCE  {a['low_back_pain_source'].replace('_', ' ')}"]
+    out += _wrap(a["low_back_pain_source_detail"]["reason"], "        ")
+    scores = _score_lines(a["scores"])
+    if scores:
+        out += ["", "SCORES", *scores]
+    used: dict[str, None] = dict.fromkeys(t["citations"])
+    for f in a["red_flags"]:
+        used.update(dict.fromkeys(f["citations"]))
+    for c in shown:
+        used.update(dict.fromkeys(c["citations"]))
+    used.update(dict.fromkeys(a["low_back_pain_source_detail"]["citations"]))
+    for s in a["scores"].values():
+        used.update(dict.fromkeys(s.get("citations", [])))
+    out += ["", "SOURCES"]
+    for cid in used:
+        out += _wrap(f"[{cid}] {a['citations'].get(cid, cid)}", "          ", "  ")
+    v = a["versions"]
+    out += ["", f"engine {v['engine']}, knowledge {v['knowledge']}. Decision support for "
+            "clinicians, not a diagnosis.", ""]
+    return "\n".join(out)

@@ -1,0 +1,30 @@
+"""Shared fixtures. Test data lives in tests/data (copied from the project's shared contract)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+CASES = DATA / "cases"
+
+
+def load_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def case_schema() -> dict[str, Any]:
+    from importlib.resources import files
+
+    return json.loads(files("spinecare.schemas").joinpath("case.schema.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def assessment_schema() -> dict[str, Any]:
+    from importlib.resources import files
+
+    return json.loads(files("spinecare.schemas").joinpath("assessment.schema.json").read_text())

@@ -1,0 +1,175 @@
+"""Clinical behaviours of the assessment, one small case each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spinecare.case import parse_case
+from spinecare.reasoning.engine import assess
+
+
+def run(**sections: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {"schema": "spinecare.case/1", "id": "t", "patient": {"age": 50}}
+    for name, value in sections.items():
+        if name == "age":
+            doc["patient"]["age"] = value
+        else:
+            doc[name] = value
+    return assess(parse_case(doc))
+
+
+def level(a: dict[str, Any]) -> str:
+    return str(a["triage"]["level"])
+
+
+def flags(a: dict[str, Any]) -> set[str]:
+    return {f["code"] for f in a["red_flags"]}
+
+
+def likelihood(a: dict[str, Any], code: str) -> str:
+    return str(next(c["likelihood"] for c in a["conditions"] if c["code"] == code))
+
+
+def rank(a: dict[str, Any], code: str) -> int:
+    return [c["code"] for c in a["conditions"]].index(code)
+
+
+def test_saddle_anaesthesia_with_back_pain_is_an_emergency() -> None:
+    a = run(symptoms={"low_back_pain": True, "saddle_anesthesia": True})
+    assert level(a) == "emergency"
+    assert "cauda_equina_syndrome" in flags(a)
+
+
+def test_painless_urinary_retention_is_still_an_emergency() -> None:
+    # CES-retention is typically painless; requiring pain would miss the late stage.
+    a = run(symptoms={"bladder": "new_retention"})
+    assert level(a) == "emergency"
+
+
+def test_long_standing_bilateral_leg_pain_is_not_a_cauda_equina_emergency() -> None:
+    a = run(age=70, history={"duration_weeks": 60, "onset": "gradual", "course": "stable"},
+            symptoms={"leg_pain": "both", "claudication": True, "relief_sitting": True})
+    assert level(a) == "routine"
+    assert "cauda_equina_syndrome" not in flags(a)
+
+
+def test_sudden_bilateral_sciatica_is_suspected_cauda_equina() -> None:
+    a = run(history={"onset": "sudden"}, symptoms={"leg_pain": "both", "low_back_pain": True})
+    assert level(a) == "emergency"
+
+
+def test_fever_with_a_risk_factor_and_back_pain_is_an_emergency() -> None:
+    a = run(history={"fever": True, "immunosuppression": True},
+            symptoms={"low_back_pain": True})
+    assert level(a) == "emergency"
+    assert "spinal_infection" in flags(a)
+
+
+def test_fever_with_back_pain_alone_is_urgent() -> None:
+    a = run(history={"fever": True}, symptoms={"low_back_pain": True})
+    assert level(a) == "urgent"
+
+
+def test_back_pain_after_cancer_is_urgent_and_with_weakness_an_emergency() -> None:
+    base = {"cancer_history": True}
+    assert level(run(history=base, symptoms={"low_back_pain": True})) == "urgent"
+    a = run(history=base, symptoms={"low_back_pain": True, "leg_weakness": "both"})
+    assert level(a) == "emergency"
+    assert "malignancy" in flags(a)
+
+
+def test_back_pain_after_major_trauma_is_an_emergency() -> None:
+    assert level(run(history={"major_trauma": True}, symptoms={"low_back_pain": True})) == \
+        "emergency"
+
+
+def test_weakness_getting_worse_is_an_emergency() -> None:
+    a = run(exam={"progressive_motor_deficit": True})
+    assert level(a) == "emergency"
+    assert "progressive_neurological_deficit" in flags(a)
+
+
+def test_clumsy_hands_and_unsteady_gait_are_an_urgent_myelopathy_referral() -> None:
+    a = run(age=64, symptoms={"hand_clumsiness": True, "gait_imbalance": True})
+    assert level(a) == "urgent"
+    assert "myelopathy" in flags(a)
+
+
+def test_postural_relief_and_good_pulses_favour_neurogenic_over_vascular_claudication() -> None:
+    a = run(age=72, symptoms={"leg_pain": "both", "claudication": True, "relief_sitting": True,
+                              "relief_forward_flexion": True, "worse_standing": True},
+            exam={"pedal_pulses": "present"})
+    assert rank(a, "lumbar_spinal_stenosis") < rank(a, "vascular_claudication")
+    assert likelihood(a, "vascular_claudication") == "low"
+
+
+def test_calf_cramp_eased_by_standing_and_low_abi_favour_vascular_claudication() -> None:
+    a = run(age=72, symptoms={"leg_pain": "right", "claudication": True, "calf_cramping": True,
+                              "relief_standing_still": True, "relief_sitting": False},
+            exam={"ankle_brachial_index": 0.7})
+    assert rank(a, "vascular_claudication") < rank(a, "lumbar_spinal_stenosis")
+    assert likelihood(a, "lumbar_spinal_stenosis") != "high"
+
+
+def test_unknown_findings_are_neither_for_nor_against() -> None:
+    a = run(age=75)
+    assert all(c["likelihood"] == "low" for c in a["conditions"]
+               if c["code"] not in ("nonspecific_low_back_pain", "nonspecific_neck_pain"))
+    assert not flags(a)
+    assert level(a) == "routine"  # too little known to advise self-care alone
+    assert "saddle_anaesthesia" in {q["finding"] for q in a["ask"]}
+
+
+def test_absent_claudication_argues_against_stenosis() -> None:
+    unknown = run(age=72, symptoms={"leg_pain": "both"})
+    absent = run(age=72, symptoms={"leg_pain": "both", "claudication": False})
+    p = {c["code"]: c["probability"] for c in unknown["conditions"]}
+    q = {c["code"]: c["probability"] for c in absent["conditions"]}
+    assert q["lumbar_spinal_stenosis"] < p["lumbar_spinal_stenosis"]
+    assert "leg symptoms not brought on by walking" in next(
+        c for c in absent["conditions"] if c["code"] == "lumbar_spinal_stenosis")["against"]
+
+
+def test_back_pain_with_myelopathy_and_no_lumbar_cause_comes_from_the_neck() -> None:
+    a = run(age=60, symptoms={"low_back_pain": True, "hand_clumsiness": True,
+                              "gait_imbalance": True, "leg_pain": "none"},
+            exam={"hoffmann": True, "gait": "spastic"})
+    assert a["low_back_pain_source"] == "cervical_myelopathy"
+
+
+def test_back_pain_with_myelopathy_and_stenosis_is_mixed() -> None:
+    a = run(age=72, symptoms={"low_back_pain": True, "hand_clumsiness": True,
+                              "gait_imbalance": True, "leg_pain": "both", "claudication": True,
+                              "relief_sitting": True, "relief_forward_flexion": True},
+            exam={"hoffmann": True, "gait": "spastic"})
+    assert a["low_back_pain_source"] == "mixed"
+
+
+def test_no_low_back_pain_has_no_source() -> None:
+    assert run(symptoms={"low_back_pain": False})["low_back_pain_source"] == "none"
+
+
+def test_unknown_low_back_pain_is_undetermined() -> None:
+    assert run(symptoms={"neck_pain": True})["low_back_pain_source"] == "undetermined"
+
+
+def test_recent_back_pain_without_nerve_symptoms_is_self_care() -> None:
+    a = run(age=30, history={"duration_weeks": 2, "course": "improving"},
+            symptoms={"low_back_pain": True, "leg_pain": "none"})
+    assert level(a) == "self_care"
+
+
+def test_a_raised_red_flag_keeps_non_specific_back_pain_provisional() -> None:
+    a = run(history={"cancer_history": True}, symptoms={"low_back_pain": True})
+    assert likelihood(a, "nonspecific_low_back_pain") != "high"
+    assert a["conditions"][0]["code"] == "spinal_malignancy"
+
+
+def test_cook_myelopathy_cluster_is_scored_with_unknowns_as_a_range() -> None:
+    a = run(age=60, exam={"hoffmann": True, "gait": "spastic"})
+    cpr = a["scores"]["cook_myelopathy_cpr"]
+    assert cpr["positive"] == 3 and cpr["result"] == "rule_in"
+    b = run(age=30, exam={"hoffmann": False, "gait": "normal", "babinski": False,
+                          "inverted_supinator": False})
+    assert b["scores"]["cook_myelopathy_cpr"]["result"] == "rule_out"
+    assert b["scores"]["cook_myelopathy_cpr"]["value"] == 0

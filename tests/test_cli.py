@@ -1,0 +1,93 @@
+"""The command line of CONTRACT.md section 3, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CASES, load_json
+
+
+def spinecare(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "spinecare", *args], input=stdin,
+                          capture_output=True, timeout=60, check=False)
+
+
+def test_the_report_starts_with_the_triage_level_and_its_reasons() -> None:
+    r = spinecare("assess", str(CASES / "ces-retention.case.json"))
+    assert r.returncode == 0
+    lines = r.stdout.decode().splitlines()
+    first = next(line for line in lines[1:] if line.strip())
+    assert first.startswith("TRIAGE  EMERGENCY")
+    assert "rf.ces.saddle_anaesthesia" in r.stdout.decode()
+    assert "Todd NV" in r.stdout.decode()
+
+
+def test_json_output_is_the_assessment() -> None:
+    r = spinecare("assess", "--json", str(CASES / "lss-classic.case.json"))
+    assert r.returncode == 0
+    a = json.loads(r.stdout)
+    assert a["schema"] == "spinecare.assessment/1"
+    assert a["case_id"] == "lss-classic"
+    assert a["scores"]["odi"]["value"] == 38.0
+
+
+def test_json_lines_are_assessed_in_order_and_invalid_lines_reported(tmp_path: Path) -> None:
+    good = [load_json(CASES / f"{n}.case.json") for n in ("lss-classic", "simple-back-pain")]
+    batch = tmp_path / "cases.jsonl"
+    batch.write_text("\n".join([json.dumps(good[0]),
+                                json.dumps({"schema": "spinecare.case/1", "id": "bad",
+                                            "patient": {"age": -1}}),
+                                json.dumps(good[1])]) + "\n")
+    r = spinecare("assess", "--json", str(batch))
+    assert r.returncode == 2
+    out = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [a["case_id"] for a in out] == ["lss-classic", "simple-back-pain"]
+    assert r.stderr.decode() == f"{batch}:2: patient.age: must be >= 0 (got -1)\n"
+
+
+def test_a_case_can_come_from_standard_input() -> None:
+    r = spinecare("assess", "--json", "-", stdin=(CASES / "dcm-moderate.case.json").read_bytes())
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["triage"]["level"] == "urgent"
+
+
+def test_json_lines_can_come_from_standard_input() -> None:
+    lines = b"\n".join(json.dumps(load_json(p)).encode()
+                       for p in sorted(CASES.glob("*.case.json")))
+    r = spinecare("assess", "--json", "-", stdin=lines)
+    assert r.returncode == 0
+    assert len(r.stdout.splitlines()) == len(list(CASES.glob("*.case.json")))
+
+
+@pytest.mark.parametrize("path", sorted((CASES / "invalid").glob("*.case.json")),
+                         ids=lambda p: p.name)
+def test_invalid_input_exits_2_naming_the_path_without_a_traceback(path: Path) -> None:
+    expected = load_json(path.with_name(path.name.replace(".case.", ".expect.")))
+    r = spinecare("assess", str(path))
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert expected["error_mentions"] in err
+    assert str(path) in err
+    assert "Traceback" not in err
+    assert r.stdout == b""
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    r = spinecare("assess", str(tmp_path / "nope.json"))
+    assert r.returncode == 2
+    assert "cannot read" in r.stderr.decode()
+    assert "Traceback" not in r.stderr.decode()
+
+
+def test_broken_json_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"schema": "spinecare.case/1", "id": ')
+    r = spinecare("assess", str(path))
+    assert r.returncode == 2
+    assert "not valid JSON" in r.stderr.decode()
+    assert "Traceback" not in r.stderr.decode()
