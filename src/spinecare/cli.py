@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the assessment JSON")
     p.add_argument("--lines", action="store_true", help="read the input as JSON Lines")
     p.set_defaults(func=cmd_assess)
+    # Other command groups register themselves; their modules import only argparse at load.
+    from spinecare.instruments import commands as instrument_commands
+    from spinecare.plan import commands as plan_commands
+
+    instrument_commands.register(sub)
+    plan_commands.register(sub)
     return parser
 
 
