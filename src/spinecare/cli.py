@@ -8,6 +8,7 @@ Users never see a traceback unless ``SPINECARE_DEBUG=1``.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -59,6 +60,9 @@ def cmd_assess(args: argparse.Namespace) -> int:
     from spinecare.reasoning.engine import default_engine
 
     engine = default_engine()
+    # The knowledge, the compiled rules and the models are long-lived: keep the cyclic garbage
+    # collector from re-scanning them while a batch allocates many short-lived results.
+    gc.freeze()
     out, err = sys.stdout.buffer, sys.stderr.buffer
     name = "<stdin>" if args.path == "-" else args.path
     try:

@@ -48,6 +48,12 @@ def _score_lines(scores: dict[str, Any]) -> list[str]:
             count = (f"{c['positive']}/{c['of']}" if c["unknown"] == 0
                      else f"{c['positive']}/{c['of']} ({c['unknown']} unknown)")
             lines.append(f"  {name}: {count}: {c['meaning']}")
+    konno = scores.get("konno_lss_dst")
+    if konno:
+        shown = konno["value"] if konno["value"] is not None else \
+            f"{konno['range'][0]} to {konno['range'][1]}"
+        flag = "" if konno["weights_verified"] else " [item weights unverified]"
+        lines.append(f"  Konno LSS support tool: {shown}: {konno['meaning']}{flag}")
     return lines
 
 

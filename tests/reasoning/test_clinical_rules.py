@@ -173,3 +173,25 @@ def test_cook_myelopathy_cluster_is_scored_with_unknowns_as_a_range() -> None:
                           "inverted_supinator": False})
     assert b["scores"]["cook_myelopathy_cpr"]["result"] == "rule_out"
     assert b["scores"]["cook_myelopathy_cpr"]["value"] == 0
+
+
+def test_konno_support_tool_is_scored_with_its_unverified_weights_flagged() -> None:
+    a = run(age=72, history={"diabetes": False},
+            symptoms={"leg_pain": "both", "claudication": True, "worse_standing": True,
+                      "relief_forward_flexion": True, "worse_extension": False},
+            exam={"pedal_pulses": "present", "achilles_reflex": "normal",
+                  "straight_leg_raise": False})
+    konno = a["scores"]["konno_lss_dst"]
+    # age > 70 (+2), claudication (+3), worse standing (+2), flexion relief (+3), pulses (+3)
+    assert konno["value"] == 13
+    assert konno["result"] == "positive"
+    assert konno["weights_verified"] is False
+
+
+def test_konno_support_tool_gives_a_range_while_items_are_unknown() -> None:
+    a = run(age=50, history={"diabetes": False},
+            symptoms={"claudication": False, "worse_standing": False, "worse_extension": False},
+            exam={"straight_leg_raise": True, "achilles_reflex": "normal"})
+    konno = a["scores"]["konno_lss_dst"]
+    assert konno["range"] == [-2, 4]
+    assert konno["result"] == "negative"

@@ -146,3 +146,21 @@ def test_the_compiled_knowledge_agrees_with_the_reference_interpreter(doc: dict)
 def test_a_syntax_error_names_the_item() -> None:
     with pytest.raises(KnowledgeError, match=re.escape("rule.x: cannot parse")):
         expr.parse("saddle and (", "rule.x")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(valid_case_documents)
+def test_the_compiled_differential_agrees_with_plain_iteration(doc: dict) -> None:
+    from spinecare.reasoning.differential import reference_odds
+
+    engine = default_engine()
+    a = engine.assess(parse_case(orjson.dumps(doc)))
+    for c in a["conditions"]:
+        condition = KNOWLEDGE.conditions[c["code"]]
+        if condition.exclusion is not None:
+            continue
+        odds, used = reference_odds(condition, engine._findings(parse_case(orjson.dumps(doc))))
+        bounds = {f.id for f in condition.floor} | {x.id for x in condition.cap}
+        assert [r for r in c["rules"][1:] if r not in bounds] == used
+        if not any(r in bounds for r in c["rules"]):
+            assert c["probability"] == pytest.approx(odds / (1 + odds), abs=0.0006)

@@ -1,107 +1,172 @@
-"""Likelihood-ratio updating for the differential, compiled from the knowledge.
+"""The differential, compiled from the knowledge into one Python function.
 
-For each condition (not the diagnoses of exclusion) the compiled function starts from the prior
-odds and multiplies in the ratio of each known finding: ``lr_present`` when it holds,
-``lr_absent`` when it is known not to. Within a group only the ratio furthest from 1 (on the log
-scale) applies, the first one listed winning a tie. A ``given`` finding must hold for the item to
-apply. The result per condition is its odds and the items applied, in knowledge order
-(ungrouped items first, then one per group), so the explanation lists exactly what moved the
-estimate. :func:`reference_odds` does the same by plain iteration; a test checks they agree.
+For each condition that is not a diagnosis of exclusion, the estimate starts from the prior odds
+and multiplies in the ratio of each known finding: ``lr_present`` when it holds, ``lr_absent``
+when it is known not to; an unknown finding changes nothing. Within a group only the ratio
+furthest from 1 (on the log scale) applies, the first listed winning a tie, so correlated findings
+count once. A ``given`` finding must hold for the item to apply (the population its study
+measured). Floors raise the probability to a published post-test probability (or a red flag's
+minimum); caps limit the likelihood band. A diagnosis of exclusion takes its base probability
+(by whether its required finding holds) times ``1 - p`` of each condition that would explain the
+complaint instead. The conditions come out most likely first, then by priority (serious
+pathology first), then by probability.
+
+:func:`reference_odds` computes the likelihood-ratio update by plain iteration; a test checks
+the compiled function against it on generated cases.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from spinecare.reasoning.knowledge import Condition, Evidence, Knowledge
 from spinecare.reasoning.logic import Tri
 
+LIKELIHOOD_RANK = {"low": 0, "moderate": 1, "high": 2}
+LIKELIHOOD_NAME = ("low", "moderate", "high")
 
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """One likelihood ratio applied to a condition, ready to explain."""
-
-    lr: float
-    label: str
-    detail: Mapping[str, Any]
-    rule: str
-    cite: tuple[str, ...]
+Differential = Callable[
+    [Mapping[str, Tri], Mapping[str, Tri]],
+    tuple[list[dict[str, Any]], dict[str, Tri], dict[str, Tri], dict[str, None]]]
+"""``(findings, bounds) -> (conditions, likely by code, high by code, citation ids used)``:
+a condition is *likely* at moderate or high likelihood."""
 
 
-def _applied(k: Knowledge, e: Evidence, present: bool) -> Applied:
+class _Source:
+    """Collects the constants the generated code refers to, by index."""
+
+    def __init__(self) -> None:
+        self.constants: list[Any] = []
+
+    def const(self, value: Any) -> str:
+        self.constants.append(value)
+        return f"K[{len(self.constants) - 1}]"
+
+
+def _applied(k: Knowledge, e: Evidence, present: bool) -> tuple[float, str, dict[str, Any],
+                                                                   str, dict[str, None]]:
     f = k.findings[e.finding]
     lr = e.lr_present if present else e.lr_absent
     assert lr is not None
     label = f.label if present else (f.absent or f"no {f.label}")
     detail = {"finding": label, "likelihood_ratio": lr, "rule": e.id, "basis": e.basis,
               "citations": list(e.cite)}
-    return Applied(lr, label, detail, e.id, tuple(e.cite))
+    return lr, label, detail, e.id, dict.fromkeys(e.cite)
 
 
-Compiled = Callable[[Mapping[str, Tri]], list[tuple[float, list[Applied]]]]
+def _apply(src: _Source, indent: str, record: str) -> list[str]:
+    """Lines that apply one chosen record ``(lr, label, detail, rule, cites)``."""
+    return [f"{indent}o *= {record}[0]",
+            f"{indent}(ev if {record}[0] > 1 else ag).append({record}[1])",
+            f"{indent}det.append(dict({record}[2]))",
+            f"{indent}ru.append({record}[3])",
+            f"{indent}ci.update({record}[4])"]
 
 
-def compile_odds(k: Knowledge, conditions: list[tuple[str, Condition]]) -> Compiled:
-    """One function computing ``(odds, applied)`` for each condition in ``conditions``."""
-    records: list[Applied] = []
-
-    def record(e: Evidence, present: bool) -> str:
-        records.append(_applied(k, e, present))
-        return f"R[{len(records) - 1}]"
-
-    lines = ["def _odds(F):", "    out = []"]
+def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
+                         floor_label: Callable[[str, Mapping[str, Tri], float], str]
+                         ) -> Differential:
+    """Compile the differential for ``conditions`` (exclusion diagnoses last)."""
+    src = _Source()
+    high, moderate = k.bands.high, k.bands.moderate
+    lines = ["def _differential(F, B):", "    out = []", "    P = {}", "    LK = {}", "    HI = {}",
+             "    allci = {}"]
     for code, c in conditions:
-        lines += [f"    # {code}", f"    o = {c.prior / (1 - c.prior)!r}", "    ap = []"]
-        groups: dict[str, list[Evidence]] = {}
-        for e in c.evidence:
-            if e.group is None:
-                lines += _item(e, record, "        " if e.given else "    ")
-            else:
-                groups.setdefault(e.group, []).append(e)
-        for members in groups.values():
-            lines += ["    gw = -1.0", "    gr = None"]
-            for e in members:
-                indent = "    "
-                if e.given:
-                    lines.append(f"    if F[{e.given!r}] is True:")
-                    indent = "        "
-                lines.append(f"{indent}v = F[{e.finding!r}]")
-                for present, lr in ((True, e.lr_present), (False, e.lr_absent)):
-                    if lr is None:
-                        continue
-                    w = abs(math.log(lr))
-                    lines += [f"{indent}if v is {present} and {w!r} > gw:",
-                              f"{indent}    gw = {w!r}", f"{indent}    gr = {record(e, present)}"]
-            lines += ["    if gr is not None:", "        o *= gr.lr", "        ap.append(gr)"]
-        lines.append("    out.append((o, ap))")
-    lines.append("    return out")
-    namespace: dict[str, Any] = {"R": records}
+        lines += [f"    # --- {code}", "    ev = []", "    ag = []", "    det = []",
+                  f"    ru = [{(code + ('.exclusion' if c.exclusion else '.prior'))!r}]",
+                  f"    ci = dict({src.const(dict.fromkeys(c.cite))})"]
+        if c.exclusion is None:
+            lines += _odds_lines(k, c, src)
+            lines.append("    p = o / (1 + o)")
+            for fl in c.floor:
+                lines += [f"    if {fl.probability!r} > p and B[{fl.id!r}] is True:",
+                          f"        p = {fl.probability!r}",
+                          f"        ev.append(FL({fl.id!r}, F, p))",
+                          f"        ru.append({fl.id!r})",
+                          f"        ci.update({src.const(dict.fromkeys(fl.cite))})"]
+        else:
+            ex = c.exclusion
+            f = k.findings[ex.requires]
+            lines += [f"    v = F[{ex.requires!r}]",
+                      "    if v is True:", f"        p = {ex.base!r}",
+                      f"        ev.append({f.label!r})",
+                      "    elif v is None:", f"        p = {ex.base * ex.if_unknown!r}",
+                      "    else:", f"        p = {ex.base * ex.if_absent!r}",
+                      f"        ag.append({(f.absent or 'no ' + f.label)!r})"]
+            for other in ex.excluded_by:
+                label = k.conditions[other].label
+                lines += [f"    q = P[{other!r}]", "    p *= 1 - q",
+                          f"    if q >= {moderate!r}:",
+                          f"        ag.append({label!r} + ' possible (' + format(q, '.0%') + ')')"]
+            lines.append(f"    ci.update({src.const(dict.fromkeys(ex.cite))})")
+        lines += [f"    P[{code!r}] = p",
+                  f"    rank = 2 if p >= {high!r} else 1 if p >= {moderate!r} else 0"]
+        for cap in c.cap:
+            lines += [f"    if rank > {LIKELIHOOD_RANK[cap.likelihood]} and B[{cap.id!r}] is True:",
+                      f"        rank = {LIKELIHOOD_RANK[cap.likelihood]}",
+                      "        ag.append('a red flag must be excluded first')",
+                      f"        ru.append({cap.id!r})",
+                      f"        ci.update({src.const(dict.fromkeys(cap.cite))})"]
+        # probability to 3 decimals; int() is exact enough here and far cheaper than round()
+        lines += ["    allci.update(ci)", f"    LK[{code!r}] = rank >= 1",
+                  f"    HI[{code!r}] = rank == 2",
+                  f"    out.append((-rank, {c.priority}, -p, {{'code': {code!r}, "
+                  f"'label': {c.label!r}, 'likelihood': NAMES[rank], "
+                  "'probability': int(p * 1000 + 0.5) / 1000, "
+                  "'evidence': ev, 'against': ag, 'details': det, 'rules': ru, "
+                  "'citations': list(ci)}))"]
+    lines += ["    out.sort(key=_key)", "    return [x[3] for x in out], LK, HI, allci"]
+    namespace: dict[str, Any] = {"K": src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME,
+                                 "_key": lambda x: x[:3]}
     exec(compile("\n".join(lines), "<spinecare differential>", "exec"), namespace)
-    fn: Compiled = namespace["_odds"]
+    fn: Differential = namespace["_differential"]
     return fn
 
 
-def _item(e: Evidence, record: Callable[[Evidence, bool], str], indent: str) -> list[str]:
-    out = []
-    if e.given:
-        out.append(f"    if F[{e.given!r}] is True:")
-    out.append(f"{indent}v = F[{e.finding!r}]")
-    first = True
-    for present, lr in ((True, e.lr_present), (False, e.lr_absent)):
-        if lr is None:
+def _odds_lines(k: Knowledge, c: Condition, src: _Source) -> list[str]:
+    """Lines computing ``o``, the odds after every applicable likelihood ratio."""
+    lines = [f"    o = {c.prior / (1 - c.prior)!r}"]
+    groups: dict[str, list[Evidence]] = {}
+    for e in c.evidence:
+        if e.group is not None:
+            groups.setdefault(e.group, []).append(e)
             continue
-        kw = "if" if first else "elif"
-        out += [f"{indent}{kw} v is {present}:", f"{indent}    o *= {lr!r}",
-                f"{indent}    ap.append({record(e, present)})"]
-        first = False
-    return out
+        indent = "    "
+        if e.given:
+            lines.append(f"    if F[{e.given!r}] is True:")
+            indent = "        "
+        lines.append(f"{indent}v = F[{e.finding!r}]")
+        first = True
+        for present, lr in ((True, e.lr_present), (False, e.lr_absent)):
+            if lr is None:
+                continue
+            lines.append(f"{indent}{'if' if first else 'elif'} v is {present}:")
+            lines += _apply(src, indent + "    ", src.const(_applied(k, e, present)))
+            first = False
+    for members in groups.values():
+        lines += ["    gw = -1.0", "    gr = None"]
+        for e in members:
+            indent = "    "
+            if e.given:
+                lines.append(f"    if F[{e.given!r}] is True:")
+                indent = "        "
+            lines.append(f"{indent}v = F[{e.finding!r}]")
+            for present, lr in ((True, e.lr_present), (False, e.lr_absent)):
+                if lr is None:
+                    continue
+                w = abs(math.log(lr))
+                lines += [f"{indent}if v is {present} and {w!r} > gw:",
+                          f"{indent}    gw = {w!r}",
+                          f"{indent}    gr = {src.const(_applied(k, e, present))}"]
+        lines.append("    if gr is not None:")
+        lines += _apply(src, "        ", "gr")
+    return lines
 
 
-def reference_odds(k: Knowledge, c: Condition, F: Mapping[str, Tri]) -> tuple[float, list[str]]:
-    """The same update by plain iteration: odds and the ids of the items applied."""
+def reference_odds(c: Condition, F: Mapping[str, Tri]) -> tuple[float, list[str]]:
+    """The likelihood-ratio update by plain iteration: the odds and the ids of the items used."""
     ungrouped: list[tuple[float, str]] = []
     strongest: dict[str, tuple[float, float, str]] = {}
     for e in c.evidence:
@@ -116,11 +181,8 @@ def reference_odds(k: Knowledge, c: Condition, F: Mapping[str, Tri]) -> tuple[fl
         elif e.group not in strongest or abs(math.log(lr)) > strongest[e.group][1]:
             strongest[e.group] = (lr, abs(math.log(lr)), e.id)
     odds = c.prior / (1 - c.prior)
-    applied = []
-    for lr, eid in ungrouped:
+    used = []
+    for lr, eid in [*ungrouped, *((lr, eid) for lr, _, eid in strongest.values())]:
         odds *= lr
-        applied.append(eid)
-    for lr, _, eid in strongest.values():
-        odds *= lr
-        applied.append(eid)
-    return odds, applied
+        used.append(eid)
+    return odds, used

@@ -15,7 +15,7 @@ Everything it concludes names the rule ids and sources behind it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,20 +23,19 @@ from spinecare import __version__
 from spinecare.case import Case
 from spinecare.instruments.scoring import score_instruments
 from spinecare.reasoning import expr
-from spinecare.reasoning.differential import compile_odds
+from spinecare.reasoning.differential import compile_differential
 from spinecare.reasoning.knowledge import (
     EXPERT,
     LEVEL_RANK,
     RED_FLAG_CODES,
     Condition,
     Knowledge,
+    PointsRule,
     default_knowledge,
 )
 from spinecare.reasoning.logic import Tri
 
 ASSESSMENT_SCHEMA_ID = "spinecare.assessment/1"
-_LIKELIHOOD_RANK = {"low": 0, "moderate": 1, "high": 2}
-_LIKELIHOOD_NAME = ("low", "moderate", "high")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +118,7 @@ class Engine:
         self.questions = {n: f.ask for n, f in k.findings.items() if f.ask}
         self.citation_text = {cid: c.short() for cid, c in k.citations.items()}
         self.citation_text[EXPERT] = "expert judgement (no published source)"
-        self._odds = compile_odds(k, self.conditions)
-        self.base_rule = {code: f"{code}.exclusion" if c.exclusion else f"{code}.prior"
-                          for code, c in self.conditions}
+        self._differential = compile_differential(k, self.conditions, self._floor_label)
         self.floor_refs = {
             f.id: tuple(r.name for r in expr.refs(expr.parse(f.when, f.id, names))
                         if r.kind == "finding")
@@ -148,7 +145,7 @@ class Engine:
 
     # --- explanations -----------------------------------------------------------------------
 
-    def explain(self, names: Iterable[str], values: dict[str, Tri]) -> list[str]:
+    def explain(self, names: Iterable[str], values: Mapping[str, Tri]) -> list[str]:
         """Labels of the findings that hold, expanding composite findings into their parts."""
         out: dict[str, None] = {}
         findings = self.knowledge.findings
@@ -199,9 +196,8 @@ class Engine:
         flag_values: dict[str, Tri] = {code: code in flags for code in RED_FLAG_CODES}
 
         bounds = self._bounds(case, F, flag_values)
-        conditions, _probability = self._differential(F, bounds, cited)
-        likely = {c["code"]: c["likelihood"] != "low" for c in conditions}
-        high = {c["code"]: c["likelihood"] == "high" for c in conditions}
+        conditions, likely, high, condition_cites = self._differential(F, bounds)
+        cited.update(condition_cites)
 
         late = self._late(case, F, flag_values, likely, high)
         status = red | late
@@ -217,8 +213,12 @@ class Engine:
             result = self._prediction_rule(pr, F)
             if result is not None:
                 scores[name] = result
-                for c in pr.cite:
-                    cited[c] = None
+                cited.update(dict.fromkeys(pr.cite))
+        for name, pts in k.points_rules.items():
+            result = self._points_rule(pts, F)
+            if result is not None:
+                scores[name] = result
+                cited.update(dict.fromkeys(pts.cite))
 
         return {
             "schema": ASSESSMENT_SCHEMA_ID,
@@ -237,74 +237,9 @@ class Engine:
             "versions": self.versions,
         }
 
-    def _differential(self, F: dict[str, Tri], bounds: dict[str, Tri],
-                      cited: dict[str, None]) -> tuple[list[dict[str, Any]], dict[str, float]]:
-        k = self.knowledge
-        bands = k.bands
-        probability: dict[str, float] = {}
-        out = []
-        odds = self._odds(F)
-        high, moderate = bands.high, bands.moderate
-        for i, (code, c) in enumerate(self.conditions):
-            evidence: list[str] = []
-            against: list[str] = []
-            details: list[Any] = []
-            rules: list[str] = [self.base_rule[code]]
-            cites: list[str] = list(c.cite)
-            if c.exclusion is None:
-                o, applied = odds[i]
-                for a in applied:
-                    if a.lr > 1:
-                        evidence.append(a.label)
-                    else:
-                        against.append(a.label)
-                    details.append(a.detail)
-                    rules.append(a.rule)
-                    cites += a.cite
-                p = o / (1 + o)
-                for fl in c.floor:
-                    if fl.probability > p and bounds[fl.id] is True:
-                        p = fl.probability
-                        shown = self.explain(self.floor_refs[fl.id], F)
-                        evidence.append(f"{', '.join(shown)}: post-test probability "
-                                        f"{p:.0%}")
-                        rules.append(fl.id)
-                        cites += fl.cite
-            else:
-                ex = c.exclusion
-                v = F[ex.requires]
-                f = k.findings[ex.requires]
-                if v is True:
-                    p = ex.base
-                    evidence.append(f.label)
-                elif v is None:
-                    p = ex.base * ex.if_unknown
-                else:
-                    p = ex.base * ex.if_absent
-                    against.append(f.absent or f"no {f.label}")
-                for other in ex.excluded_by:
-                    q = probability[other]
-                    p *= 1 - q
-                    if q >= moderate:
-                        against.append(f"{k.conditions[other].label} possible ({q:.0%})")
-                cites += ex.cite
-            probability[code] = p
-            rank = 2 if p >= high else 1 if p >= moderate else 0
-            for cap in c.cap:
-                if rank > _LIKELIHOOD_RANK[cap.likelihood] and bounds[cap.id] is True:
-                    rank = _LIKELIHOOD_RANK[cap.likelihood]
-                    against.append("a red flag must be excluded first")
-                    rules.append(cap.id)
-                    cites += cap.cite
-            sources = dict.fromkeys(cites)
-            cited.update(sources)
-            out.append((-rank, c.priority, -p, {
-                "code": code, "label": c.label, "likelihood": _LIKELIHOOD_NAME[rank],
-                "probability": round(p, 3), "evidence": evidence, "against": against,
-                "details": details, "rules": rules, "citations": list(sources),
-            }))
-        out.sort(key=lambda x: x[:3])
-        return [x[3] for x in out], probability
+    def _floor_label(self, floor_id: str, F: Mapping[str, Tri], p: float) -> str:
+        shown = self.explain(self.floor_refs[floor_id], F)
+        return f"{', '.join(shown)}: post-test probability {p:.0%}"
 
     def _triage(self, status: dict[str, Tri], F: dict[str, Tri],
                 cited: dict[str, None]) -> dict[str, Any]:
@@ -331,22 +266,20 @@ class Engine:
         return {"level": level, "reasons": reasons, "rules": rules, "citations": list(sources)}
 
     def _ask(self, status: dict[str, Tri], F: dict[str, Tri], level: str) -> list[dict[str, Any]]:
-        """Unknown findings whose answers could raise the triage level, most serious first."""
+        """Unknown findings whose answers could raise the triage level, most serious first; each
+        names the most serious rule it could complete."""
         asks: dict[str, dict[str, Any]] = {}
         now = LEVEL_RANK[level]
         questions = self.questions
-        for rank, _, rid, _, _, leaves in self.triage_table:
+        for rank, rule_level, rid, _, _, leaves in self.triage_table:
             if rank <= now:
                 break
             if status[rid] is not None:
                 continue
             for name in leaves:
-                if F[name] is None:
-                    entry = asks.get(name)
-                    if entry is None:
-                        entry = asks[name] = {"finding": name, "question": questions[name],
-                                              "rules": []}
-                    entry["rules"].append(rid)
+                if F[name] is None and name not in asks:
+                    asks[name] = {"finding": name, "question": questions[name], "rule": rid,
+                                  "could_raise_to": rule_level}
         return list(asks.values())
 
     def _prediction_rule(self, pr: Any, F: dict[str, Tri]) -> dict[str, Any] | None:
@@ -371,6 +304,40 @@ class Engine:
             "range": [low, high], "result": result, "meaning": meaning,
             "positive_items": [self.knowledge.findings[i].label
                                for i, v in zip(pr.items, values, strict=True) if v is True],
+            "citations": pr.cite,
+        }
+
+
+    def _points_rule(self, pr: PointsRule, F: dict[str, Tri]) -> dict[str, Any] | None:
+        """A points rule: the score, or its range while items are unknown."""
+        low = high = 0
+        known = 0
+        positive_items = []
+        for item in pr.items:
+            v = F[item.finding]
+            if v is True:
+                low += item.points
+                high += item.points
+                positive_items.append(f"{self.knowledge.findings[item.finding].label} "
+                                      f"({item.points:+d})")
+            elif v is None:
+                low += min(item.points, 0)
+                high += max(item.points, 0)
+            if v is not None:
+                known += 1
+        if known * 2 <= len(pr.items):
+            return None  # too little known to be worth showing
+        if low >= pr.positive_at_least:
+            result, meaning = "positive", pr.positive
+        elif high < pr.positive_at_least:
+            result, meaning = "negative", pr.negative
+        else:
+            result, meaning = "incomplete", "depends on the items not yet known"
+        return {
+            "value": low if low == high else None, "range": [low, high],
+            "positive_at_least": pr.positive_at_least, "result": result, "meaning": meaning,
+            "positive_items": positive_items, "unknown": len(pr.items) - known,
+            "of": len(pr.items), "weights_verified": pr.weights_verified,
             "citations": pr.cite,
         }
 

@@ -430,45 +430,69 @@ class _Codegen:
     def __init__(self, local_refs: Mapping[Ref, str], ref_sources: Mapping[str, str]):
         self.local_refs = local_refs
         self.ref_sources = ref_sources  # kind -> the name of the dict argument holding it
+        self.facts: dict[Fact, str] = {}  # case facts read once, at the top of the function
         self.n = 0
 
     def tmp(self) -> str:
         self.n += 1
         return f"_t{self.n}"
 
+    def prologue(self) -> list[str]:
+        sections = sorted({f.section for f in self.facts})
+        lines = [f"    _{s} = c.{s}" for s in sections]
+        lines += [f"    {var} = _{f.section}.{f.field}" for f, var in self.facts.items()]
+        return lines
+
+    def simple(self, n: Node, item: str | None) -> str | None:
+        """A bare name that can be read twice at no cost, if ``n`` compiles to one."""
+        if isinstance(n, Fact):
+            if n not in self.facts:
+                self.facts[n] = f"_f{len(self.facts)}"
+            return self.facts[n]
+        if isinstance(n, Ref) and n in self.local_refs:
+            return self.local_refs[n]
+        if isinstance(n, ItemFact):
+            return None
+        return None
+
+    def bind(self, n: Node, item: str | None) -> tuple[str, str]:
+        """``(first_use, later_uses)``: the operand evaluated once, named for re-use."""
+        name = self.simple(n, item)
+        if name is not None:
+            return name, name
+        t = self.tmp()
+        return f"({t} := {self.expr(n, item)})", t
+
     def expr(self, n: Node, item: str | None = None) -> str:
+        name = self.simple(n, item)
+        if name is not None:
+            return name
         if isinstance(n, Const):
             return repr(n.value)
-        if isinstance(n, Fact):
-            return f"c.{n.section}.{n.field}"
         if isinstance(n, ItemFact):
             return f"{item}.{n.field}"
         if isinstance(n, Ref):
-            if n in self.local_refs:
-                return self.local_refs[n]
             return f"{self.ref_sources[n.kind]}[{n.name!r}]"
         if isinstance(n, Cmp):
-            a, b = self.tmp(), self.tmp()
-            left, right = self.expr(n.left, item), self.expr(n.right, item)
+            first, a = self.bind(n.left, item)
             if isinstance(n.right, Const):
-                return f"(None if ({a} := {left}) is None else ({a} {n.op} {right}))"
-            return (f"(None if (({a} := {left}) is None or ({b} := {right}) is None) "
-                    f"else ({a} {n.op} {b}))")
+                return f"(None if {first} is None else ({a} {n.op} {n.right.value!r}))"
+            rfirst, b = self.bind(n.right, item)
+            return f"(None if ({first} is None or {rfirst} is None) else ({a} {n.op} {b}))"
         if isinstance(n, In):
-            a = self.tmp()
+            first, a = self.bind(n.operand, item)
             test = "not in" if n.negate else "in"
-            return f"(None if ({a} := {self.expr(n.operand, item)}) is None else " \
-                   f"({a} {test} {n.values!r}))"
+            values = repr(frozenset(n.values)) if len(n.values) > 3 else repr(n.values)
+            return f"(None if {first} is None else ({a} {test} {values}))"
         if isinstance(n, And | Or):
-            names = [self.tmp() for _ in n.args]
+            bound = [self.bind(a, item) for a in n.args]
             stop, other = ("False", "True") if isinstance(n, And) else ("True", "False")
-            first = " or ".join(f"({t} := {self.expr(a, item)}) is {stop}"
-                                for t, a in zip(names, n.args, strict=True))
-            unknown = " or ".join(f"{t} is None" for t in names)
+            first = " or ".join(f"{f} is {stop}" for f, _ in bound)
+            unknown = " or ".join(f"{t} is None" for _, t in bound)
             return f"({stop} if ({first}) else (None if ({unknown}) else {other}))"
         if isinstance(n, Not):
-            a = self.tmp()
-            return f"(None if ({a} := {self.expr(n.arg, item)}) is None else not {a})"
+            first, a = self.bind(n.arg, item)
+            return f"(None if {first} is None else not {a})"
         if isinstance(n, Count):
             fn = "_at_most" if n.most else "_at_least"
             return f"{fn}({n.k}, ({', '.join(self.expr(a, item) for a in n.args)},))"
@@ -494,18 +518,19 @@ def compile_batch(named: list[tuple[str, Node]], *, local_kind: RefKind | None,
     """
     local: dict[Ref, str] = {}
     gen = _Codegen(local, {k: f"in_{k}" for k in inputs})
-    lines = [f"def _batch(c{''.join(', in_' + k for k in inputs)}):"]
+    body = []
     out = []
     for i, (name, node) in enumerate(named):
         var = f"_v{i}"
         for r in refs(node):
             if r.kind == local_kind and r not in local:
                 raise KnowledgeError(f"{name}: refers to {r.name!r} before it is defined")
-        lines.append(f"    {var} = {gen.expr(node)}")
+        body.append(f"    {var} = {gen.expr(node)}")
         if local_kind is not None:
             local[Ref(local_kind, name)] = var
         out.append(f"{name!r}: {var}")
-    lines.append("    return {" + ", ".join(out) + "}")
+    lines = [f"def _batch(c{''.join(', in_' + k for k in inputs)}):", *gen.prologue(), *body,
+             "    return {" + ", ".join(out) + "}"]
     namespace: dict[str, Any] = {
         "_at_least": logic.at_least, "_at_most": logic.at_most, "_any_item": _any_item,
     }

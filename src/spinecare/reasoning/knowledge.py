@@ -176,6 +176,22 @@ class PredictionRule(Cited):
     rule_out: str
 
 
+class PointsItem(_Strict):
+    finding: str
+    points: int
+
+
+class PointsRule(Cited):
+    """A prediction rule that adds points per positive item, positive at a threshold."""
+
+    name: str
+    items: Annotated[list[PointsItem], Field(min_length=1)]
+    positive_at_least: int
+    positive: str
+    negative: str
+    weights_verified: bool
+
+
 class Knowledge(_Strict):
     """All assessment knowledge, validated and cross-checked."""
 
@@ -189,6 +205,7 @@ class Knowledge(_Strict):
     bands: Bands
     lbp_rules: list[LbpRule]
     prediction_rules: dict[str, PredictionRule]
+    points_rules: dict[str, PointsRule]
 
 
 def _read(folder: Traversable, name: str) -> dict[str, Any]:
@@ -233,7 +250,7 @@ def load_knowledge(folder: Traversable | None = None) -> Knowledge:
         ("findings.toml", findings_raw, {"finding"}), ("red_flags.toml", red, {"rule"}),
         ("triage.toml", tri, {"rule", "default"}),
         ("conditions.toml", cond, {"condition", "bands"}),
-        ("lbp_source.toml", lbp, {"rule"}), ("prediction_rules.toml", pred, {"rule"}),
+        ("lbp_source.toml", lbp, {"rule"}), ("prediction_rules.toml", pred, {"rule", "points"}),
         ("knowledge.toml", manifest, {"version", "name"}),
     ):
         unknown = set(doc) - keys
@@ -254,6 +271,8 @@ def load_knowledge(folder: Traversable | None = None) -> Knowledge:
         lbp_rules=[_model(LbpRule, r, f"lbp_source.toml: {r.get('id')}") for r in lbp["rule"]],
         prediction_rules={k: _model(PredictionRule, v, f"prediction_rules.toml: {k}")
                           for k, v in pred["rule"].items()},
+        points_rules={k: _model(PointsRule, v, f"prediction_rules.toml: {k}")
+                      for k, v in pred.get("points", {}).items()},
     )
     check(knowledge)
     return knowledge
@@ -267,6 +286,7 @@ def cited_items(k: Knowledge) -> list[tuple[str, Cited]]:
     items += [(f"triage.toml: {r.id}", r) for r in k.triage_rules]
     items += [(f"lbp_source.toml: {r.id}", r) for r in k.lbp_rules]
     items += [(f"prediction_rules.toml: {n}", r) for n, r in k.prediction_rules.items()]
+    items += [(f"prediction_rules.toml: {n}", r) for n, r in k.points_rules.items()]
     for code, c in k.conditions.items():
         items.append((f"conditions.toml: {code}", c))
         items += [(f"conditions.toml: {e.id}", e) for e in c.evidence]
@@ -287,7 +307,10 @@ def check(k: Knowledge) -> None:
         tags = {k.citations[c].verification for c in item.cite if c != EXPERT}
         expected = (EXPERT if EXPERT in item.cite else "unverified" if "U" in tags
                     else "published")
-        if item.basis != expected:
+        # An item may be marked less certain than its sources (a checked paper whose specific
+        # value was not checked), never more.
+        downgraded = expected == "published" and item.basis == "unverified"
+        if item.basis != expected and not downgraded:
             raise KnowledgeError(f"{where}: basis is {item.basis!r} but its sources make it "
                                  f"{expected!r}")
     for name, f in k.findings.items():
@@ -300,6 +323,11 @@ def check(k: Knowledge) -> None:
         expr.parse(l_.when, f"lbp_source.toml: {l_.id}", names)
     for pname, p in k.prediction_rules.items():
         for item_name in p.items:
+            if item_name not in names:
+                raise KnowledgeError(f"prediction_rules.toml: {pname}: unknown finding "
+                                     f"{item_name!r}")
+    for pname, pts in k.points_rules.items():
+        for item_name in (i.finding for i in pts.items):
             if item_name not in names:
                 raise KnowledgeError(f"prediction_rules.toml: {pname}: unknown finding "
                                      f"{item_name!r}")
