@@ -41,6 +41,8 @@ def test_every_finding_is_used_by_a_rule_a_condition_or_another_finding() -> Non
         used |= {r.name for r in expr.refs(expr.parse(text, "test")) if r.kind == "finding"}
     for p in KNOWLEDGE.prediction_rules.values():
         used |= set(p.items)
+    for points in KNOWLEDGE.points_rules.values():
+        used |= {i.finding for i in points.items}
     assert set(KNOWLEDGE.findings) - used == set()
 
 

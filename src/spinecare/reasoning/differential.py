@@ -117,9 +117,9 @@ def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
                   "'probability': int(p * 1000 + 0.5) / 1000, "
                   "'evidence': ev, 'against': ag, 'details': det, 'rules': ru, "
                   "'citations': list(ci)}))"]
-    lines += ["    out.sort(key=_key)", "    return [x[3] for x in out], LK, HI, allci"]
-    namespace: dict[str, Any] = {"K": src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME,
-                                 "_key": lambda x: x[:3]}
+    # (-rank, priority, -p) never ties, as priorities are distinct, so dicts are never compared
+    lines += ["    out.sort()", "    return [x[3] for x in out], LK, HI, allci"]
+    namespace: dict[str, Any] = {"K": src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME}
     exec(compile("\n".join(lines), "<spinecare differential>", "exec"), namespace)
     fn: Differential = namespace["_differential"]
     return fn

@@ -124,6 +124,7 @@ class Engine:
                         if r.kind == "finding")
             for _, c in self.conditions for f in c.floor
         }
+        self.red_by_id = {r.id: r for r in k.red_flag_rules}
         self.versions = {"engine": __version__, "knowledge": k.version}
 
     def _ask_leaves(self, names: Iterable[str]) -> tuple[str, ...]:
@@ -176,23 +177,24 @@ class Engine:
 
         cited: dict[str, None] = {}
         flags: dict[str, dict[str, Any]] = {}
-        flag_level: dict[str, str] = {}
-        for rule, _ in self.red_rules:
-            if red[rule.id] is not True:
+        for rid, value in red.items():
+            if value is not True:
                 continue
-            entry = flags.setdefault(rule.flag, {"code": rule.flag, "evidence": [], "rules": [],
-                                                 "triage": rule.triage, "citations": []})
-            entry["rules"].append(rule.id)
-            for label in self.explain(self.rule_refs[rule.id], F):
+            rule = self.red_by_id[rid]
+            entry = flags.get(rule.flag)
+            if entry is None:
+                entry = flags[rule.flag] = {"code": rule.flag, "evidence": [], "rules": [],
+                                            "triage": rule.triage, "citations": []}
+            entry["rules"].append(rid)
+            for label in self.explain(self.rule_refs[rid], F):
                 if label not in entry["evidence"]:
                     entry["evidence"].append(label)
             for c in rule.cite:
                 if c not in entry["citations"]:
                     entry["citations"].append(c)
-                cited[c] = None
+            cited.update(dict.fromkeys(rule.cite))
             if LEVEL_RANK[rule.triage] > LEVEL_RANK[entry["triage"]]:
                 entry["triage"] = rule.triage
-            flag_level[rule.flag] = entry["triage"]
         flag_values: dict[str, Tri] = {code: code in flags for code in RED_FLAG_CODES}
 
         bounds = self._bounds(case, F, flag_values)
@@ -228,13 +230,14 @@ class Engine:
             "conditions": conditions,
             "low_back_pain_source": lbp_source,
             "low_back_pain_source_detail": (
-                {"rule": lbp_rule.id, "reason": lbp_rule.reason, "citations": lbp_rule.cite}
+                {"rule": lbp_rule.id, "reason": lbp_rule.reason,
+                 "citations": list(lbp_rule.cite)}
                 if lbp_rule else {"rule": None, "reason": "Not enough is known to say where "
                                   "the low back pain comes from.", "citations": []}),
             "scores": scores,
             "ask": self._ask(status, F, triage["level"]),
             "citations": {c: self.citation_text[c] for c in cited},
-            "versions": self.versions,
+            "versions": dict(self.versions),
         }
 
     def _floor_label(self, floor_id: str, F: Mapping[str, Tri], p: float) -> str:
@@ -283,10 +286,15 @@ class Engine:
         return list(asks.values())
 
     def _prediction_rule(self, pr: Any, F: dict[str, Tri]) -> dict[str, Any] | None:
-        values = [F[i] for i in pr.items]
-        known = [v for v in values if v is not None]
-        positive = sum(1 for v in values if v is True)
-        unknown = len(values) - len(known)
+        """A counting rule: positives, the range while items are unknown, and its result."""
+        positive = unknown = 0
+        for item in pr.items:
+            v = F[item]
+            if v is True:
+                positive += 1
+            elif v is None:
+                unknown += 1
+        n = len(pr.items)
         low, high = positive, positive + unknown
         if low >= pr.rule_in_at_least:
             result, meaning = "rule_in", pr.rule_in
@@ -294,19 +302,18 @@ class Engine:
             result, meaning = "rule_out", pr.rule_out
         elif unknown == 0 or (high < pr.rule_in_at_least and low > pr.rule_out_at_most):
             result, meaning = "neither", "neither rules in nor rules out"
-        elif len(known) * 2 > len(values):
+        elif (n - unknown) * 2 > n:
             result, meaning = "incomplete", "depends on the items not yet known"
         else:
             return None  # too little known to be worth showing
+        findings = self.knowledge.findings
         return {
             "value": positive if unknown == 0 else None,
-            "positive": positive, "unknown": unknown, "of": len(values),
+            "positive": positive, "unknown": unknown, "of": n,
             "range": [low, high], "result": result, "meaning": meaning,
-            "positive_items": [self.knowledge.findings[i].label
-                               for i, v in zip(pr.items, values, strict=True) if v is True],
-            "citations": pr.cite,
+            "positive_items": [findings[i].label for i in pr.items if F[i] is True],
+            "citations": list(pr.cite),
         }
-
 
     def _points_rule(self, pr: PointsRule, F: dict[str, Tri]) -> dict[str, Any] | None:
         """A points rule: the score, or its range while items are unknown."""
@@ -338,7 +345,7 @@ class Engine:
             "positive_at_least": pr.positive_at_least, "result": result, "meaning": meaning,
             "positive_items": positive_items, "unknown": len(pr.items) - known,
             "of": len(pr.items), "weights_verified": pr.weights_verified,
-            "citations": pr.cite,
+            "citations": list(pr.cite),
         }
 
 

@@ -335,6 +335,9 @@ def check(k: Knowledge) -> None:
         missing = sorted(set(CONDITION_CODES) - set(k.conditions))
         raise KnowledgeError(f"conditions.toml: every condition code needs an entry; missing "
                              f"{missing}")
+    priorities = [c.priority for c in k.conditions.values()]
+    if len(set(priorities)) != len(priorities):
+        raise KnowledgeError("conditions.toml: every condition needs its own priority")
     for code, c in k.conditions.items():
         for e in c.evidence:
             for used in (e.finding, e.given):
