@@ -170,3 +170,26 @@ def test_every_instrument_cites_its_source_and_states_its_licence(inst: str) -> 
     assert i.cite and all(c in citations for c in i.cite)
     assert all(c in citations for c in [*i.band_cite, *i.change.cite] if c != "expert_judgement")
     assert i.licence
+
+
+def test_the_engine_facing_score_shapes_keep_their_contract_fields() -> None:
+    scores = score_instruments(Instruments(
+        odi=[1] * 10, ndi=[1] * 7 + [None] * 3,
+        mjoa=Mjoa(upper_extremity_motor=5, lower_extremity_motor=7,
+                  upper_extremity_sensation=3, micturition=3),
+        zcq=Zcq(symptom_severity=[1] * 7, physical_function=[1] * 5),
+        pain_nrs=PainNrs(back=2, neck=None)))
+    assert scores["odi"].keys() == {"value", "band", "band_label", "version", "answered",
+                                    "missing"}
+    assert {"value", "band", "band_label", "version", "answered", "missing",
+            "reason"} <= scores["ndi"].keys()
+    assert scores["ndi"]["value"] is None
+    assert scores["mjoa"].keys() == {"value", "band", "band_label", "version"}
+    assert scores["zcq"].keys() == {"version", "symptom_severity", "physical_function"}
+    assert scores["pain_nrs"] == {"back": {"value": 2, "band": "mild",
+                                           "band_label": "mild pain"}}
+
+
+def test_an_empty_instruments_section_scores_nothing() -> None:
+    assert score_instruments(Instruments()) == {}
+    assert score_instruments(Instruments(pain_nrs=PainNrs())) == {}
