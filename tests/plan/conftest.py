@@ -118,3 +118,53 @@ def toml_table(header: str, fields: Mapping[str, Any]) -> str:
 def table() -> TableWriter:
     """Write one ``[header]`` TOML table for a test snippet."""
     return toml_table
+
+
+# ---------------------------------------------------------------------------------------------
+# Care plans
+# ---------------------------------------------------------------------------------------------
+
+CASES_DIR = Path(__file__).parent.parent / "data" / "cases"
+EXAMPLE_CASES = sorted(p.name.removesuffix(".case.json") for p in CASES_DIR.glob("*.case.json"))
+
+
+def case_document(name: str, **changes: Mapping[str, Any]) -> dict[str, Any]:
+    """An example case as a dict, with ``section={field: value}`` changes applied."""
+    doc: dict[str, Any] = json.loads((CASES_DIR / f"{name}.case.json").read_text())
+    for section, fields in changes.items():
+        doc.setdefault(section, {}).update(fields)
+    return doc
+
+
+def plan_of(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The plan for a case document, made as the command line makes it."""
+    import orjson
+
+    from spinecare.case import parse_case
+    from spinecare.plan.planner import make_plan
+    from spinecare.reasoning.engine import default_engine
+
+    case = parse_case(orjson.dumps(doc))
+    plan: dict[str, Any] = make_plan(case, default_engine().assess(case))
+    return plan
+
+
+@pytest.fixture(scope="session")
+def plan_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(
+        files("spinecare.schemas").joinpath("plan.schema.json").read_text()
+    )
+    return schema
+
+
+@pytest.fixture(scope="session")
+def plan_validator(plan_schema: dict[str, Any]) -> Any:
+    import jsonschema
+
+    jsonschema.Draft202012Validator.check_schema(plan_schema)
+    return jsonschema.Draft202012Validator(plan_schema)
+
+
+@pytest.fixture(scope="session")
+def example_plans() -> dict[str, dict[str, Any]]:
+    return {name: plan_of(case_document(name)) for name in EXAMPLE_CASES}
