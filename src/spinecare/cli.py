@@ -121,11 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lines", action="store_true", help="read the input as JSON Lines")
     p.set_defaults(func=cmd_assess)
     # Other command groups register themselves; their modules import only argparse at load.
+    from spinecare.api import commands as api_commands
     from spinecare.instruments import commands as instrument_commands
     from spinecare.plan import commands as plan_commands
 
     instrument_commands.register(sub)
     plan_commands.register(sub)
+    api_commands.register(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The HTTP service: FastAPI routes over the engine, the plan and the store."""
