@@ -29,7 +29,7 @@ LIKELIHOOD_NAME = ("low", "moderate", "high")
 
 Differential = Callable[
     [Mapping[str, Tri], Mapping[str, Tri]],
-    tuple[list[dict[str, Any]], dict[str, Tri], dict[str, Tri], dict[str, None]]]
+    tuple[list[dict[str, Any]], dict[str, Tri], dict[str, Tri], list[str]]]
 """``(findings, bounds) -> (conditions, likely by code, high by code, citation ids used)``:
 a condition is *likely* at moderate or high likelihood."""
 
@@ -46,77 +46,87 @@ class _Source:
 
 
 def _applied(k: Knowledge, e: Evidence, present: bool) -> tuple[float, str, dict[str, Any],
-                                                                   str, dict[str, None]]:
+                                                                   str, tuple[str, ...]]:
     f = k.findings[e.finding]
     lr = e.lr_present if present else e.lr_absent
     assert lr is not None
     label = f.label if present else (f.absent or f"no {f.label}")
     detail = {"finding": label, "likelihood_ratio": lr, "rule": e.id, "basis": e.basis,
               "citations": list(e.cite)}
-    return lr, label, detail, e.id, dict.fromkeys(e.cite)
+    return lr, label, detail, e.id, tuple(e.cite)
 
 
-def _apply(src: _Source, indent: str, record: str) -> list[str]:
-    """Lines that apply one chosen record ``(lr, label, detail, rule, cites)``."""
-    return [f"{indent}o *= {record}[0]",
-            f"{indent}(ev if {record}[0] > 1 else ag).append({record}[1])",
-            f"{indent}det.append(dict({record}[2]))",
-            f"{indent}ru.append({record}[3])",
-            f"{indent}ci.update({record}[4])"]
+def _apply(indent: str, record: str, lr: float | None) -> list[str]:
+    """Lines that apply one record ``(lr, label, detail, rule, cites)``; with ``lr`` known at
+    compile time the record goes straight to the evidence for or against."""
+    target = "ev" if lr is not None and lr > 1 else "ag" if lr is not None else None
+    add = (f"{indent}{target} += ({record}[1],)" if target else
+           f"{indent}if {record}[0] > 1:\n{indent}    ev += ({record}[1],)\n"
+           f"{indent}else:\n{indent}    ag += ({record}[1],)")
+    return [f"{indent}o *= {record}[0]", add,
+            f"{indent}det += (dict({record}[2]),)",
+            f"{indent}ru += ({record}[3],)",
+            f"{indent}ci += {record}[4]"]
 
 
 def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
                          floor_label: Callable[[str, Mapping[str, Tri], float], str]
                          ) -> Differential:
-    """Compile the differential for ``conditions`` (exclusion diagnoses last)."""
+    """Compile the differential for ``conditions`` (exclusion diagnoses last).
+
+    The lists in the result are tuples (JSON arrays): a condition with nothing applied shares
+    the empty ones, so a case allocates only what it says.
+    """
     src = _Source()
     high, moderate = k.bands.high, k.bands.moderate
     lines = ["def _differential(F, B):", "    out = []", "    P = {}", "    LK = {}", "    HI = {}",
-             "    allci = {}"]
+             "    allci = []"]
     for code, c in conditions:
-        lines += [f"    # --- {code}", "    ev = []", "    ag = []", "    det = []",
-                  f"    ru = [{(code + ('.exclusion' if c.exclusion else '.prior'))!r}]",
-                  f"    ci = dict({src.const(dict.fromkeys(c.cite))})"]
+        prior_cites = src.const(tuple(dict.fromkeys(c.cite)))
+        lines += [f"    # --- {code}", "    ev = ag = det = ()",
+                  f"    ru = ({(code + ('.exclusion' if c.exclusion else '.prior'))!r},)",
+                  f"    ci = {prior_cites}"]
         if c.exclusion is None:
             lines += _odds_lines(k, c, src)
             lines.append("    p = o / (1 + o)")
             for fl in c.floor:
                 lines += [f"    if {fl.probability!r} > p and B[{fl.id!r}] is True:",
                           f"        p = {fl.probability!r}",
-                          f"        ev.append(FL({fl.id!r}, F, p))",
-                          f"        ru.append({fl.id!r})",
-                          f"        ci.update({src.const(dict.fromkeys(fl.cite))})"]
+                          f"        ev += (FL({fl.id!r}, F, p),)",
+                          f"        ru += ({fl.id!r},)",
+                          f"        ci += {src.const(tuple(fl.cite))}"]
         else:
             ex = c.exclusion
             f = k.findings[ex.requires]
             lines += [f"    v = F[{ex.requires!r}]",
                       "    if v is True:", f"        p = {ex.base!r}",
-                      f"        ev.append({f.label!r})",
+                      f"        ev = ({f.label!r},)",
                       "    elif v is None:", f"        p = {ex.base * ex.if_unknown!r}",
                       "    else:", f"        p = {ex.base * ex.if_absent!r}",
-                      f"        ag.append({(f.absent or 'no ' + f.label)!r})"]
+                      f"        ag = ({(f.absent or 'no ' + f.label)!r},)"]
             for other in ex.excluded_by:
                 label = k.conditions[other].label
                 lines += [f"    q = P[{other!r}]", "    p *= 1 - q",
                           f"    if q >= {moderate!r}:",
-                          f"        ag.append({label!r} + ' possible (' + format(q, '.0%') + ')')"]
-            lines.append(f"    ci.update({src.const(dict.fromkeys(ex.cite))})")
+                          f"        ag += ({label!r} + ' possible (' + format(q, '.0%') + ')',)"]
+            lines.append(f"    ci += {src.const(tuple(ex.cite))}")
         lines += [f"    P[{code!r}] = p",
                   f"    rank = 2 if p >= {high!r} else 1 if p >= {moderate!r} else 0"]
         for cap in c.cap:
             lines += [f"    if rank > {LIKELIHOOD_RANK[cap.likelihood]} and B[{cap.id!r}] is True:",
                       f"        rank = {LIKELIHOOD_RANK[cap.likelihood]}",
-                      "        ag.append('a red flag must be excluded first')",
-                      f"        ru.append({cap.id!r})",
-                      f"        ci.update({src.const(dict.fromkeys(cap.cite))})"]
+                      "        ag += ('a red flag must be excluded first',)",
+                      f"        ru += ({cap.id!r},)",
+                      f"        ci += {src.const(tuple(cap.cite))}"]
         # probability to 3 decimals; int() is exact enough here and far cheaper than round()
-        lines += ["    allci.update(ci)", f"    LK[{code!r}] = rank >= 1",
+        lines += [f"    if ci is not {prior_cites}:", "        ci = tuple(dict.fromkeys(ci))",
+                  "    allci += ci", f"    LK[{code!r}] = rank >= 1",
                   f"    HI[{code!r}] = rank == 2",
                   f"    out.append((-rank, {c.priority}, -p, {{'code': {code!r}, "
                   f"'label': {c.label!r}, 'likelihood': NAMES[rank], "
                   "'probability': int(p * 1000 + 0.5) / 1000, "
                   "'evidence': ev, 'against': ag, 'details': det, 'rules': ru, "
-                  "'citations': list(ci)}))"]
+                  "'citations': ci}))"]
     # (-rank, priority, -p) never ties, as priorities are distinct, so dicts are never compared
     lines += ["    out.sort()", "    return [x[3] for x in out], LK, HI, allci"]
     namespace: dict[str, Any] = {"K": src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME}
@@ -143,7 +153,7 @@ def _odds_lines(k: Knowledge, c: Condition, src: _Source) -> list[str]:
             if lr is None:
                 continue
             lines.append(f"{indent}{'if' if first else 'elif'} v is {present}:")
-            lines += _apply(src, indent + "    ", src.const(_applied(k, e, present)))
+            lines += _apply(indent + "    ", src.const(_applied(k, e, present)), lr)
             first = False
     for members in groups.values():
         lines += ["    gw = -1.0", "    gr = None"]
@@ -161,7 +171,7 @@ def _odds_lines(k: Knowledge, c: Condition, src: _Source) -> list[str]:
                           f"{indent}    gw = {w!r}",
                           f"{indent}    gr = {src.const(_applied(k, e, present))}"]
         lines.append("    if gr is not None:")
-        lines += _apply(src, "        ", "gr")
+        lines += _apply("        ", "gr", None)
     return lines
 
 

@@ -36,6 +36,7 @@ from spinecare.reasoning.knowledge import (
 from spinecare.reasoning.logic import Tri
 
 ASSESSMENT_SCHEMA_ID = "spinecare.assessment/1"
+LEVELS = {rank: level for level, rank in LEVEL_RANK.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,13 @@ class Engine:
         self.triage_table = [(*row, self.rule_ask_leaves[row[2]])
                              for row in sorted(table, key=lambda r: -r[0])]
         self.questions = {n: f.ask for n, f in k.findings.items() if f.ask}
+        self.rule_rank = {row[2]: row[0] for row in self.triage_table}
+        # For each current level, the rules above it that have questions to ask.
+        self.ask_candidates = {
+            level: [(rid, lvl, leaves) for rank, lvl, rid, _, _, leaves in self.triage_table
+                    if rank > now and leaves]
+            for level, now in LEVEL_RANK.items()
+        }
         self.citation_text = {cid: c.short() for cid, c in k.citations.items()}
         self.citation_text[EXPERT] = "expert judgement (no published source)"
         self._differential = compile_differential(k, self.conditions, self._floor_label)
@@ -199,7 +207,7 @@ class Engine:
 
         bounds = self._bounds(case, F, flag_values)
         conditions, likely, high, condition_cites = self._differential(F, bounds)
-        cited.update(condition_cites)
+        cited.update(dict.fromkeys(condition_cites))
 
         late = self._late(case, F, flag_values, likely, high)
         status = red | late
@@ -247,36 +255,31 @@ class Engine:
     def _triage(self, status: dict[str, Tri], F: dict[str, Tri],
                 cited: dict[str, None]) -> dict[str, Any]:
         """The highest level among the rules that hold, with every rule at that level."""
-        top = -1
-        reasons, rules, sources = [], [], {}
-        level = ""
-        for rank, rule_level, rid, reason, cite, _ in self.triage_table:
-            if rank < top:
-                break
-            if status[rid] is not True:
-                continue
-            top, level = rank, rule_level
-            shown = self.explain(self.rule_refs[rid], F)
-            reasons.append(f"{reason} Findings: {', '.join(shown)}." if shown else reason)
-            rules.append(rid)
-            sources.update(dict.fromkeys(cite))
-        if top < 0:
+        rank_of = self.rule_rank
+        fired = [rid for rid, v in status.items() if v is True and rid in rank_of]
+        if not fired:
             d = self.knowledge.triage_default
             cited.update(dict.fromkeys(d.cite))
             return {"level": d.level, "reasons": [d.reason], "rules": ["tr.default"],
                     "citations": list(d.cite)}
+        top = max(rank_of[rid] for rid in fired)
+        reasons, rules, sources = [], [], {}
+        for rank, _, rid, reason, cite, _ in self.triage_table:
+            if rank == top and status[rid] is True:
+                shown = self.explain(self.rule_refs[rid], F)
+                reasons.append(f"{reason} Findings: {', '.join(shown)}." if shown else reason)
+                rules.append(rid)
+                sources.update(dict.fromkeys(cite))
         cited.update(sources)
-        return {"level": level, "reasons": reasons, "rules": rules, "citations": list(sources)}
+        return {"level": LEVELS[top], "reasons": reasons, "rules": rules,
+                "citations": list(sources)}
 
     def _ask(self, status: dict[str, Tri], F: dict[str, Tri], level: str) -> list[dict[str, Any]]:
         """Unknown findings whose answers could raise the triage level, most serious first; each
         names the most serious rule it could complete."""
         asks: dict[str, dict[str, Any]] = {}
-        now = LEVEL_RANK[level]
         questions = self.questions
-        for rank, rule_level, rid, _, _, leaves in self.triage_table:
-            if rank <= now:
-                break
+        for rid, rule_level, leaves in self.ask_candidates[level]:
             if status[rid] is not None:
                 continue
             for name in leaves:

@@ -498,10 +498,11 @@ class _Codegen:
             return f"{fn}({n.k}, ({', '.join(self.expr(a, item) for a in n.args)},))"
         if isinstance(n, AnyItem):
             source = "c.imaging" if n.collection == "imaging" else "c.exam.motor_deficits"
-            it = self.tmp()
+            it, items = self.tmp(), self.tmp()
             where, pred = self.expr(n.where, it), self.expr(n.pred, it)
-            return (f"_any_item({source}, {n.collection!r}, lambda {it}: {where}, "
-                    f"lambda {it}: {pred})")
+            # Most cases list no imaging: decide that without building the two closures.
+            return (f"(None if ({items} := {source}) is None else _any_item({items}, "
+                    f"{n.collection!r}, lambda {it}: {where}, lambda {it}: {pred}))")
         raise TypeError(n)
 
 
