@@ -109,7 +109,7 @@ class Engine:
             for rid, node in [*((r.id, n) for r, n in self.red_rules),
                               *((t.id, n) for t, n in self.triage_rules)]
         }
-        self.rule_ask_leaves = {rid: self._ask_leaves(names_) for rid, names_ in
+        self.rule_ask_leaves = {rid: self._ask_tree(names_) for rid, names_ in
                                 self.rule_refs.items()}
         table = [(LEVEL_RANK[r.triage], r.triage, r.id, r.reason, r.cite) for r in k.red_flag_rules]
         table += [(LEVEL_RANK[t.level], t.level, t.id, t.reason, t.cite) for t in k.triage_rules]
@@ -135,22 +135,17 @@ class Engine:
         self.red_by_id = {r.id: r for r in k.red_flag_rules}
         self.versions = {"engine": __version__, "knowledge": k.version}
 
-    def _ask_leaves(self, names: Iterable[str]) -> tuple[str, ...]:
-        """Findings with a question, reachable from ``names``: what to ask when they are unknown."""
-        out: dict[str, None] = {}
+    def _ask_tree(self, names: Iterable[str]) -> tuple[Any, ...]:
+        """The findings under ``names`` as nested ``(name, question?, children)`` tuples: what
+        to ask when they are unknown. A finding with its own question is asked as a whole."""
         findings = self.knowledge.findings
 
-        def walk(name: str) -> None:
-            if findings[name].ask:
-                out[name] = None
-                if self.finding_is_leaf[name]:
-                    return
-            for child in self.finding_children[name]:
-                walk(child)
+        def node(name: str) -> tuple[Any, ...]:
+            if findings[name].ask or self.finding_is_leaf[name]:
+                return (name, bool(findings[name].ask), ())
+            return (name, False, tuple(node(c) for c in self.finding_children[name]))
 
-        for n in names:
-            walk(n)
-        return tuple(out)
+        return tuple(node(n) for n in names)
 
     # --- explanations -----------------------------------------------------------------------
 
@@ -276,16 +271,25 @@ class Engine:
 
     def _ask(self, status: dict[str, Tri], F: dict[str, Tri], level: str) -> list[dict[str, Any]]:
         """Unknown findings whose answers could raise the triage level, most serious first; each
-        names the most serious rule it could complete."""
+        names the most serious rule it could complete. Only unknown parts are walked: a
+        composite finding that is already known needs no question."""
         asks: dict[str, dict[str, Any]] = {}
         questions = self.questions
-        for rid, rule_level, leaves in self.ask_candidates[level]:
-            if status[rid] is not None:
-                continue
-            for name in leaves:
-                if F[name] is None and name not in asks:
-                    asks[name] = {"finding": name, "question": questions[name], "rule": rid,
-                                  "could_raise_to": rule_level}
+
+        def walk(tree: tuple[Any, ...], rid: str, rule_level: str) -> None:
+            for name, has_question, children in tree:
+                if F[name] is not None:
+                    continue
+                if has_question:
+                    if name not in asks:
+                        asks[name] = {"finding": name, "question": questions[name],
+                                      "rule": rid, "could_raise_to": rule_level}
+                elif children:
+                    walk(children, rid, rule_level)
+
+        for rid, rule_level, tree in self.ask_candidates[level]:
+            if status[rid] is None:
+                walk(tree, rid, rule_level)
         return list(asks.values())
 
     def _prediction_rule(self, pr: Any, F: dict[str, Tri]) -> dict[str, Any] | None:
