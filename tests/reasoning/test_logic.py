@@ -57,3 +57,20 @@ def test_any_of_nothing_is_unknown() -> None:
     assert any_of([F, U]) is None
     assert any_of([F, T]) is True
     assert any_of([F, F]) is False
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ([T, T, T, F, F], (3, 0, "rule_in")),
+    ([T, T, U, U, F], (2, 2, "incomplete")),
+    ([F, F, F, F, F], (0, 0, "rule_out")),
+    ([T, F, F, F, F], (1, 0, "rule_out")),
+    ([T, T, F, F, F], (2, 0, "neither")),
+    ([T, U, F, F, F], (1, 1, "incomplete")),
+    ([U, U, U, U, U], (0, 5, "incomplete")),
+])
+def test_a_counting_rule_decides_only_what_its_known_items_decide(values: list,
+                                                                   expected: tuple) -> None:
+    from spinecare.reasoning.logic import count_rule
+
+    # Cook 2010 thresholds: rule in at 3 or more of 5, rule out at 1 or fewer
+    assert count_rule(values, 3, 1) == expected

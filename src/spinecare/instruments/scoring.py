@@ -25,6 +25,7 @@ from spinecare.case import Case, Instruments
 from spinecare.errors import Problem
 from spinecare.instruments.errors import AnswerError
 from spinecare.instruments.registry import Instrument, instrument, instruments
+from spinecare.reasoning.logic import count_rule
 
 
 def round_half_up(value: Fraction, decimals: int) -> float | int:
@@ -130,17 +131,11 @@ def score_count_positive(inst: Instrument, items: Sequence[bool | None]) -> dict
     when the known items decide it, as the engine does with its findings."""
     s = inst.scoring
     assert s.rule_in_at_least is not None and s.rule_out_at_most is not None
-    positive = sum(1 for v in items if v is True)
-    unknown = sum(1 for v in items if v is None)
+    positive, unknown, result = count_rule(items, s.rule_in_at_least, s.rule_out_at_most)
     low, high = positive, positive + unknown
-    if low >= s.rule_in_at_least:
-        result, meaning = "rule_in", s.rule_in
-    elif high <= s.rule_out_at_most:
-        result, meaning = "rule_out", s.rule_out
-    elif unknown == 0 or (high < s.rule_in_at_least and low > s.rule_out_at_most):
-        result, meaning = "neither", "neither rules in nor rules out"
-    else:
-        result, meaning = "incomplete", "depends on the items not yet known"
+    meaning = {"rule_in": s.rule_in, "rule_out": s.rule_out,
+               "neither": "neither rules in nor rules out",
+               "incomplete": "depends on the items not yet known"}[result]
     return {
         "value": positive if unknown == 0 else None,
         "positive": positive, "unknown": unknown, "of": len(items), "range": [low, high],

@@ -33,7 +33,7 @@ from spinecare.reasoning.knowledge import (
     PointsRule,
     default_knowledge,
 )
-from spinecare.reasoning.logic import Tri
+from spinecare.reasoning.logic import Tri, count_rule
 
 ASSESSMENT_SCHEMA_ID = "spinecare.assessment/1"
 LEVELS = {rank: level for level, rank in LEVEL_RANK.items()}
@@ -294,25 +294,15 @@ class Engine:
 
     def _prediction_rule(self, pr: Any, F: dict[str, Tri]) -> dict[str, Any] | None:
         """A counting rule: positives, the range while items are unknown, and its result."""
-        positive = unknown = 0
-        for item in pr.items:
-            v = F[item]
-            if v is True:
-                positive += 1
-            elif v is None:
-                unknown += 1
+        positive, unknown, result = count_rule((F[i] for i in pr.items), pr.rule_in_at_least,
+                                               pr.rule_out_at_most)
         n = len(pr.items)
-        low, high = positive, positive + unknown
-        if low >= pr.rule_in_at_least:
-            result, meaning = "rule_in", pr.rule_in
-        elif high <= pr.rule_out_at_most:
-            result, meaning = "rule_out", pr.rule_out
-        elif unknown == 0 or (high < pr.rule_in_at_least and low > pr.rule_out_at_most):
-            result, meaning = "neither", "neither rules in nor rules out"
-        elif (n - unknown) * 2 > n:
-            result, meaning = "incomplete", "depends on the items not yet known"
-        else:
+        if result == "incomplete" and (n - unknown) * 2 <= n:
             return None  # too little known to be worth showing
+        low, high = positive, positive + unknown
+        meaning = {"rule_in": pr.rule_in, "rule_out": pr.rule_out,
+                   "neither": "neither rules in nor rules out",
+                   "incomplete": "depends on the items not yet known"}[result]
         findings = self.knowledge.findings
         return {
             "value": positive if unknown == 0 else None,

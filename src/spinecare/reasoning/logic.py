@@ -8,6 +8,7 @@ Every cell of every truth table is tested in ``tests/reasoning/test_logic.py``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 Tri = bool | None
 """A three-valued truth value; ``None`` is unknown."""
@@ -82,3 +83,31 @@ def any_of(values: Iterable[Tri]) -> Tri:
     if not seen or unknown:
         return None
     return False
+
+
+CountDecision = Literal["rule_in", "rule_out", "neither", "incomplete"]
+
+
+def count_rule(values: Iterable[Tri], rule_in_at_least: int,
+               rule_out_at_most: int) -> tuple[int, int, CountDecision]:
+    """A counting prediction rule (Cook 2010, Cook 2011) on three-valued items: the number of
+    positive items, the number unknown, and the decision the known items allow. With unknown
+    items the count is a range; it rules in only when the known positives already reach the
+    threshold, and rules out only when even every unknown item being positive would not."""
+    positive = unknown = 0
+    for v in values:
+        if v is True:
+            positive += 1
+        elif v is None:
+            unknown += 1
+    low, high = positive, positive + unknown
+    decision: CountDecision
+    if low >= rule_in_at_least:
+        decision = "rule_in"
+    elif high <= rule_out_at_most:
+        decision = "rule_out"
+    elif unknown == 0 or (high < rule_in_at_least and low > rule_out_at_most):
+        decision = "neither"
+    else:
+        decision = "incomplete"
+    return positive, unknown, decision
