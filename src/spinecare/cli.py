@@ -24,7 +24,8 @@ EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
 _LINE_SUFFIXES = (".jsonl", ".ndjson")
 
 
-def _read_input(path: str) -> bytes:
+def read_input(path: str) -> bytes:
+    """The bytes of ``path``, or of standard input for ``-``."""
     if path == "-":
         return sys.stdin.buffer.read()
     with open(path, "rb") as fh:
@@ -51,7 +52,8 @@ def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
             yield number, line
 
 
-def _report_problems(where: str, error: CaseError, err: BinaryIO) -> None:
+def report_problems(where: str, error: CaseError, err: BinaryIO) -> None:
+    """One line per problem: ``WHERE: json.path: message``."""
     for p in error.problems:
         err.write(f"{where}: {p.path}: {p.message}\n".encode())
 
@@ -66,7 +68,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
     out, err = sys.stdout.buffer, sys.stderr.buffer
     name = "<stdin>" if args.path == "-" else args.path
     try:
-        data = _read_input(args.path)
+        data = read_input(args.path)
     except OSError as exc:
         err.write(f"{name}: cannot read: {exc.strerror}\n".encode())
         return EXIT_INVALID
@@ -79,7 +81,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
             try:
                 case = parse_case(line)
             except CaseError as exc:
-                _report_problems(f"{name}:{number}", exc, err)
+                report_problems(f"{name}:{number}", exc, err)
                 status = EXIT_INVALID
                 continue
             assessment = engine.assess(case)
@@ -93,7 +95,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
     try:
         case = parse_case(data)
     except CaseError as exc:
-        _report_problems(name, exc, err)
+        report_problems(name, exc, err)
         return EXIT_INVALID
     assessment = engine.assess(case)
     if args.json:

@@ -43,17 +43,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e.set_defaults(func=cmd_evidence)
 
 
-def _read(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
-    with open(path, "rb") as fh:
-        return fh.read()
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
     import orjson
 
     from spinecare.case import parse_case
+    from spinecare.cli import read_input, report_problems
     from spinecare.errors import CaseError
     from spinecare.plan.planner import make_plan
     from spinecare.reasoning.engine import default_engine
@@ -61,15 +55,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     name = "<stdin>" if args.path == "-" else args.path
     err = sys.stderr.buffer
     try:
-        data = _read(args.path)
+        data = read_input(args.path)
     except OSError as exc:
         err.write(f"{name}: cannot read: {exc.strerror}\n".encode())
         return EXIT_INVALID
     try:
         case = parse_case(data)
     except CaseError as exc:
-        for problem in exc.problems:
-            err.write(f"{name}: {problem.path}: {problem.message}\n".encode())
+        report_problems(name, exc, err)
         return EXIT_INVALID
     plan = make_plan(case, default_engine().assess(case))
     if args.json:
