@@ -133,6 +133,13 @@ class Engine:
             for _, c in self.conditions for f in c.floor
         }
         self.red_by_id = {r.id: r for r in k.red_flag_rules}
+        self.item_labels = {pr.name: tuple(k.findings[i].label for i in pr.items)
+                            for pr in k.prediction_rules.values()}
+        self.rule_meanings = {
+            pr.name: {"rule_in": pr.rule_in, "rule_out": pr.rule_out,
+                      "neither": "neither rules in nor rules out",
+                      "incomplete": "depends on the items not yet known"}
+            for pr in k.prediction_rules.values()}
         self.versions = {"engine": __version__, "knowledge": k.version}
 
     def _ask_tree(self, names: Iterable[str]) -> tuple[Any, ...]:
@@ -294,21 +301,19 @@ class Engine:
 
     def _prediction_rule(self, pr: Any, F: dict[str, Tri]) -> dict[str, Any] | None:
         """A counting rule: positives, the range while items are unknown, and its result."""
-        positive, unknown, result = count_rule((F[i] for i in pr.items), pr.rule_in_at_least,
-                                               pr.rule_out_at_most)
-        n = len(pr.items)
+        values = [F[i] for i in pr.items]
+        positive, unknown, result = count_rule(values, pr.rule_in_at_least, pr.rule_out_at_most)
+        n = len(values)
         if result == "incomplete" and (n - unknown) * 2 <= n:
             return None  # too little known to be worth showing
-        low, high = positive, positive + unknown
-        meaning = {"rule_in": pr.rule_in, "rule_out": pr.rule_out,
-                   "neither": "neither rules in nor rules out",
-                   "incomplete": "depends on the items not yet known"}[result]
-        findings = self.knowledge.findings
+        labels = self.item_labels[pr.name]
         return {
             "value": positive if unknown == 0 else None,
             "positive": positive, "unknown": unknown, "of": n,
-            "range": [low, high], "result": result, "meaning": meaning,
-            "positive_items": [findings[i].label for i in pr.items if F[i] is True],
+            "range": [positive, positive + unknown], "result": result,
+            "meaning": self.rule_meanings[pr.name][result],
+            "positive_items": [label for label, v in zip(labels, values, strict=True)
+                               if v is True],
             "citations": list(pr.cite),
         }
 
