@@ -11,14 +11,17 @@ import argparse
 import gc
 import os
 import sys
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, BinaryIO
 
 import orjson
 
 from spinecare import __version__
 from spinecare.case import parse_case
 from spinecare.errors import CaseError, SpinecareError
+
+if TYPE_CHECKING:
+    from spinecare.reasoning.engine import Engine
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
 _LINE_SUFFIXES = (".jsonl", ".ndjson")
@@ -46,10 +49,30 @@ def _looks_like_lines(path: str, data: bytes) -> bool:
     return False
 
 
-def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(data.split(b"\n"), 1):
-        if line.strip():
-            yield number, line
+def _assess_lines(engine: Engine, lines: Iterable[tuple[int, bytes]], name: str,
+                  as_json: bool, out: BinaryIO, err: BinaryIO) -> int:
+    """Assess numbered JSON Lines, writing one result per valid line in order."""
+    from spinecare.report import render
+
+    status = EXIT_OK
+    buffer: list[bytes] = []
+    for number, line in lines:
+        if not line.strip():
+            continue
+        try:
+            case = parse_case(line)
+        except CaseError as exc:
+            report_problems(f"{name}:{number}", exc, err)
+            status = EXIT_INVALID
+            continue
+        assessment = engine.assess(case)
+        buffer.append(orjson.dumps(assessment) + b"\n" if as_json
+                      else (render(assessment) + "\n").encode())
+        if len(buffer) >= 2048:
+            out.write(b"".join(buffer))
+            buffer.clear()
+    out.write(b"".join(buffer))
+    return status
 
 
 def report_problems(where: str, error: CaseError, err: BinaryIO) -> None:
@@ -68,30 +91,17 @@ def cmd_assess(args: argparse.Namespace) -> int:
     out, err = sys.stdout.buffer, sys.stderr.buffer
     name = "<stdin>" if args.path == "-" else args.path
     try:
+        if args.path != "-" and (args.lines or args.path.endswith(_LINE_SUFFIXES)):
+            # A JSON Lines file is streamed: a batch of millions needs no more memory than one.
+            with open(args.path, "rb") as fh:
+                return _assess_lines(engine, enumerate(fh, 1), name, args.json, out, err)
         data = read_input(args.path)
     except OSError as exc:
         err.write(f"{name}: cannot read: {exc.strerror}\n".encode())
         return EXIT_INVALID
-    status = EXIT_OK
     if args.lines or _looks_like_lines(args.path, data):
-        if not args.json:
-            from spinecare.report import render
-        buffer: list[bytes] = []
-        for number, line in _lines(data):
-            try:
-                case = parse_case(line)
-            except CaseError as exc:
-                report_problems(f"{name}:{number}", exc, err)
-                status = EXIT_INVALID
-                continue
-            assessment = engine.assess(case)
-            buffer.append(orjson.dumps(assessment) + b"\n" if args.json
-                          else (render(assessment) + "\n").encode())
-            if len(buffer) >= 2048:
-                out.write(b"".join(buffer))
-                buffer.clear()
-        out.write(b"".join(buffer))
-        return status
+        return _assess_lines(engine, enumerate(data.split(b"\n"), 1), name, args.json, out,
+                             err)
     try:
         case = parse_case(data)
     except CaseError as exc:
