@@ -109,7 +109,7 @@ class Engine:
             for rid, node in [*((r.id, n) for r, n in self.red_rules),
                               *((t.id, n) for t, n in self.triage_rules)]
         }
-        self.rule_ask_leaves = {rid: self._ask_tree(names_) for rid, names_ in
+        self.rule_ask_leaves = {rid: self._ask_paths(names_) for rid, names_ in
                                 self.rule_refs.items()}
         table = [(LEVEL_RANK[r.triage], r.triage, r.id, r.reason, r.cite) for r in k.red_flag_rules]
         table += [(LEVEL_RANK[t.level], t.level, t.id, t.reason, t.cite) for t in k.triage_rules]
@@ -142,17 +142,23 @@ class Engine:
             for pr in k.prediction_rules.values()}
         self.versions = {"engine": __version__, "knowledge": k.version}
 
-    def _ask_tree(self, names: Iterable[str]) -> tuple[Any, ...]:
-        """The findings under ``names`` as nested ``(name, question?, children)`` tuples: what
-        to ask when they are unknown. A finding with its own question is asked as a whole."""
+    def _ask_paths(self, names: Iterable[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The questions under ``names``, in order, each with the composite findings above it:
+        a question is asked only while it and everything above it are unknown. A finding with
+        its own question is asked as a whole."""
         findings = self.knowledge.findings
+        out: list[tuple[str, tuple[str, ...]]] = []
 
-        def node(name: str) -> tuple[Any, ...]:
-            if findings[name].ask or self.finding_is_leaf[name]:
-                return (name, bool(findings[name].ask), ())
-            return (name, False, tuple(node(c) for c in self.finding_children[name]))
+        def walk(name: str, above: tuple[str, ...]) -> None:
+            if findings[name].ask:
+                out.append((name, above))
+            elif not self.finding_is_leaf[name]:
+                for child in self.finding_children[name]:
+                    walk(child, (*above, name))
 
-        return tuple(node(n) for n in names)
+        for n in names:
+            walk(n, ())
+        return tuple(out)
 
     # --- explanations -----------------------------------------------------------------------
 
@@ -278,25 +284,22 @@ class Engine:
 
     def _ask(self, status: dict[str, Tri], F: dict[str, Tri], level: str) -> list[dict[str, Any]]:
         """Unknown findings whose answers could raise the triage level, most serious first; each
-        names the most serious rule it could complete. Only unknown parts are walked: a
-        composite finding that is already known needs no question."""
+        names the most serious rule it could complete. A question under a composite finding
+        that is already known is not asked."""
         asks: dict[str, dict[str, Any]] = {}
         questions = self.questions
-
-        def walk(tree: tuple[Any, ...], rid: str, rule_level: str) -> None:
-            for name, has_question, children in tree:
-                if F[name] is not None:
+        for rid, rule_level, paths in self.ask_candidates[level]:
+            if status[rid] is not None:
+                continue
+            for name, above in paths:
+                if F[name] is not None or name in asks:
                     continue
-                if has_question:
-                    if name not in asks:
-                        asks[name] = {"finding": name, "question": questions[name],
-                                      "rule": rid, "could_raise_to": rule_level}
-                elif children:
-                    walk(children, rid, rule_level)
-
-        for rid, rule_level, tree in self.ask_candidates[level]:
-            if status[rid] is None:
-                walk(tree, rid, rule_level)
+                for a in above:
+                    if F[a] is not None:
+                        break
+                else:
+                    asks[name] = {"finding": name, "question": questions[name], "rule": rid,
+                                  "could_raise_to": rule_level}
         return list(asks.values())
 
     def _prediction_rule(self, pr: Any, F: dict[str, Tri]) -> dict[str, Any] | None:
