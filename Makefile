@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench bench-api clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,9 +13,7 @@ $(STAMP): pyproject.toml requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	@echo "spinecare $$($(BIN)/spinecare --version): assessing the example case lss-classic"
-	@echo "(the HTTP server and web app arrive with the service issue)"
-	$(BIN)/spinecare assess tests/data/cases/lss-classic.case.json
+	$(BIN)/spinecare serve --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -30,6 +28,9 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_assess.py
+
+bench-api: $(STAMP)
+	$(BIN)/python bench/bench_api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -1,0 +1,90 @@
+"""The service's settings, from arguments and the environment.
+
+- ``SPINECARE_DATA_DIR``: where the SQLite database and the key file live (default
+  ``~/.local/share/spinecare``, or ``$XDG_DATA_HOME/spinecare``).
+- ``SPINECARE_DATABASE_URL``: an SQLAlchemy URL; default ``sqlite:///<data dir>/spinecare.db``.
+- ``SPINECARE_SECRET_KEY``: signs patient invitations. Without it, a random key is generated
+  once into ``<data dir>/secret.key`` (mode 0600). There is no built-in default: a weak key given
+  by hand is refused outside demo and test mode.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from spinecare.errors import SpinecareError
+
+MIN_SECRET_LENGTH = 32
+_KNOWN_WEAK = {"changeme", "change-me", "secret", "dev", "development", "test", "password"}
+
+
+class SettingsError(SpinecareError):
+    """Settings the service refuses to start with."""
+
+
+def default_data_dir() -> Path:
+    explicit = os.environ.get("SPINECARE_DATA_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "spinecare"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str = field(repr=False)
+    data_dir: Path
+    demo: bool = False
+    testing: bool = False
+    token_ttl: timedelta = timedelta(hours=8)
+    patient_token_ttl: timedelta = timedelta(days=30)
+    invitation_ttl: timedelta = timedelta(days=7)
+    # How long a validated token is trusted from memory before the database is asked again;
+    # a revocation made through this process takes effect at once.
+    token_cache_seconds: float = 10.0
+    public_url: str = "http://127.0.0.1:8000"
+
+    def __post_init__(self) -> None:
+        weak = (len(self.secret_key) < MIN_SECRET_LENGTH
+                or self.secret_key.lower() in _KNOWN_WEAK)
+        if weak and not (self.demo or self.testing):
+            raise SettingsError(
+                f"SPINECARE_SECRET_KEY is too weak (it needs at least {MIN_SECRET_LENGTH} "
+                "random characters); unset it to use a generated key file")
+
+
+def _secret_key(data_dir: Path) -> str:
+    given = os.environ.get("SPINECARE_SECRET_KEY")
+    if given:
+        return given
+    path = data_dir / "secret.key"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once agree on one key (the loser reads the winner's).
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def load_settings(database: str | None = None, *, demo: bool = False, testing: bool = False,
+                  data_dir: Path | None = None, public_url: str | None = None) -> Settings:
+    where = data_dir or default_data_dir()
+    url = database or os.environ.get("SPINECARE_DATABASE_URL")
+    if not url:
+        name = "demo.db" if demo else "spinecare.db"
+        url = f"sqlite:///{where / name}"
+    return Settings(database_url=url, secret_key=_secret_key(where), data_dir=where, demo=demo,
+                    testing=testing, public_url=public_url or "http://127.0.0.1:8000")

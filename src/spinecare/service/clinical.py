@@ -1,0 +1,51 @@
+"""A visit's documents from a submitted case, and a patient's outcomes from stored visits."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from spinecare.case import parse_case
+from spinecare.instruments.change import change_over_time
+from spinecare.store.models import Visit
+from spinecare.store.records import NewVisit
+
+
+def prepare_visit(body: bytes) -> NewVisit:
+    """Validate, assess and plan one case (raises :class:`~spinecare.errors.CaseError`)."""
+    from spinecare.plan.planner import make_plan
+    from spinecare.reasoning.engine import default_engine
+
+    case = parse_case(body)
+    engine = default_engine()
+    assessment = engine.assess(case)
+    plan = make_plan(case, assessment)
+    # The case is kept as validated (aliases, explicit fields only), not as the raw bytes:
+    # formatting differences must not matter, and nothing unvalidated is stored.
+    case_doc = case.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return NewVisit(
+        case_json=orjson.dumps(case_doc).decode(),
+        assessment_json=orjson.dumps(assessment).decode(),
+        plan_json=orjson.dumps(plan).decode(),
+        engine_version=engine.versions["engine"],
+        knowledge_version=engine.versions["knowledge"],
+        request_hash=hashlib.sha256(orjson.dumps(case_doc, option=orjson.OPT_SORT_KEYS))
+        .hexdigest(),
+    )
+
+
+def outcomes(visits: Sequence[Visit]) -> dict[str, Any]:
+    """Every tracked measure across the visits (oldest first): its series, change from the
+    baseline and whether each change passes the minimal clinically important difference,
+    by the instruments' own rules (:func:`spinecare.instruments.change.change_over_time`)."""
+    scores = [orjson.loads(v.assessment_json).get("scores", {}) for v in visits]
+    dates = [v.created_at.isoformat() + "Z" for v in visits]
+    measures = change_over_time(scores, dates=dates)
+    ids = [v.id for v in visits]
+    for measure in measures.values():
+        for point in (*measure["series"], measure["baseline"], *measure["changes"]):
+            point["visit_id"] = ids[point["index"]]
+    return {"visits": len(visits), "measures": measures}

@@ -1,0 +1,179 @@
+"""Accounts, passwords, bearer tokens and patient invitations.
+
+- Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's second recommended
+  set); an unknown username costs the same hash as a wrong password.
+- Bearer tokens are random and opaque (``secrets.token_urlsafe``); the database keeps only their
+  sha256, with an expiry and a revocation time.
+- A patient invitation is a row with a random id; the link carries that id signed with the
+  service's secret (itsdangerous, time-limited). Redeeming it marks the row used in one
+  conditional UPDATE, so a link works exactly once even when presented twice at the same time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, cast
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from spinecare.errors import SpinecareError
+from spinecare.store.models import AccessToken, Invitation, User
+from spinecare.store.records import new_id, utcnow
+
+Role = Literal["clinician", "admin", "patient"]
+LOGIN_ROLES: tuple[Role, ...] = ("clinician", "admin")
+_INVITATION_SALT = "spinecare.invitation/1"
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class AccountError(SpinecareError, ValueError):
+    """An account cannot be created as asked (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: enough to authorise without another query."""
+
+    user_id: int
+    role: Role
+    patient_id: str | None = None
+
+
+def principal_of(user: User) -> Principal:
+    role = cast(Role, user.role)
+    return Principal(user.id, role, user.patient_id)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(session: Session, username: str, role: Role, password: str) -> User:
+    if role not in LOGIN_ROLES:
+        raise AccountError(f"role must be one of {', '.join(LOGIN_ROLES)} (got {role!r})")
+    username = username.strip()
+    if not username or len(username) > 150:
+        raise AccountError("the username must have 1 to 150 characters")
+    if not username.isprintable():
+        raise AccountError("the username must not contain control characters")
+    if len(password) < 12:
+        raise AccountError("the password must have at least 12 characters")
+    user = User(username=username, role=role, password_hash=_hasher.hash(password),
+                disabled=False, created_at=utcnow())
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise AccountError(f"the username {username!r} is taken") from None
+    return user
+
+
+def set_password(session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise AccountError(f"no user {username!r}")
+    user.password_hash = _hasher.hash(password)
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active clinician or admin with this username and password, else ``None``."""
+    # A NUL cannot be in a username, and PostgreSQL refuses it in a query.
+    user = None if "\x00" in username else \
+        session.scalar(select(User).where(User.username == username))
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or user.disabled or user.role not in LOGIN_ROLES:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def issue_token(session: Session, user_id: int, ttl: timedelta) -> tuple[str, datetime]:
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(AccessToken(token_hash=hash_token(token), user_id=user_id, created_at=now,
+                            expires_at=now + ttl, revoked_at=None))
+    return token, now + ttl
+
+
+def principal_for_token(session: Session, token_hash: str) -> tuple[Principal, datetime] | None:
+    """The caller a token stands for and when it expires, if it is valid now."""
+    row = session.execute(
+        select(User.id, User.role, User.patient_id, AccessToken.expires_at)
+        .join(AccessToken, AccessToken.user_id == User.id)
+        .where(AccessToken.token_hash == token_hash, AccessToken.revoked_at.is_(None),
+               AccessToken.expires_at > utcnow(), User.disabled.is_(False))
+    ).first()
+    if row is None:
+        return None
+    user_id, role, patient_id, expires_at = row
+    return Principal(user_id, cast(Role, role), patient_id), expires_at
+
+
+def revoke_token(session: Session, token_hash: str) -> bool:
+    result = session.execute(
+        update(AccessToken).where(AccessToken.token_hash == token_hash,
+                                  AccessToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow()))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def create_invitation(session: Session, secret_key: str, patient_id: str, created_by: int,
+                      ttl: timedelta) -> tuple[str, Invitation]:
+    now = utcnow()
+    invitation = Invitation(id=new_id(), patient_id=patient_id, created_by=created_by,
+                            created_at=now, expires_at=now + ttl, used_at=None)
+    session.add(invitation)
+    token = URLSafeTimedSerializer(secret_key, salt=_INVITATION_SALT).dumps(invitation.id)
+    return token, invitation
+
+
+def redeem_invitation(session: Session, secret_key: str, token: str) -> User | None:
+    """The patient's account for a valid, unused invitation (created on first use), marking
+    the invitation used; ``None`` for a forged, expired or already used one."""
+    try:
+        invitation_id = URLSafeTimedSerializer(secret_key, salt=_INVITATION_SALT).loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(invitation_id, str):
+        return None
+    now = utcnow()
+    claimed = session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation_id, Invitation.used_at.is_(None),
+               Invitation.expires_at > now)
+        .values(used_at=now)
+        .returning(Invitation.patient_id)
+    ).first()
+    if claimed is None:
+        return None
+    patient_id: str = claimed[0]
+    user = session.scalar(select(User).where(User.patient_id == patient_id))
+    if user is None:
+        user = User(username=None, role="patient", password_hash=None, patient_id=patient_id,
+                    disabled=False, created_at=now)
+        try:
+            with session.begin_nested():
+                session.add(user)
+        except IntegrityError:
+            # Two invitations of one patient redeemed at once: both use the one account.
+            user = session.scalar(select(User).where(User.patient_id == patient_id))
+            if user is None:
+                raise
+    return user if not user.disabled else None

@@ -1,0 +1,156 @@
+"""The database tables, as SQLAlchemy 2 typed mappings.
+
+The migrations in ``migrations/versions`` create exactly these tables; a test compares the two.
+Clinical documents (the case, its assessment and plan) are stored as the JSON text that was
+produced, byte for byte, with the engine and knowledge versions that produced them: an old visit
+is re-read exactly as it was, whatever the engine does today.
+
+Identifiers of patients and visits are random (UUID 4 hex) so that they cannot be enumerated.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ROLES = ("clinician", "admin", "patient")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    """An account. Clinicians and admins log in with a password; a patient account belongs to
+    one patient and has no password (it signs in through an invitation)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str | None] = mapped_column(String(150), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    patient_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("patients.id"), unique=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    birth_year: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    # No foreign key: users point at patients (patient accounts), and one direction suffices.
+    created_by: Mapped[int] = mapped_column(Integer)
+
+
+class CareTeamMember(Base):
+    """A clinician responsible for a patient: the only clinicians who may see the patient."""
+
+    __tablename__ = "care_team"
+
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_care_team_user", "user_id"),)
+
+
+class Visit(Base):
+    __tablename__ = "visits"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # sha256 of the case as submitted: a repeated Idempotency-Key must repeat the same case.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    case_json: Mapped[str] = mapped_column(Text)
+    assessment_json: Mapped[str] = mapped_column(Text)
+    plan_json: Mapped[str] = mapped_column(Text)
+    engine_version: Mapped[str] = mapped_column(String(32))
+    knowledge_version: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (
+        UniqueConstraint("patient_id", "idempotency_key", name="uq_visits_patient_idempotency"),
+        Index("ix_visits_patient_created", "patient_id", "created_at"),
+    )
+
+
+class QuestionnaireResponse(Base):
+    __tablename__ = "questionnaire_responses"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    instrument: Mapped[str] = mapped_column(String(64))
+    answers_json: Mapped[str] = mapped_column(Text)
+    score_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class ExerciseLog(Base):
+    __tablename__ = "exercise_logs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    log_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class AccessToken(Base):
+    """An opaque bearer token; only its sha256 is stored, so a database copy grants nothing."""
+
+    __tablename__ = "access_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Invitation(Base):
+    """A one-time patient invitation; the signed link carries only ``id``."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AuditEvent(Base):
+    """Who did what to which patient, when. Append-only (database triggers refuse UPDATE and
+    DELETE). Holds ids only, never clinical content. ``patient_id`` has no foreign key: a
+    refused attempt on an id that does not exist is recorded too."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
