@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench bench-api clean
+.PHONY: run test lint typecheck unit bench bench-api clean chromium
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,23 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# The browser tests drive Debian's chromium (Playwright for Python pointed at it, never a
+# downloaded browser) and check each page with axe-core from the npm registry.
+AXE := .cache/npm/node_modules/axe-core/axe.min.js
+
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" != "0" ]; then \
+	    echo "chromium is missing: install Debian's package as root (apt-get install -y chromium)" >&2; \
+	    exit 1; \
+	  fi; \
+	  apt-get update && apt-get install -y chromium; \
+	fi
+
+$(AXE):
+	npm install --no-audit --no-fund --prefix .cache/npm axe-core@4.14.1
+
+unit: $(STAMP) chromium $(AXE)
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
 test: lint typecheck unit

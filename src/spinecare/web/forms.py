@@ -1,0 +1,171 @@
+"""HTML forms over the case model and the questionnaires.
+
+The visit form is built from the case model itself (``spinecare.case``): every field of the
+history, symptoms, examination, instruments and one imaging study becomes an input named by its
+JSON path (``exam.hoffmann``), so the case's own validation errors point straight back at the
+input. An empty input means unknown, never "no".
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from spinecare.case import Exam, History, Imaging, Mjoa, PainNrs, Symptoms
+
+Kind = Literal["tri", "choice", "number", "integer", "text"]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    label: str
+    kind: Kind
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    key: str
+    title: str
+    fields: tuple[Field, ...]
+    open: bool = True
+
+
+_LABELS = {
+    "hoffmann": "Hoffmann sign", "babinski": "Babinski sign", "romberg": "Romberg sign",
+    "spurling": "Spurling test", "lhermitte": "Lhermitte sign", "odi": "ODI",
+    "mrc_grade": "MRC grade", "ankle_brachial_index": "Ankle-brachial index",
+    "canal_ap_diameter_mm": "Canal AP diameter (mm)", "dural_sac_csa_mm2":
+    "Dural sac cross-sectional area (mm²)", "post_void_residual_ml": "Post-void residual (ml)",
+    "walking_tolerance_minutes": "Walking tolerance (minutes)",
+    "duration_weeks": "Duration (weeks)", "torg_pavlov_ratio": "Torg-Pavlov ratio",
+    "schizas_grade": "Schizas grade", "saddle_anesthesia": "Saddle anaesthesia",
+    "iv_drug_use": "IV drug use",
+}
+
+
+def label_of(name: str) -> str:
+    return _LABELS.get(name) or name.replace("_", " ").capitalize()
+
+
+def _numeric_bounds(info: Any) -> tuple[float | None, float | None]:
+    low = high = None
+    for meta in info.metadata:
+        low = getattr(meta, "ge", low) if getattr(meta, "ge", None) is not None else low
+        high = getattr(meta, "le", high) if getattr(meta, "le", None) is not None else high
+    return low, high
+
+
+def _kind(annotation: Any) -> tuple[Kind, tuple[str, ...]]:
+    if typing.get_origin(annotation) is Literal:
+        return "choice", tuple(str(v) for v in typing.get_args(annotation))
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    literals: list[str] = []
+    for arg in args:
+        inner = typing.get_args(arg) if typing.get_origin(arg) is typing.Annotated else ()
+        target = inner[0] if inner else arg
+        if typing.get_origin(target) is Literal:
+            literals += [str(v) for v in typing.get_args(target)]
+        elif target is bool:
+            return "tri", ()
+        elif target is float:
+            return "number", ()
+        elif target is int:
+            return "integer", ()
+        elif target is str:
+            return "text", ()
+    return "choice", tuple(literals)
+
+
+def _fields(prefix: str, model: type[BaseModel], skip: tuple[str, ...] = ()) -> tuple[Field, ...]:
+    out = []
+    for name, info in model.model_fields.items():
+        if name in skip:
+            continue
+        kind, choices = _kind(info.annotation)
+        low, high = _numeric_bounds(info)
+        out.append(Field(f"{prefix}.{name}", label_of(name), kind, choices, low, high))
+    return tuple(out)
+
+
+# Examination and imaging first: they are what the clinician adds at a visit; the history and
+# symptoms usually come from the patient's intake and are pre-filled from it.
+VISIT_SECTIONS: tuple[Section, ...] = (
+    Section("exam", "Examination", _fields("exam", Exam, skip=("motor_deficits",))),
+    Section("imaging", "Imaging (one study)", _fields("imaging.0", Imaging)),
+    Section("instruments", "Scores",
+            (*_fields("instruments.mjoa", Mjoa), *_fields("instruments.pain_nrs", PainNrs)),
+            open=False),
+    Section("symptoms", "Symptoms", _fields("symptoms", Symptoms), open=False),
+    Section("history", "History", _fields("history", History), open=False),
+)
+
+
+def _value(field: Field, raw: str) -> Any:
+    if field.kind == "tri":
+        return {"yes": True, "no": False}.get(raw, raw)
+    if field.kind in ("number", "integer"):
+        try:
+            number = float(raw)
+        except ValueError:
+            return raw  # the case validation reports it, by its path
+        return int(number) if number.is_integer() else number
+    return raw
+
+
+def case_from_form(form: Mapping[str, Any], *, age: int | None, case_id: str) -> dict[str, Any]:
+    """A case document from the visit form's fields; empty fields are left unknown."""
+    doc: dict[str, Any] = {"schema": "spinecare.case/1", "id": case_id,
+                           "patient": {"age": age}}
+    sex = form.get("patient.sex")
+    if isinstance(sex, str) and sex:
+        doc["patient"]["sex"] = sex
+    imaging: dict[str, Any] = {}
+    for section in VISIT_SECTIONS:
+        for field in section.fields:
+            raw = form.get(field.name)
+            if not isinstance(raw, str) or not raw.strip():
+                continue
+            value = _value(field, raw.strip())
+            parts = field.name.split(".")
+            if parts[0] == "imaging":
+                imaging[parts[2]] = value
+                continue
+            target = doc
+            for part in parts[:-1]:
+                target = target.setdefault(part, {})
+            target[parts[-1]] = value
+    # A study needs its modality and region; other imaging findings alone are kept so the
+    # validation can say what is missing.
+    if imaging:
+        doc["imaging"] = [imaging]
+    return doc
+
+
+def form_values(case: Mapping[str, Any]) -> dict[str, str]:
+    """The visit form's values for a stored case (to pre-fill the next visit)."""
+    out: dict[str, str] = {}
+    for section in VISIT_SECTIONS:
+        for field in section.fields:
+            parts = field.name.split(".")
+            value: Any = case
+            for part in parts:
+                if isinstance(value, list):
+                    value = value[int(part)] if part.isdigit() and int(part) < len(value) \
+                        else None
+                elif isinstance(value, Mapping):
+                    value = value.get(part)
+                else:
+                    value = None
+            if value is None:
+                continue
+            out[field.name] = ("yes" if value else "no") if isinstance(value, bool) \
+                else str(value)
+    return out

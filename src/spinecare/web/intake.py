@@ -1,0 +1,152 @@
+"""The intake, one question at a time, with an emergency stop.
+
+The answers so far travel with each step as hidden fields (the patient's own answers, in the
+patient's own page), so a step needs no server-side draft and works without JavaScript. After
+every answer the partial case is assessed by the engine; an emergency stops the intake at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from spinecare.instruments.answers import value_problem
+from spinecare.instruments.forms import FormItem
+from spinecare.instruments.intake import case_from_intake, intake_form
+
+ANSWER_PREFIX = "a."
+SKIPPED = "skipped"
+ORDER = "order"
+
+
+@dataclass
+class IntakeState:
+    answers: dict[str, Any] = field(default_factory=dict)
+    skipped: set[str] = field(default_factory=set)
+    order: list[str] = field(default_factory=list)
+
+    def hidden_fields(self) -> list[tuple[str, str]]:
+        out = [(ANSWER_PREFIX + k, encode(v)) for k, v in self.answers.items()]
+        out += [(SKIPPED, k) for k in sorted(self.skipped)]
+        out.append((ORDER, ",".join(self.order)))
+        return out
+
+
+def encode(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def decode(item: FormItem, raw: str, unit: str | None = None) -> tuple[Any, str | None]:
+    """An answer from a form field, and the problem with it in plain words."""
+    raw = raw.strip()
+    if item.type == "boolean":
+        if raw in ("yes", "no"):
+            return raw == "yes", None
+        return None, "Please choose Yes or No, or skip this question."
+    if item.type == "choice":
+        option = next((o for o in item.options if str(o.value) == raw), None)
+        if option is None:
+            return None, "Please choose one of the answers, or skip this question."
+        return option.value, None
+    try:
+        number = float(raw)
+    except ValueError:
+        return None, "Please write a number, for example 3."
+    if item.type == "quantity" and unit:
+        chosen = next((u for u in item.units if u.code == unit), None)
+        if chosen is None:
+            return None, "Please choose days, weeks, months or years."
+        number = float(number * chosen.factor)
+    value: Any = int(number) if number.is_integer() else number
+    problem = value_problem(item, value)
+    if problem:
+        low, high = item.min_value, item.max_value
+        return None, f"Please write a number from {low:g} to {high:g}." \
+            if low is not None and high is not None else "Please check the number."
+    return value, None
+
+
+def read_state(form: Mapping[str, Any], getlist: Any) -> IntakeState:
+    """The answers carried by a step's hidden fields (unknown or malformed ones are dropped)."""
+    questions = intake_form().questions()
+    state = IntakeState()
+    for key in form:
+        if not key.startswith(ANSWER_PREFIX):
+            continue
+        link = key[len(ANSWER_PREFIX):]
+        item = questions.get(link)
+        raw = form.get(key)
+        if item is None or not isinstance(raw, str):
+            continue
+        value, problem = decode(item, raw)
+        if problem is None:
+            state.answers[link] = value
+    state.skipped = {s for s in getlist(SKIPPED) if s in questions}
+    order = form.get(ORDER)
+    if isinstance(order, str):
+        state.order = [k for k in order.split(",")
+                       if k in state.answers or k in state.skipped]
+    return state
+
+
+def visible_answers(state: IntakeState) -> dict[str, Any]:
+    """The answers to questions still shown (an earlier answer may have hidden later ones)."""
+    shown = intake_form().enabled(state.answers)
+    return {k: v for k, v in state.answers.items() if k in shown}
+
+
+def next_question(state: IntakeState) -> FormItem | None:
+    form = intake_form()
+    answers = visible_answers(state)
+    shown = form.enabled(answers)
+    for link, item in form.questions().items():
+        if link in shown and link not in answers and link not in state.skipped:
+            return item
+    return None
+
+
+def progress(state: IntakeState) -> tuple[int, int]:
+    """(questions done, questions shown so far)."""
+    form = intake_form()
+    shown = [k for k in form.questions() if k in form.enabled(visible_answers(state))]
+    done = [k for k in shown if k in state.answers or k in state.skipped]
+    return len(done), len(shown)
+
+
+def section_of(item: FormItem) -> str | None:
+    for candidate, above in intake_form().walk():
+        if candidate.link_id == item.link_id:
+            groups = [a for a in above if a.type == "group"]
+            return groups[0].text if groups else None
+    return None
+
+
+def assess_answers(answers: Mapping[str, Any], age: int | None) -> dict[str, Any]:
+    """The engine's assessment of the intake answered so far."""
+    from spinecare.reasoning.engine import default_engine
+
+    case = case_from_intake(dict(answers), case_id="intake",
+                            patient={"age": age if age is not None and 0 <= age <= 120 else None})
+    return default_engine().assess(case)
+
+
+def emergency_steps(state: IntakeState, assessment: dict[str, Any],
+                    age: int | None) -> list[str]:
+    """The plain steps of the care plan's "what to do now" for this emergency."""
+    from spinecare.plan.planner import make_plan
+
+    case = case_from_intake(visible_answers(state), case_id="intake",
+                            patient={"age": age if age is not None and 0 <= age <= 120 else None})
+    plan = make_plan(case, assessment)
+    return [str(step) for item in plan.get("immediate_action", []) for step in item["steps"]]
+
+
+def urgent_notice() -> str:
+    return next(i.text for i in intake_form().items if i.link_id == "urgent_notice")
+
+
+def introduction() -> str:
+    return next(i.text for i in intake_form().items if i.link_id == "introduction")

@@ -1,0 +1,217 @@
+"""What every page needs: the templates, the browser session, CSRF tokens, and error pages.
+
+The browser session is the API's own opaque bearer token, kept in an HttpOnly, SameSite=Strict
+cookie, so a page and an API call are authorised by the same rows. A form's CSRF token is an HMAC
+of that token under the service's secret: it is per session, needs no storage, and a page of one
+session cannot post for another. Forms shown before signing in (sign-in, invitations) use a
+random pre-session cookie in its place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from fastapi import Request
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from spinecare.api.settings import Settings
+from spinecare.store.accounts import Principal, hash_token, principal_for_token
+from spinecare.store.db import Database, KeepChanges
+from spinecare.store.records import utcnow
+
+SESSION_COOKIE = "spinecare_session"
+PRE_COOKIE = "spinecare_pre"
+CSRF_FIELD = "csrf_token"
+
+# Every page: nothing from elsewhere, no inline script, no framing.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+LEVEL_TEXT = {
+    "emergency": "Emergency: same-day emergency department",
+    "urgent": "Urgent: specialist assessment within about two weeks",
+    "routine": "Routine: primary care, physiotherapy or routine referral",
+    "self_care": "Self-care: advice and self-management, review if not better",
+}
+
+
+class WebError(KeepChanges):
+    """An error page. Raised inside a database session, the session still commits, so the
+    audit event of a refusal is kept."""
+
+    def __init__(self, status_code: int, title: str, message: str = ""):
+        super().__init__(title)
+        self.status_code = status_code
+        self.title = title
+        self.message = message
+
+
+class WebRedirect(Exception):  # control flow, not an error
+    def __init__(self, location: str):
+        super().__init__(location)
+        self.location = location
+
+
+def _date(value: datetime | None) -> str:
+    return value.strftime("%d %b %Y") if value else ""
+
+
+def _percent(p: float) -> str:
+    # As the text report says it: a model's estimate is never shown as certain.
+    if p > 0.99:
+        return "over 99%"
+    if p < 0.01:
+        return "under 1%"
+    return f"{p:.0%}"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=PackageLoader("spinecare.web", "templates"),
+                      autoescape=select_autoescape(["html", "svg"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.filters["date"] = _date
+    env.filters["percent"] = _percent
+    # A probability floor raised by a red flag alone has no findings to name (the engine's
+    # label then starts with ": "); show its probability without the empty list.
+    env.filters["evidence"] = lambda label: str(label).removeprefix(": ")
+    env.filters["words"] = lambda v: str(v).replace("_", " ")
+    env.globals["LEVEL_TEXT"] = LEVEL_TEXT
+    env.globals["CSRF_FIELD"] = CSRF_FIELD
+    return env
+
+
+def render(request: Request, template: str, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    context.setdefault("csrf", csrf_token(request))
+    context.setdefault("who", getattr(request.state, "web_principal", None))
+    html = environment().get_template(template).render(request=request, **context)
+    response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    pre = getattr(request.state, "new_pre_cookie", None)
+    if pre:
+        response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", path="/")
+    return response
+
+
+def redirect(location: str) -> RedirectResponse:
+    return RedirectResponse(location, status_code=303, headers=SECURITY_HEADERS)
+
+
+async def web_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WebError)
+    return render(request, "error.html", status_code=exc.status_code, title=exc.title,
+                  message=exc.message)
+
+
+async def web_redirect(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WebRedirect)
+    return redirect(exc.location)
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def db_of(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+# --- the session and CSRF -----------------------------------------------------------------------
+
+
+def _seed(request: Request) -> str:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and getattr(request.state, "web_principal", None) is not None:
+        return "session:" + token
+    pre = request.cookies.get(PRE_COOKIE) or getattr(request.state, "new_pre_cookie", None)
+    if not pre:
+        pre = secrets.token_urlsafe(24)
+        request.state.new_pre_cookie = pre
+    return "pre:" + pre
+
+
+def csrf_token(request: Request) -> str:
+    key = settings_of(request).secret_key.encode()
+    return hmac.new(key, b"spinecare.csrf/1:" + _seed(request).encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def check_csrf(request: Request, form: Any) -> None:
+    """Refuse a form post whose CSRF token is not this session's."""
+    given = form.get(CSRF_FIELD)
+    cookie_seed = request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRE_COOKIE)
+    if not isinstance(given, str) or not cookie_seed or \
+            not hmac.compare_digest(given, csrf_token(request)):
+        raise WebError(403, "This form has expired",
+                       "Please go back, reload the page and try again.")
+
+
+def lookup_principal(db: Database, request: Request, token: str) -> Principal | None:
+    token_hash = hash_token(token)
+    cache = request.app.state.token_cache
+    who: Principal | None = cache.get(token_hash)
+    if who is not None:
+        return who
+    with db.session(read_only=True) as session:
+        found = principal_for_token(session, token_hash)
+    if found is None:
+        return None
+    who, expires_at = found
+    cache.put(token_hash, who, (expires_at - utcnow()).total_seconds())
+    return who
+
+
+async def signed_in(request: Request) -> Principal | None:
+    """Who the session cookie stands for (``None`` when signed out or expired)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    who = None
+    if token:
+        who = await run_in_threadpool(lookup_principal, db_of(request), request, token)
+    request.state.web_principal = who
+    return who
+
+
+async def clinician(request: Request) -> Principal:
+    who = await signed_in(request)
+    if who is None or who.role == "patient":
+        raise WebRedirect("/login" if who is None else "/my")
+    if who.role != "clinician":
+        raise WebError(403, "Clinicians only", "These pages are for clinicians.")
+    return who
+
+
+async def patient(request: Request) -> Principal:
+    who = await signed_in(request)
+    if who is None:
+        raise WebError(401, "Please open your invitation link again",
+                       "Your sign-in has ended. Ask your clinic for a new invitation link.")
+    if who.role != "patient":
+        raise WebRedirect("/patients")
+    return who
+
+
+def set_session(response: Response, request: Request, token: str, max_age: int) -> None:
+    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https", path="/")
+    response.delete_cookie(PRE_COOKIE, path="/")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

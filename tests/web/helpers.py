@@ -1,0 +1,100 @@
+"""Building a web app over a temporary database, and seeding it through the store."""
+
+from __future__ import annotations
+
+import copy
+import re
+import socket
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvicorn
+from fastapi import FastAPI
+
+from spinecare.api.app import create_app
+from spinecare.api.settings import Settings
+from spinecare.store import accounts, records
+from spinecare.store.db import Database
+from spinecare.web import mount
+
+PASSWORD = "correct horse battery staple"
+SECRET = "web-test-secret-" + "y" * 40
+CASES = Path(__file__).resolve().parent.parent / "data" / "cases"
+
+
+def make_app(tmp: Path) -> tuple[FastAPI, Database]:
+    db = Database(f"sqlite:///{tmp / 'web.db'}")
+    settings = Settings(database_url=db.url, secret_key=SECRET, data_dir=tmp, testing=True)
+    app = create_app(settings, db)
+    mount(app)
+    return app, db
+
+
+def add_clinician(db: Database, username: str) -> int:
+    with db.session() as session:
+        user_id: int = accounts.create_user(session, username, "clinician", PASSWORD).id
+    return user_id
+
+
+def add_patient(db: Database, clinician_id: int, name: str, birth_year: int = 1952) -> str:
+    with db.session() as session:
+        patient_id: str = records.create_patient(session, clinician_id, name, birth_year).id
+    return patient_id
+
+
+def lss_case(odi: list[int], leg: int, back: int) -> dict[str, Any]:
+    doc: dict[str, Any] = orjson.loads((CASES / "lss-classic.case.json").read_bytes())
+    doc = copy.deepcopy(doc)
+    doc["instruments"] = {"odi": odi, "pain_nrs": {"back": back, "leg": leg}}
+    return doc
+
+
+def add_three_visits(db: Database, clinician_id: int, patient_id: str) -> None:
+    """Baseline, 6 and 12 weeks: disability and pain falling past their MCIDs."""
+    from spinecare.service.clinical import prepare_visit
+    from spinecare.store.records import utcnow
+
+    start = utcnow() - timedelta(weeks=12)
+    series = [([2, 1, 2, 3, 2, 2, 1, 2, 2, 2], 7, 4), ([2, 1, 1, 2, 2, 1, 1, 1, 2, 1], 5, 3),
+              ([1, 0, 1, 1, 1, 0, 0, 1, 1, 1], 2, 2)]
+    for n, (odi, leg, back) in enumerate(series):
+        new = prepare_visit(orjson.dumps(lss_case(odi, leg, back)))
+        with db.session() as session:
+            records.add_visit(session, patient_id, clinician_id, new,
+                              at=start + timedelta(weeks=6 * n))
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+class Server:
+    """uvicorn on a free loopback port, in a background thread."""
+
+    def __init__(self, app: FastAPI):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                       daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the web test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+        self.sock.close()
