@@ -7,6 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Property tests check behaviour, not speed: a loaded two-core CI machine must not fail them on
+# hypothesis's per-example deadline. Speed is measured by the benchmarks (make bench).
+settings.register_profile("spinecare", deadline=None)
+settings.load_profile("spinecare")
 
 DATA = Path(__file__).parent / "data"
 CASES = DATA / "cases"

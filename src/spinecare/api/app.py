@@ -15,6 +15,7 @@ from spinecare.api.deps import TokenCache
 from spinecare.api.routes import router
 from spinecare.api.settings import Settings
 from spinecare.store.db import Database
+from spinecare.web import mount
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
@@ -47,4 +48,5 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(router)
     errors.install(app)
     openapi.install(app)
+    mount(app)
     return app

@@ -127,11 +127,13 @@ class Engine:
         self.citation_text = {cid: c.short() for cid, c in k.citations.items()}
         self.citation_text[EXPERT] = "expert judgement (no published source)"
         self._differential = compile_differential(k, self.conditions, self._floor_label)
-        self.floor_refs = {
-            f.id: tuple(r.name for r in expr.refs(expr.parse(f.when, f.id, names))
-                        if r.kind == "finding")
-            for _, c in self.conditions for f in c.floor
-        }
+        self.floor_refs: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {}
+        for _, c in self.conditions:
+            for f in c.floor:
+                used = expr.refs(expr.parse(f.when, f.id, names))
+                self.floor_refs[f.id] = (
+                    tuple(r.name for r in used if r.kind == "finding"),
+                    tuple(r.name for r in used if r.kind == "flag"), f.basis == "published")
         self.red_by_id = {r.id: r for r in k.red_flag_rules}
         self.item_labels = {pr.name: tuple(k.findings[i].label for i in pr.items)
                             for pr in k.prediction_rules.values()}
@@ -257,8 +259,12 @@ class Engine:
         }
 
     def _floor_label(self, floor_id: str, F: Mapping[str, Tri], p: float) -> str:
-        shown = self.explain(self.floor_refs[floor_id], F)
-        return f"{', '.join(shown)}: post-test probability {p:.0%}"
+        """Why a floor raised the estimate: the findings (or red flags) behind it, and whether
+        the floor is a published post-test probability or a minimum set by judgement."""
+        findings, flags, published = self.floor_refs[floor_id]
+        shown = self.explain(findings, F) or [f"{f.replace('_', ' ')} red flag" for f in flags]
+        kind = "post-test probability" if published else "minimum estimate"
+        return f"{', '.join(shown)}: {kind} {p:.0%}"
 
     def _triage(self, status: dict[str, Tri], F: dict[str, Tri],
                 cited: dict[str, None]) -> dict[str, Any]:
