@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import copy
 import re
-import socket
-import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-import uvicorn
 from fastapi import FastAPI
 
 from spinecare.api.app import create_app
@@ -20,6 +16,7 @@ from spinecare.api.settings import Settings
 from spinecare.store import accounts, records
 from spinecare.store.db import Database
 from spinecare.web import mount
+from tests.api.fixtures import LiveServer
 
 PASSWORD = "correct horse battery staple"
 SECRET = "web-test-secret-" + "y" * 40
@@ -74,27 +71,7 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-class Server:
-    """uvicorn on a free loopback port, in a background thread."""
+# The web tests run on the same live server as the API tests.
+Server = LiveServer
 
-    def __init__(self, app: FastAPI):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                       daemon=True)
 
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the web test server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
-        self.sock.close()

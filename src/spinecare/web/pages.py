@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from spinecare.api.settings import Settings
+from spinecare.api.deps import get_db, get_settings
 from spinecare.store.accounts import Principal, hash_token, principal_for_token
 from spinecare.store.db import Database, KeepChanges
 from spinecare.store.records import utcnow
@@ -123,14 +123,9 @@ async def web_redirect(_request: Request, exc: Exception) -> Response:
     return redirect(exc.location)
 
 
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def db_of(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
+# The app's settings and database, read the way the API reads them.
+settings_of = get_settings
+db_of = get_db
 
 
 # --- the session and CSRF -----------------------------------------------------------------------
