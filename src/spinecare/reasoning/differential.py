@@ -138,6 +138,10 @@ def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
 def _odds_lines(k: Knowledge, c: Condition, src: _Source) -> list[str]:
     """Lines computing ``o``, the odds after every applicable likelihood ratio."""
     lines = [f"    o = {c.prior / (1 - c.prior)!r}"]
+    # each population condition (`given`) is read once per condition
+    given = {g: f"g{i}" for i, g in enumerate(dict.fromkeys(e.given for e in c.evidence
+                                                            if e.given))}
+    lines += [f"    {var} = F[{g!r}] is True" for g, var in given.items()]
     groups: dict[str, list[Evidence]] = {}
     for e in c.evidence:
         if e.group is not None:
@@ -145,7 +149,7 @@ def _odds_lines(k: Knowledge, c: Condition, src: _Source) -> list[str]:
             continue
         indent = "    "
         if e.given:
-            lines.append(f"    if F[{e.given!r}] is True:")
+            lines.append(f"    if {given[e.given]}:")
             indent = "        "
         lines.append(f"{indent}v = F[{e.finding!r}]")
         first = True
@@ -160,7 +164,7 @@ def _odds_lines(k: Knowledge, c: Condition, src: _Source) -> list[str]:
         for e in members:
             indent = "    "
             if e.given:
-                lines.append(f"    if F[{e.given!r}] is True:")
+                lines.append(f"    if {given[e.given]}:")
                 indent = "        "
             lines.append(f"{indent}v = F[{e.finding!r}]")
             for present, lr in ((True, e.lr_present), (False, e.lr_absent)):

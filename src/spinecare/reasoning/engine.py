@@ -135,6 +135,10 @@ class Engine:
                     tuple(r.name for r in used if r.kind == "finding"),
                     tuple(r.name for r in used if r.kind == "flag"), f.basis == "published")
         self.red_by_id = {r.id: r for r in k.red_flag_rules}
+        self.points_items = {
+            pr.name: tuple((i.finding, i.points, f"{k.findings[i.finding].label} ({i.points:+d})")
+                           for i in pr.items)
+            for pr in k.points_rules.values()}
         self.item_labels = {pr.name: tuple(k.findings[i].label for i in pr.items)
                             for pr in k.prediction_rules.values()}
         self.rule_meanings = {
@@ -194,6 +198,7 @@ class Engine:
         red = self._red(case, F)
 
         cited: dict[str, None] = {}
+        explained: dict[str, list[str]] = {}  # rule id -> the findings shown for it
         flags: dict[str, dict[str, Any]] = {}
         for rid, value in red.items():
             if value is not True:
@@ -204,7 +209,8 @@ class Engine:
                 entry = flags[rule.flag] = {"code": rule.flag, "evidence": [], "rules": [],
                                             "triage": rule.triage, "citations": []}
             entry["rules"].append(rid)
-            for label in self.explain(self.rule_refs[rid], F):
+            shown = explained[rid] = self.explain(self.rule_refs[rid], F)
+            for label in shown:
                 if label not in entry["evidence"]:
                     entry["evidence"].append(label)
             for c in rule.cite:
@@ -221,7 +227,7 @@ class Engine:
 
         late = self._late(case, F, flag_values, likely, high)
         status = red | late
-        triage = self._triage(status, F, cited)
+        triage = self._triage(status, F, cited, explained)
         lbp_rule = next((r for r, _ in self.lbp_rules if late[r.id] is True), None)
         lbp_source = lbp_rule.source if lbp_rule else "undetermined"
         if lbp_rule is not None:
@@ -266,8 +272,8 @@ class Engine:
         kind = "post-test probability" if published else "minimum estimate"
         return f"{', '.join(shown)}: {kind} {p:.0%}"
 
-    def _triage(self, status: dict[str, Tri], F: dict[str, Tri],
-                cited: dict[str, None]) -> dict[str, Any]:
+    def _triage(self, status: dict[str, Tri], F: dict[str, Tri], cited: dict[str, None],
+                explained: dict[str, list[str]]) -> dict[str, Any]:
         """The highest level among the rules that hold, with every rule at that level."""
         rank_of = self.rule_rank
         fired = [rid for rid, v in status.items() if v is True and rid in rank_of]
@@ -280,7 +286,9 @@ class Engine:
         reasons, rules, sources = [], [], {}
         for rank, _, rid, reason, cite, _ in self.triage_table:
             if rank == top and status[rid] is True:
-                shown = self.explain(self.rule_refs[rid], F)
+                shown = explained.get(rid)
+                if shown is None:
+                    shown = self.explain(self.rule_refs[rid], F)
                 reasons.append(f"{reason} Findings: {', '.join(shown)}." if shown else reason)
                 rules.append(rid)
                 sources.update(dict.fromkeys(cite))
@@ -328,22 +336,24 @@ class Engine:
 
     def _points_rule(self, pr: PointsRule, F: dict[str, Tri]) -> dict[str, Any] | None:
         """A points rule: the score, or its range while items are unknown."""
-        low = high = 0
-        known = 0
+        low = high = known = 0
         positive_items = []
-        for item in pr.items:
-            v = F[item.finding]
+        for finding, points, shown in self.points_items[pr.name]:
+            v = F[finding]
             if v is True:
-                low += item.points
-                high += item.points
-                positive_items.append(f"{self.knowledge.findings[item.finding].label} "
-                                      f"({item.points:+d})")
-            elif v is None:
-                low += min(item.points, 0)
-                high += max(item.points, 0)
-            if v is not None:
+                low += points
+                high += points
+                positive_items.append(shown)
                 known += 1
-        if known * 2 <= len(pr.items):
+            elif v is None:
+                if points < 0:
+                    low += points
+                else:
+                    high += points
+            else:
+                known += 1
+        n = len(pr.items)
+        if known * 2 <= n:
             return None  # too little known to be worth showing
         if low >= pr.positive_at_least:
             result, meaning = "positive", pr.positive
@@ -354,8 +364,8 @@ class Engine:
         return {
             "value": low if low == high else None, "range": [low, high],
             "positive_at_least": pr.positive_at_least, "result": result, "meaning": meaning,
-            "positive_items": positive_items, "unknown": len(pr.items) - known,
-            "of": len(pr.items), "weights_verified": pr.weights_verified,
+            "positive_items": positive_items, "unknown": n - known,
+            "of": n, "weights_verified": pr.weights_verified,
             "citations": list(pr.cite),
         }
 
