@@ -117,6 +117,7 @@ class Engine:
         self.triage_table = [(*row, self.rule_ask_leaves[row[2]])
                              for row in sorted(table, key=lambda r: -r[0])]
         self.questions = {n: f.ask for n, f in k.findings.items() if f.ask}
+        self.labels = {n: f.label for n, f in k.findings.items()}
         self.rule_rank = {row[2]: row[0] for row in self.triage_table}
         # For each current level, the rules above it that have questions to ask.
         self.ask_candidates = {
@@ -171,23 +172,23 @@ class Engine:
     def explain(self, names: Iterable[str], values: Mapping[str, Tri]) -> list[str]:
         """Labels of the findings that hold, expanding composite findings into their parts."""
         out: dict[str, None] = {}
-        findings = self.knowledge.findings
-
-        def walk(name: str) -> None:
-            if values[name] is not True:
-                return
-            if self.finding_is_leaf[name]:
-                out[findings[name].label] = None
-                return
-            before = len(out)
-            for child in self.finding_children[name]:
-                walk(child)
-            if len(out) == before:
-                out[findings[name].label] = None
-
-        for n in names:
-            walk(n)
+        for name in names:
+            self._explain_into(name, values, out)
         return list(out)
+
+    def _explain_into(self, name: str, values: Mapping[str, Tri], out: dict[str, None]) -> None:
+        # A method, not a nested recursive function: a self-referencing closure is a reference
+        # cycle, which would leave garbage for the cyclic collector on every case.
+        if values[name] is not True:
+            return
+        if self.finding_is_leaf[name]:
+            out[self.labels[name]] = None
+            return
+        before = len(out)
+        for child in self.finding_children[name]:
+            self._explain_into(child, values, out)
+        if len(out) == before:
+            out[self.labels[name]] = None
 
     # --- the stages -------------------------------------------------------------------------
 
