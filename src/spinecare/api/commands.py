@@ -87,9 +87,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from spinecare.demo import seed
 
         username, password = seed(db)
-        print(f"spinecare demo clinic at http://{args.host}:{args.port}/docs\n"
-              f"  log in as {username!r} with password {password!r}\n"
-              f"  (POST /api/v1/auth/token, or the Authorize button of /docs)", flush=True)
+        print(f"spinecare demo clinic at http://{args.host}:{args.port}/login\n"
+              f"  sign in as {username!r} with password {password!r}\n"
+              f"  the API: http://{args.host}:{args.port}/docs (POST /api/v1/auth/token, or "
+              f"the Authorize button)", flush=True)
     app = create_app(settings, db)
     uvicorn.run(app, host=args.host, port=args.port, workers=1, log_level=args.log_level,
                 access_log=not args.no_access_log, server_header=False)
