@@ -209,6 +209,15 @@ def test_too_few_sessions_hold() -> None:
     assert ADJUST.too_few.id in [r.rule for r in d.reasons]
 
 
+def test_days_logged_as_not_done_do_not_count_as_sessions() -> None:
+    logs = sessions(ADJUST.progress.min_sessions, tolerance="easy")
+    skipped = [{**log, "done": False} for log in logs]
+    skipped[0]["done"] = True
+    d = adjust_programme(lss(), skipped)
+    assert d.action == "hold"
+    assert ADJUST.too_few.id in [r.rule for r in d.reasons]
+
+
 def test_missing_ratings_hold() -> None:
     d = adjust_programme(lss(), [*sessions(3), {"day": 3}])
     assert d.action == "hold"

@@ -145,6 +145,10 @@ class ProgrammeLog(_Frozen):
     fall: bool = False
     #: Red-flag symptom ids (``programme.stop_symptoms`` in plan_rules.toml).
     symptoms: Ids = ()
+    #: Whether the exercises were done that day; a day logged as not done still reports its
+    #: symptoms, but does not count as a session towards progression.
+    done: bool = True
+    pain_before: Annotated[int, Field(ge=0, le=10)] | None = None
 
 
 class Reason(_Frozen):
@@ -355,7 +359,7 @@ def adjust_programme(
                      a.hold_pain_rise.citations))
     if baseline is None or any(log.pain_nrs is None or log.tolerance is None for log in window):
         hold.append((a.unknown.id, a.unknown.patient_text, a.unknown.citations))
-    if len(window) < a.progress.min_sessions:
+    if sum(1 for log in window if log.done) < a.progress.min_sessions:
         hold.append((a.too_few.id, a.too_few.patient_text, a.too_few.citations))
     if hold:
         return _decide("hold", p, hold)

@@ -738,11 +738,11 @@ async def log_exercise(request: Request, who: PatientUser) -> Response:
     try:
         (log,) = parse_logs([{"day": max(0, min((now_utc() - start).days, 3650)),
                               "pain_nrs": _pain(form.get("pain_after")),
-                              "symptoms": symptoms}])
+                              "pain_before": _pain(form.get("pain_before")),
+                              "done": done == "yes", "symptoms": symptoms}])
     except LogError:
         return _exercise_page(request, data, 422, error="Please check your answers.")
-    doc = {**log.model_dump(mode="json"), "done": done == "yes",
-           "pain_before": _pain(form.get("pain_before"))}
+    doc = log.model_dump(mode="json")
 
     def work() -> None:
         assert who.patient_id is not None
