@@ -193,3 +193,14 @@ def test_the_engine_facing_score_shapes_keep_their_contract_fields() -> None:
 def test_an_empty_instruments_section_scores_nothing() -> None:
     assert score_instruments(Instruments()) == {}
     assert score_instruments(Instruments(pain_nrs=PainNrs())) == {}
+
+
+@settings(max_examples=500)
+@given(st.integers(0, 10_000), st.integers(1, 500), st.integers(0, 3))
+def test_integer_rounding_matches_decimal_half_up(num: int, den: int, decimals: int) -> None:
+    from decimal import ROUND_HALF_UP, Decimal
+
+    exact = Decimal(num) / Decimal(den)
+    expected = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    got = round_half_up(Fraction(num, den), decimals)
+    assert got == (int(expected) if decimals == 0 else float(expected))

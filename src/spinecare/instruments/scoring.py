@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -29,10 +28,11 @@ from spinecare.reasoning.logic import count_rule
 
 
 def round_half_up(value: Fraction, decimals: int) -> float | int:
-    """Round an exact fraction half-up to ``decimals`` places."""
-    exact = Decimal(value.numerator) / Decimal(value.denominator)
-    rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-    return int(rounded) if decimals == 0 else float(rounded)
+    """Round an exact, non-negative fraction half-up to ``decimals`` places, in integers:
+    ``floor(value * 10**decimals + 1/2)``. (The scores are never negative.)"""
+    scale = 10**decimals
+    rounded: int = (2 * value.numerator * scale + value.denominator) // (2 * value.denominator)
+    return rounded if decimals == 0 else rounded / scale
 
 
 def _banded(inst: Instrument, value: float | int, on: float | None = None) -> dict[str, Any]:
