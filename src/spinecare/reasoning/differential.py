@@ -82,9 +82,11 @@ def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
     lines = ["def _differential(F, B):", "    out = []", "    P = {}", "    LK = {}", "    HI = {}",
              "    allci = []"]
     for code, c in conditions:
-        prior_cites = src.const(tuple(dict.fromkeys(c.cite)))
-        lines += [f"    # --- {code}", "    ev = ag = det = ()",
-                  f"    ru = ({(code + ('.exclusion' if c.exclusion else '.prior'))!r},)",
+        cites = tuple(dict.fromkeys(c.cite))
+        prior_cites = src.const(cites)
+        base_rules = (code + (".exclusion" if c.exclusion else ".prior"),)
+        untouched = src.const(base_rules)  # compared by identity: nothing was applied
+        lines += [f"    # --- {code}", "    ev = ag = det = ()", f"    ru = {untouched}",
                   f"    ci = {prior_cites}"]
         if c.exclusion is None:
             lines += _odds_lines(k, c, src)
@@ -121,12 +123,26 @@ def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
         # probability to 3 decimals; int() is exact enough here and far cheaper than round()
         lines += [f"    if ci is not {prior_cites}:", "        ci = tuple(dict.fromkeys(ci))",
                   "    allci += ci", f"    LK[{code!r}] = rank >= 1",
-                  f"    HI[{code!r}] = rank == 2",
-                  f"    out.append((-rank, {c.priority}, -p, {{'code': {code!r}, "
-                  f"'label': {c.label!r}, 'likelihood': NAMES[rank], "
-                  "'probability': int(p * 1000 + 0.5) / 1000, "
-                  "'evidence': ev, 'against': ag, 'details': det, 'rules': ru, "
-                  "'citations': ci}))"]
+                  f"    HI[{code!r}] = rank == 2"]
+        build = (f"(-rank, {c.priority}, -p, {{'code': {code!r}, "
+                 f"'label': {c.label!r}, 'likelihood': NAMES[rank], "
+                 "'probability': int(p * 1000 + 0.5) / 1000, "
+                 "'evidence': ev, 'against': ag, 'details': det, 'rules': ru, "
+                 "'citations': ci})")
+        if c.exclusion is None:
+            # Nothing applied (no ratio, floor or cap): the entry is the prior's, made once.
+            odds = c.prior / (1 - c.prior)
+            p0 = odds / (1 + odds)
+            rank0 = 2 if p0 >= high else 1 if p0 >= moderate else 0
+            entry = src.const({"code": code, "label": c.label, "likelihood": LIKELIHOOD_NAME[rank0],
+                               "probability": int(p0 * 1000 + 0.5) / 1000, "evidence": (),
+                               "against": (), "details": (), "rules": base_rules,
+                               "citations": cites})
+            lines += [f"    if ru is {untouched}:",
+                      f"        out.append((-rank, {c.priority}, -p, dict({entry})))",
+                      "    else:", f"        out.append({build})"]
+        else:
+            lines.append(f"    out.append({build})")
     # (-rank, priority, -p) never ties, as priorities are distinct, so dicts are never compared
     lines += ["    out.sort()", "    return [x[3] for x in out], LK, HI, allci"]
     namespace: dict[str, Any] = {"K": src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME}
