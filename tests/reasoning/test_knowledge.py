@@ -166,3 +166,29 @@ def test_the_compiled_differential_agrees_with_plain_iteration(doc: dict) -> Non
         assert [r for r in c["rules"][1:] if r not in bounds] == used
         if not any(r in bounds for r in c["rules"]):
             assert c["probability"] == pytest.approx(odds / (1 + odds), abs=0.0006)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(valid_case_documents)
+def test_the_questions_to_ask_follow_the_rules_most_serious_first(doc: dict) -> None:
+    from spinecare.reasoning.knowledge import LEVEL_RANK, RED_FLAG_CODES
+
+    engine = default_engine()
+    case = parse_case(orjson.dumps(doc))
+    a = engine.assess(case)
+    F = engine._findings(case)
+    red = engine._red(case, F)
+    raised = {engine.red_by_id[rid].flag for rid, v in red.items() if v is True}
+    flags = {code: code in raised for code in RED_FLAG_CODES}
+    _, likely, high, _ = engine._differential(F, engine._bounds(case, F, flags))
+    status = red | engine._late(case, F, flags, likely, high)
+    # plain iteration: pending rules above the current level, in the knowledge's order
+    expected: dict[str, str] = {}
+    now = LEVEL_RANK[a["triage"]["level"]]
+    for rank, _, rid, _, _, paths in engine.triage_table:
+        if rank <= now or status[rid] is not None:
+            continue
+        for name, above in paths:
+            if F[name] is None and all(F[x] is None for x in above):
+                expected.setdefault(name, rid)
+    assert [(q["finding"], q["rule"]) for q in a["ask"]] == list(expected.items())

@@ -119,12 +119,15 @@ class Engine:
         self.questions = {n: f.ask for n, f in k.findings.items() if f.ask}
         self.labels = {n: f.label for n, f in k.findings.items()}
         self.rule_rank = {row[2]: row[0] for row in self.triage_table}
-        # For each current level, the rules above it that have questions to ask.
-        self.ask_candidates = {
-            level: [(rid, lvl, leaves) for rank, lvl, rid, _, _, leaves in self.triage_table
-                    if rank > now and leaves]
-            for level, now in LEVEL_RANK.items()
-        }
+        # For each question, the rules it could complete, most serious first, each with its
+        # place in that order (rule, then path) and the composite findings above it.
+        question_rules: dict[str, list[tuple[tuple[int, int], int, str, str, tuple[str, ...]]]]
+        question_rules = {}
+        for i, (rank, rule_level, rid, _, _, paths) in enumerate(self.triage_table):
+            for j, (name, above) in enumerate(paths):
+                question_rules.setdefault(name, []).append(((i, j), rank, rid, rule_level, above))
+        self.question_rules = {name: tuple(entries) for name, entries in question_rules.items()}
+
         self.citation_text = {cid: c.short() for cid, c in k.citations.items()}
         self.citation_text[EXPERT] = "expert judgement (no published source)"
         self._differential = compile_differential(k, self.conditions, self._floor_label)
@@ -301,21 +304,26 @@ class Engine:
         """Unknown findings whose answers could raise the triage level, most serious first; each
         names the most serious rule it could complete. A question under a composite finding
         that is already known is not asked."""
-        asks: dict[str, dict[str, Any]] = {}
-        questions = self.questions
-        for rid, rule_level, paths in self.ask_candidates[level]:
-            if status[rid] is not None:
+        now = LEVEL_RANK[level]
+        found = []
+        for name, entries in self.question_rules.items():
+            if F[name] is not None:
                 continue
-            for name, above in paths:
-                if F[name] is not None or name in asks:
+            for order, rank, rid, rule_level, above in entries:
+                if rank <= now:
+                    break
+                if status[rid] is not None:
                     continue
                 for a in above:
                     if F[a] is not None:
                         break
                 else:
-                    asks[name] = {"finding": name, "question": questions[name], "rule": rid,
-                                  "could_raise_to": rule_level}
-        return list(asks.values())
+                    found.append((order, name, rid, rule_level))
+                    break
+        found.sort()
+        questions = self.questions
+        return [{"finding": name, "question": questions[name], "rule": rid,
+                 "could_raise_to": rule_level} for _, name, rid, rule_level in found]
 
     def _prediction_rule(self, pr: Any, F: dict[str, Tri]) -> dict[str, Any] | None:
         """A counting rule: positives, the range while items are unknown, and its result."""
