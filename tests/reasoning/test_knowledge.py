@@ -145,6 +145,33 @@ def test_the_compiled_knowledge_agrees_with_the_reference_interpreter(doc: dict)
         assert red[rule.id] is expr.evaluate(node, case, interpreted), rule.id
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(valid_case_documents)
+def test_the_single_compiled_function_agrees_with_the_stages_one_by_one(doc: dict) -> None:
+    from spinecare.reasoning.knowledge import LEVEL_RANK, RED_FLAG_CODES
+
+    engine = default_engine()
+    case = parse_case(orjson.dumps(doc))
+    F, status, fired, held, conditions, cites, lbp = engine._core(case)
+    staged_F = engine._findings(case)
+    staged_red = engine._red(case, staged_F)
+    raised = {engine.red_by_id[rid].flag for rid, v in staged_red.items() if v is True}
+    flags = {code: code in raised for code in RED_FLAG_CODES}
+    staged = engine._differential(staged_F, engine._bounds(case, staged_F, flags))
+    assert staged_F == F and list(staged_F) == list(F)
+    assert conditions == staged[0] and cites == staged[3]
+    staged_late = engine._late(case, staged_F, flags, staged[1], staged[2])
+    staged_status = staged_red | staged_late
+    assert status == staged_status and list(status) == list(staged_status)
+    for d in (F, status):
+        assert all(v is None or type(v) is bool for v in d.values())
+    assert fired == [(r.id, r.flag, r.triage, LEVEL_RANK[r.triage], tuple(r.cite))
+                     for r, _ in engine.red_rules if staged_red[r.id] is True]
+    assert held == [row for row in engine.triage_table if staged_status[row[2]] is True]
+    assert lbp == next(((r.id, r.source, r.reason, tuple(r.cite)) for r, _ in engine.lbp_rules
+                        if staged_late[r.id] is True), None)
+
+
 def test_a_syntax_error_names_the_item() -> None:
     with pytest.raises(KnowledgeError, match=re.escape("rule.x: cannot parse")):
         expr.parse("saddle and (", "rule.x")

@@ -30,8 +30,15 @@ from spinecare.reasoning.logic import count_rule
 def round_half_up(value: Fraction, decimals: int) -> float | int:
     """Round an exact, non-negative fraction half-up to ``decimals`` places, in integers:
     ``floor(value * 10**decimals + 1/2)``. (The scores are never negative.)"""
+    return round_ratio_half_up(value.numerator, value.denominator, decimals)
+
+
+def round_ratio_half_up(num: int, den: int, decimals: int) -> float | int:
+    """:func:`round_half_up` of ``num/den`` (``den > 0``), reduced or not: the formula does not
+    change when both are multiplied by the same factor. Scoring calls it with plain integers,
+    as building a Fraction for every case's score costs more than the score."""
     scale = 10**decimals
-    rounded: int = (2 * value.numerator * scale + value.denominator) // (2 * value.denominator)
+    rounded: int = (2 * num * scale + den) // (2 * den)
     return rounded if decimals == 0 else rounded / scale
 
 
@@ -60,12 +67,16 @@ def score_percent_of_answered(inst: Instrument, answers: Sequence[int | None]) -
         return {"value": None, "band": None, "band_label": None, **meta,
                 "reason": f"{missing} of {s.items} items unanswered; at most {s.max_missing} "
                           f"may be missing to score"}
-    exact = Fraction(100 * sum(given), s.item_max * len(given))
-    value = round_half_up(exact, s.decimals)
+    # The exact score is num/den, kept as integers (see round_ratio_half_up); int true
+    # division is correctly rounded, as float(Fraction) is.
+    num, den = 100 * sum(given), s.item_max * len(given)
+    value = round_ratio_half_up(num, den, s.decimals)
     on = None
     if s.band_on == "raw_equivalent":
-        assert s.raw_equivalent_divisor is not None
-        on = float(exact / Fraction(s.raw_equivalent_divisor))
+        divisor = s.raw_equivalent_divisor
+        assert divisor is not None
+        on = (num / (den * int(divisor)) if float(divisor).is_integer()
+              else float(Fraction(num, den) / Fraction(divisor)))
     out = {**_banded(inst, value, on), **meta}
     if missing:
         out["flag"] = f"{missing} item(s) unanswered: scored on the answered items"
@@ -102,7 +113,7 @@ def score_subscale_means(inst: Instrument,
             reasons.append(f"{name}: {len(given)} of {sub.items} items answered; "
                            f"{sub.min_answered} needed")
             continue
-        value = round_half_up(Fraction(sum(given), len(given)), inst.scoring.decimals)
+        value = round_ratio_half_up(sum(given), len(given), inst.scoring.decimals)
         out[name] = value
         for band in sub.band:
             if value <= band.upto:
@@ -296,8 +307,10 @@ def score_instruments(given: Instruments) -> dict[str, Any]:
     this for every case, so it stays a plain loop)."""
     registry = instruments()
     scores: dict[str, Any] = {}
+    # pydantic keeps the fields in __dict__; reading it skips the model's __getattr__ hook
+    fields = given.__dict__
     for name in _CASE_FIELDS:
-        value = getattr(given, name)
+        value = fields[name]
         if value is None:
             continue
         inst = registry[name]

@@ -45,15 +45,16 @@ class _Source:
         return f"K[{len(self.constants) - 1}]"
 
 
-def _applied(k: Knowledge, e: Evidence, present: bool) -> tuple[float, str, dict[str, Any],
-                                                                   str, tuple[str, ...]]:
+def _applied(k: Knowledge, e: Evidence, present: bool,
+             fresh: Callable[[tuple[str, ...]], tuple[str, ...]]
+             ) -> tuple[float, str, dict[str, Any], str, tuple[str, ...]]:
     f = k.findings[e.finding]
     lr = e.lr_present if present else e.lr_absent
     assert lr is not None
     label = f.label if present else (f.absent or f"no {f.label}")
     detail = {"finding": label, "likelihood_ratio": lr, "rule": e.id, "basis": e.basis,
               "citations": list(e.cite)}
-    return lr, label, detail, e.id, tuple(e.cite)
+    return lr, label, detail, e.id, fresh(tuple(e.cite))
 
 
 def _apply(indent: str, record: str, lr: float | None) -> list[str]:
@@ -69,6 +70,20 @@ def _apply(indent: str, record: str, lr: float | None) -> list[str]:
             f"{indent}ci += {record}[4]"]
 
 
+def _apply_known(indent: str, record: tuple[float, str, dict[str, Any], str, tuple[str, ...]],
+                 src: _Source) -> list[str]:
+    """:func:`_apply` for a record known at compile time: its ratio, label, rule and citations
+    are written as literals (constants of the code object) instead of indexing ``K``."""
+    lr, label, detail, rule, cites = record
+    return [f"{indent}o *= {lr!r}", f"{indent}{'ev' if lr > 1 else 'ag'} += ({label!r},)",
+            f"{indent}det += (dict({src.const(detail)}),)", f"{indent}ru += ({rule!r},)",
+            *([f"{indent}ci += {cites!r}"] if cites else [])]
+
+
+Ref = Callable[[str], str]
+"""Names a value in the generated code: a finding, a floor or cap, or a likelihood by code."""
+
+
 def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
                          floor_label: Callable[[str, Mapping[str, Tri], float], str]
                          ) -> Differential:
@@ -77,30 +92,60 @@ def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
     The lists in the result are tuples (JSON arrays): a condition with nothing applied shares
     the empty ones, so a case allocates only what it says.
     """
+    lines, namespace = differential_lines(
+        k, conditions, floor_label, finding=lambda n: f"F[{n!r}]", bound=lambda n: f"B[{n!r}]",
+        likely=lambda n: f"LK[{n!r}]", high=lambda n: f"HI[{n!r}]")
+    lines = ["def _differential(F, B):", "    LK = {}", "    HI = {}", *lines,
+             "    return CONDITIONS, LK, HI, allci"]
+    exec(compile("\n".join(lines), "<spinecare differential>", "exec"), namespace)
+    fn: Differential = namespace["_differential"]
+    return fn
+
+
+def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
+                       floor_label: Callable[[str, Mapping[str, Tri], float], str], *,
+                       finding: Ref, bound: Ref, likely: Ref, high: Ref
+                       ) -> tuple[list[str], dict[str, Any]]:
+    """The body of the differential, and the names it needs: lines that read findings and
+    bounds, and set likelihoods, through the given names (``F`` must be the dict of findings,
+    for explanations), leaving the sorted conditions in ``CONDITIONS`` and the citations in
+    ``allci``. :func:`compile_differential` wraps them into a function; the engine splices them
+    into its single generated function, where the names are locals."""
     src = _Source()
-    high, moderate = k.bands.high, k.bands.moderate
-    lines = ["def _differential(F, B):", "    out = []", "    P = {}", "    LK = {}", "    HI = {}",
-             "    allci = []"]
+    high_at, moderate = k.bands.high, k.bands.moderate
+    lines = ["    allci = []"]
+    # Each condition's probability (for the diagnoses of exclusion that follow), likelihood
+    # rank and entry are locals: P, R and D with its index.
+    index = {code: i for i, (code, _) in enumerate(conditions)}
+    prob = {code: f"P{i}" for code, i in index.items()}
     for code, c in conditions:
         cites = tuple(dict.fromkeys(c.cite))
         prior_cites = src.const(cites)
+
+        def fresh(more: tuple[str, ...], known: frozenset[str] = frozenset(cites)
+                  ) -> tuple[str, ...]:
+            # Citations the condition's own come before are dropped where they are added
+            # (the order of first mention is the same): most items cite the condition's own
+            # source, and then ci stays the prior's and needs no de-duplication.
+            return tuple(x for x in more if x not in known)
+
         base_rules = (code + (".exclusion" if c.exclusion else ".prior"),)
         untouched = src.const(base_rules)  # compared by identity: nothing was applied
         lines += [f"    # --- {code}", "    ev = ag = det = ()", f"    ru = {untouched}",
                   f"    ci = {prior_cites}"]
         if c.exclusion is None:
-            lines += _odds_lines(k, c, src)
+            lines += _odds_lines(k, c, src, finding, fresh)
             lines.append("    p = o / (1 + o)")
             for fl in c.floor:
-                lines += [f"    if {fl.probability!r} > p and B[{fl.id!r}] is True:",
+                lines += [f"    if {fl.probability!r} > p and {bound(fl.id)} is True:",
                           f"        p = {fl.probability!r}",
                           f"        ev += (FL({fl.id!r}, F, p),)",
                           f"        ru += ({fl.id!r},)",
-                          f"        ci += {src.const(tuple(fl.cite))}"]
+                          f"        ci += {fresh(tuple(fl.cite))!r}"]
         else:
             ex = c.exclusion
             f = k.findings[ex.requires]
-            lines += [f"    v = F[{ex.requires!r}]",
+            lines += [f"    v = {finding(ex.requires)}",
                       "    if v is True:", f"        p = {ex.base!r}",
                       f"        ev = ({f.label!r},)",
                       "    elif v is None:", f"        p = {ex.base * ex.if_unknown!r}",
@@ -108,56 +153,66 @@ def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
                       f"        ag = ({(f.absent or 'no ' + f.label)!r},)"]
             for other in ex.excluded_by:
                 label = k.conditions[other].label
-                lines += [f"    q = P[{other!r}]", "    p *= 1 - q",
+                lines += [f"    q = {prob[other]}", "    p *= 1 - q",
                           f"    if q >= {moderate!r}:",
                           f"        ag += ({label!r} + ' possible (' + format(q, '.0%') + ')',)"]
-            lines.append(f"    ci += {src.const(tuple(ex.cite))}")
-        lines += [f"    P[{code!r}] = p",
-                  f"    rank = 2 if p >= {high!r} else 1 if p >= {moderate!r} else 0"]
+            lines.append(f"    ci += {fresh(tuple(ex.cite))!r}")
+        lines += [f"    {prob[code]} = p",
+                  f"    rank = 2 if p >= {high_at!r} else 1 if p >= {moderate!r} else 0"]
         for cap in c.cap:
-            lines += [f"    if rank > {LIKELIHOOD_RANK[cap.likelihood]} and B[{cap.id!r}] is True:",
-                      f"        rank = {LIKELIHOOD_RANK[cap.likelihood]}",
+            capped = LIKELIHOOD_RANK[cap.likelihood]
+            lines += [f"    if rank > {capped} and {bound(cap.id)} is True:",
+                      f"        rank = {capped}",
                       "        ag += ('a red flag must be excluded first',)",
                       f"        ru += ({cap.id!r},)",
-                      f"        ci += {src.const(tuple(cap.cite))}"]
+                      f"        ci += {fresh(tuple(cap.cite))!r}"]
         # probability to 3 decimals; int() is exact enough here and far cheaper than round()
         lines += [f"    if ci is not {prior_cites}:", "        ci = tuple(dict.fromkeys(ci))",
-                  "    allci += ci", f"    LK[{code!r}] = rank >= 1",
-                  f"    HI[{code!r}] = rank == 2"]
-        build = (f"(-rank, {c.priority}, -p, {{'code': {code!r}, "
+                  "    allci += ci", f"    {likely(code)} = rank >= 1",
+                  f"    {high(code)} = rank == 2"]
+        entry_var, rank_var = f"D{index[code]}", f"R{index[code]}"
+        lines.append(f"    {rank_var} = rank")
+        build = (f"{{'code': {code!r}, "
                  f"'label': {c.label!r}, 'likelihood': NAMES[rank], "
                  "'probability': int(p * 1000 + 0.5) / 1000, "
                  "'evidence': ev, 'against': ag, 'details': det, 'rules': ru, "
-                 "'citations': ci})")
+                 "'citations': ci}")
         if c.exclusion is None:
             # Nothing applied (no ratio, floor or cap): the entry is the prior's, made once.
             odds = c.prior / (1 - c.prior)
             p0 = odds / (1 + odds)
-            rank0 = 2 if p0 >= high else 1 if p0 >= moderate else 0
+            rank0 = 2 if p0 >= high_at else 1 if p0 >= moderate else 0
             entry = src.const({"code": code, "label": c.label, "likelihood": LIKELIHOOD_NAME[rank0],
                                "probability": int(p0 * 1000 + 0.5) / 1000, "evidence": (),
                                "against": (), "details": (), "rules": base_rules,
                                "citations": cites})
             lines += [f"    if ru is {untouched}:",
-                      f"        out.append((-rank, {c.priority}, -p, dict({entry})))",
-                      "    else:", f"        out.append({build})"]
+                      f"        {entry_var} = dict({entry})",
+                      "    else:", f"        {entry_var} = {build}"]
         else:
-            lines.append(f"    out.append({build})")
-    # (-rank, priority, -p) never ties, as priorities are distinct, so dicts are never compared
-    lines += ["    out.sort()", "    return [x[3] for x in out], LK, HI, allci"]
+            lines.append(f"    {entry_var} = {build}")
+    # Most likely first, then by priority (distinct: the knowledge checks it). With three
+    # likelihoods, that order is three passes over the conditions in order of priority,
+    # cheaper than sorting keyed tuples.
+    by_priority = sorted(conditions, key=lambda kv: kv[1].priority)
+    if len({c.priority for _, c in conditions}) != len(conditions):
+        raise ValueError("every condition needs its own priority")
+    lines += ["    CONDITIONS = []", "    add = CONDITIONS.append"]
+    for rank in (2, 1, 0):
+        lines += [f"    if R{index[code]} == {rank}:\n        add(D{index[code]})"
+                  for code, _ in by_priority]
     namespace: dict[str, Any] = {"K": src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME}
-    exec(compile("\n".join(lines), "<spinecare differential>", "exec"), namespace)
-    fn: Differential = namespace["_differential"]
-    return fn
+    return lines, namespace
 
 
-def _odds_lines(k: Knowledge, c: Condition, src: _Source) -> list[str]:
+def _odds_lines(k: Knowledge, c: Condition, src: _Source, finding: Ref,
+                fresh: Callable[[tuple[str, ...]], tuple[str, ...]]) -> list[str]:
     """Lines computing ``o``, the odds after every applicable likelihood ratio."""
     lines = [f"    o = {c.prior / (1 - c.prior)!r}"]
     # each population condition (`given`) is read once per condition
     given = {g: f"g{i}" for i, g in enumerate(dict.fromkeys(e.given for e in c.evidence
                                                             if e.given))}
-    lines += [f"    {var} = F[{g!r}] is True" for g, var in given.items()]
+    lines += [f"    {var} = {finding(g)} is True" for g, var in given.items()]
     groups: dict[str, list[Evidence]] = {}
     for e in c.evidence:
         if e.group is not None:
@@ -167,13 +222,13 @@ def _odds_lines(k: Knowledge, c: Condition, src: _Source) -> list[str]:
         if e.given:
             lines.append(f"    if {given[e.given]}:")
             indent = "        "
-        lines.append(f"{indent}v = F[{e.finding!r}]")
+        lines.append(f"{indent}v = {finding(e.finding)}")
         first = True
         for present, lr in ((True, e.lr_present), (False, e.lr_absent)):
             if lr is None:
                 continue
             lines.append(f"{indent}{'if' if first else 'elif'} v is {present}:")
-            lines += _apply(indent + "    ", src.const(_applied(k, e, present)), lr)
+            lines += _apply_known(indent + "    ", _applied(k, e, present, fresh), src)
             first = False
     for members in groups.values():
         lines += ["    gw = -1.0", "    gr = None"]
@@ -182,14 +237,14 @@ def _odds_lines(k: Knowledge, c: Condition, src: _Source) -> list[str]:
             if e.given:
                 lines.append(f"    if {given[e.given]}:")
                 indent = "        "
-            lines.append(f"{indent}v = F[{e.finding!r}]")
+            lines.append(f"{indent}v = {finding(e.finding)}")
             for present, lr in ((True, e.lr_present), (False, e.lr_absent)):
                 if lr is None:
                     continue
                 w = abs(math.log(lr))
                 lines += [f"{indent}if v is {present} and {w!r} > gw:",
                           f"{indent}    gw = {w!r}",
-                          f"{indent}    gr = {src.const(_applied(k, e, present))}"]
+                          f"{indent}    gr = {src.const(_applied(k, e, present, fresh))}"]
         lines.append("    if gr is not None:")
         lines += _apply("        ", "gr", None)
     return lines

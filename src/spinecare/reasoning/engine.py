@@ -15,28 +15,48 @@ Everything it concludes names the rule ids and sources behind it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from spinecare import __version__
 from spinecare.case import Case
 from spinecare.instruments.scoring import score_instruments
 from spinecare.reasoning import expr
-from spinecare.reasoning.differential import compile_differential
+from spinecare.reasoning.differential import (
+    Differential,
+    compile_differential,
+    differential_lines,
+)
 from spinecare.reasoning.knowledge import (
     EXPERT,
     LEVEL_RANK,
     RED_FLAG_CODES,
     Condition,
     Knowledge,
-    PointsRule,
     default_knowledge,
 )
 from spinecare.reasoning.logic import Tri, count_rule
 
 ASSESSMENT_SCHEMA_ID = "spinecare.assessment/1"
 LEVELS = {rank: level for level, rank in LEVEL_RANK.items()}
+
+# (score name, items, rule in at least, rule out at most, item labels, meanings, citations)
+_PredictionSpec = tuple[str, tuple[str, ...], int, int, tuple[str, ...], dict[str, str],
+                        tuple[str, ...]]
+# (score name, (finding, points, label) per item, item count, threshold, positive meaning,
+#  negative meaning, weights verified, citations)
+_PointsSpec = tuple[str, tuple[tuple[str, int, str], ...], int, int, str, str, bool,
+                    tuple[str, ...]]
+# (rank, level, rule id, reason, citations, the questions under it)
+_TriageRow = tuple[int, str, str, str, list[str], tuple[tuple[str, tuple[str, ...]], ...]]
+# a red-flag rule that holds: (id, flag, triage level, its rank, citations)
+_Fired = tuple[str, str, str, int, tuple[str, ...]]
+# the low back pain rule that holds: (id, source, reason, citations)
+_Lbp = tuple[str, str, str, tuple[str, ...]]
+_Core = Callable[[Case], tuple[dict[str, Tri], dict[str, Tri], list[_Fired],
+                               list[_TriageRow], list[dict[str, Any]], list[str], _Lbp | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,26 +104,18 @@ class Engine:
         # from other findings is explained by those that hold.
         self.finding_is_leaf = {n: bool(expr.facts(parsed[n])) or not self.finding_children[n]
                                 for n in k.findings}
-        self._findings = expr.compile_batch(
-            [(n, parsed[n]) for n in self.finding_order], local_kind="finding")
-
+        self._finding_batch = [(n, parsed[n]) for n in self.finding_order]
         self.red_rules = [(r, expr.parse(r.when, r.id, names)) for r in k.red_flag_rules]
-        self._red = expr.compile_batch([(r.id, n) for r, n in self.red_rules],
-                                       local_kind=None, inputs=("finding",))
-
         self.conditions: list[tuple[str, Condition]] = sorted(
             k.conditions.items(), key=lambda kv: kv[1].exclusion is not None)
-        bounds = []
+        self._bound_batch: list[tuple[str, expr.Node]] = []
         for _, c in self.conditions:
-            bounds += [(f.id, expr.parse(f.when, f.id, names)) for f in c.floor]
-            bounds += [(x.id, expr.parse(x.when, x.id, names)) for x in c.cap]
-        self._bounds = expr.compile_batch(bounds, local_kind=None, inputs=("finding", "flag"))
-
+            self._bound_batch += [(f.id, expr.parse(f.when, f.id, names)) for f in c.floor]
+            self._bound_batch += [(x.id, expr.parse(x.when, x.id, names)) for x in c.cap]
         self.triage_rules = [(t, expr.parse(t.when, t.id, names)) for t in k.triage_rules]
         self.lbp_rules = [(r, expr.parse(r.when, r.id, names)) for r in k.lbp_rules]
-        self._late = expr.compile_batch(
-            [(t.id, n) for t, n in self.triage_rules] + [(r.id, n) for r, n in self.lbp_rules],
-            local_kind=None, inputs=("finding", "flag", "likely", "high"))
+        self._late_batch = ([(t.id, n) for t, n in self.triage_rules]
+                            + [(r.id, n) for r, n in self.lbp_rules])
         self.rule_refs = {
             rid: tuple(r.name for r in expr.refs(node) if r.kind == "finding")
             for rid, node in [*((r.id, n) for r, n in self.red_rules),
@@ -116,21 +128,31 @@ class Engine:
         # Most serious first; a stable sort keeps the knowledge's order within a level.
         self.triage_table = [(*row, self.rule_ask_leaves[row[2]])
                              for row in sorted(table, key=lambda r: -r[0])]
+        d = k.triage_default
+        self.triage_default = (d.level, d.reason, tuple(d.cite))
         self.questions = {n: f.ask for n, f in k.findings.items() if f.ask}
         self.labels = {n: f.label for n, f in k.findings.items()}
+        # for explain: each finding's label, and the parts it is explained by (none for a leaf)
+        self.explain_parts = {n: (self.labels[n], () if self.finding_is_leaf[n]
+                                  else self.finding_children[n]) for n in k.findings}
         self.rule_rank = {row[2]: row[0] for row in self.triage_table}
         # For each question, the rules it could complete, most serious first, each with its
-        # place in that order (rule, then path) and the composite findings above it.
-        question_rules: dict[str, list[tuple[tuple[int, int], int, str, str, tuple[str, ...]]]]
-        question_rules = {}
-        for i, (rank, rule_level, rid, _, _, paths) in enumerate(self.triage_table):
-            for j, (name, above) in enumerate(paths):
-                question_rules.setdefault(name, []).append(((i, j), rank, rid, rule_level, above))
+        # place in that order (rule, then path: one int, cheap to sort by) and the composite
+        # findings above it.
+        question_rules: dict[str, list[tuple[int, int, str, str, tuple[str, ...]]]] = {}
+        place = 0
+        for rank, rule_level, rid, _, _, paths in self.triage_table:
+            for name, above in paths:
+                question_rules.setdefault(name, []).append((place, rank, rid, rule_level, above))
+                place += 1
         self.question_rules = {name: tuple(entries) for name, entries in question_rules.items()}
+        # (question, the most serious rank it could raise to, its text, its rules)
+        self.question_list = [(name, entries[0][1], self.questions[name], entries)
+                              for name, entries in self.question_rules.items()]
 
         self.citation_text = {cid: c.short() for cid, c in k.citations.items()}
         self.citation_text[EXPERT] = "expert judgement (no published source)"
-        self._differential = compile_differential(k, self.conditions, self._floor_label)
+        self._core = self._compile_core()
         self.floor_refs: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {}
         for _, c in self.conditions:
             for f in c.floor:
@@ -151,6 +173,101 @@ class Engine:
                       "incomplete": "depends on the items not yet known"}
             for pr in k.prediction_rules.values()}
         self.versions = {"engine": __version__, "knowledge": k.version}
+        # The rules' fields as plain tuples: reading a knowledge model's attribute goes through
+        # pydantic's __getattr__ hook, and these are read for every case.
+        self.prediction_specs: list[_PredictionSpec] = [
+            (name, tuple(pr.items), pr.rule_in_at_least, pr.rule_out_at_most,
+             self.item_labels[pr.name], self.rule_meanings[pr.name], tuple(pr.cite))
+            for name, pr in k.prediction_rules.items()]
+        self.points_specs: list[_PointsSpec] = [
+            (name, self.points_items[pr.name], len(pr.items), pr.positive_at_least, pr.positive,
+             pr.negative, pr.weights_verified, tuple(pr.cite))
+            for name, pr in k.points_rules.items()]
+
+    def _compile_core(self) -> _Core:
+        """Stages 1-3 and the rules of stage 4 as one generated function of the case:
+        findings, red-flag rules, flags, floors and caps, the differential, then the triage and
+        low back pain rules. Every value is a local of that function, read by the later stages
+        without a dict lookup; it returns ``(findings, every rule's value by id, the red-flag
+        rules that hold, the triage table's rows whose rule holds, conditions, their citations,
+        the low back pain rule that holds)``.
+        The stages also exist one by one (``_findings`` ... ``_late``), for tests that check
+        each against a reference."""
+        prog = expr.Program()
+        found = prog.batch(self._finding_batch, local_kind="finding")
+        # The findings dict is still needed: for explanations, questions and scores.
+        prog.emit(["    F = {" + ", ".join(f"{n!r}: {v}" for (n, _), v in
+                                          zip(self._finding_batch, found, strict=True)) + "}"])
+        red = prog.batch([(r.id, n) for r, n in self.red_rules], local_kind=None)
+        for code in RED_FLAG_CODES:
+            # a flag is raised when any of its rules holds (as in assess's list of flags)
+            raising = [v for (r, _), v in zip(self.red_rules, red, strict=True) if r.flag == code]
+            prog.let(expr.Ref("flag", code), " or ".join(f"{v} is True" for v in raising)
+                     or "False")
+        bound = dict(zip((i for i, _ in self._bound_batch),
+                         prog.batch(self._bound_batch, local_kind=None), strict=True))
+        for code, _ in self.conditions:
+            prog.local[expr.Ref("likely", code)] = prog.var()
+            prog.local[expr.Ref("high", code)] = prog.var()
+        local = prog.local
+        lines, namespace = differential_lines(
+            self.knowledge, self.conditions, self._floor_label,
+            finding=lambda n: local[expr.Ref("finding", n)], bound=bound.__getitem__,
+            likely=lambda n: local[expr.Ref("likely", n)],
+            high=lambda n: local[expr.Ref("high", n)])
+        prog.emit(lines)
+        late = prog.batch(self._late_batch, local_kind=None)
+        # The red-flag rules that hold, in order, and the first low back pain rule that holds:
+        # straight-line tests of locals, rather than loops over dicts in assess.
+        # as plain tuples: a knowledge model's attributes are read through pydantic's
+        # __getattr__ hook
+        namespace["RED"] = [(r.id, r.flag, r.triage, LEVEL_RANK[r.triage], tuple(r.cite))
+                            for r, _ in self.red_rules]
+        namespace["LBP"] = [(r.id, r.source, r.reason, tuple(r.cite)) for r, _ in self.lbp_rules]
+        prog.emit(["    FIRED = []"])
+        prog.emit([f"    if {v} is True:\n        FIRED.append(RED[{i}])"
+                   for i, v in enumerate(red)])
+        lbp = late[len(self.triage_rules):]
+        prog.emit(["    LBP_RULE = " + "".join(f"LBP[{i}] if {v} is True else "
+                                               for i, v in enumerate(lbp)) + "None"])
+        ids = [*(r.id for r, _ in self.red_rules), *(i for i, _ in self._late_batch)]
+        var_of = dict(zip(ids, [*red, *late], strict=True))
+        # The rows of the triage table whose rule holds, in the table's order (most serious
+        # first), for _triage.
+        namespace["TRIAGE"] = self.triage_table
+        prog.emit(["    HELD = []"])
+        prog.emit([f"    if {var_of[row[2]]} is True:\n        HELD.append(TRIAGE[{i}])"
+                   for i, row in enumerate(self.triage_table)])
+        status = ", ".join(f"{i!r}: {v}" for i, v in var_of.items())
+        fn: _Core = prog.function(
+            "F, {" + status + "}, FIRED, HELD, CONDITIONS, allci, LBP_RULE",
+            "<spinecare assessment>", namespace)
+        return fn
+
+    # The stages one by one, compiled on first use (by tests: assess uses _core).
+
+    @cached_property
+    def _findings(self) -> expr.Batch:
+        return expr.compile_batch(self._finding_batch, local_kind="finding")
+
+    @cached_property
+    def _red(self) -> expr.Batch:
+        return expr.compile_batch([(r.id, n) for r, n in self.red_rules],
+                                  local_kind=None, inputs=("finding",))
+
+    @cached_property
+    def _bounds(self) -> expr.Batch:
+        return expr.compile_batch(self._bound_batch, local_kind=None,
+                                  inputs=("finding", "flag"))
+
+    @cached_property
+    def _differential(self) -> Differential:
+        return compile_differential(self.knowledge, self.conditions, self._floor_label)
+
+    @cached_property
+    def _late(self) -> expr.Batch:
+        return expr.compile_batch(self._late_batch, local_kind=None,
+                                  inputs=("finding", "flag", "likely", "high"))
 
     def _ask_paths(self, names: Iterable[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """The questions under ``names``, in order, each with the composite findings above it:
@@ -184,71 +301,59 @@ class Engine:
         # cycle, which would leave garbage for the cyclic collector on every case.
         if values[name] is not True:
             return
-        if self.finding_is_leaf[name]:
-            out[self.labels[name]] = None
-            return
-        before = len(out)
-        for child in self.finding_children[name]:
-            self._explain_into(child, values, out)
-        if len(out) == before:
-            out[self.labels[name]] = None
+        label, parts = self.explain_parts[name]
+        if parts:
+            before = len(out)
+            for child in parts:
+                if values[child] is True:  # tested here too: most parts do not hold
+                    self._explain_into(child, values, out)
+            if len(out) != before:
+                return
+        out[label] = None
 
     # --- the stages -------------------------------------------------------------------------
 
     def assess(self, case: Case) -> dict[str, Any]:
         """Assess one validated case. Pure: the same case always gives the same assessment."""
-        k = self.knowledge
-        F = self._findings(case)
-        red = self._red(case, F)
+        F, status, fired, held, conditions, condition_cites, lbp_rule = self._core(case)
 
         cited: dict[str, None] = {}
         explained: dict[str, list[str]] = {}  # rule id -> the findings shown for it
         flags: dict[str, dict[str, Any]] = {}
-        for rid, value in red.items():
-            if value is not True:
-                continue
-            rule = self.red_by_id[rid]
-            entry = flags.get(rule.flag)
+        for rid, flag, rule_triage, rank, cite in fired:
+            entry = flags.get(flag)
             if entry is None:
-                entry = flags[rule.flag] = {"code": rule.flag, "evidence": [], "rules": [],
-                                            "triage": rule.triage, "citations": []}
+                entry = flags[flag] = {"code": flag, "evidence": [], "rules": [],
+                                       "triage": rule_triage, "citations": []}
             entry["rules"].append(rid)
             shown = explained[rid] = self.explain(self.rule_refs[rid], F)
             for label in shown:
                 if label not in entry["evidence"]:
                     entry["evidence"].append(label)
-            for c in rule.cite:
+            for c in cite:
                 if c not in entry["citations"]:
                     entry["citations"].append(c)
-            cited.update(dict.fromkeys(rule.cite))
-            if LEVEL_RANK[rule.triage] > LEVEL_RANK[entry["triage"]]:
-                entry["triage"] = rule.triage
-        flag_values: dict[str, Tri] = {code: code in flags for code in RED_FLAG_CODES}
-
-        bounds = self._bounds(case, F, flag_values)
-        conditions, likely, high, condition_cites = self._differential(F, bounds)
+            cited.update(dict.fromkeys(cite))
+            if rank > LEVEL_RANK[entry["triage"]]:
+                entry["triage"] = rule_triage
         cited.update(dict.fromkeys(condition_cites))
-
-        late = self._late(case, F, flag_values, likely, high)
-        status = red | late
-        triage = self._triage(status, F, cited, explained)
-        lbp_rule = next((r for r, _ in self.lbp_rules if late[r.id] is True), None)
-        lbp_source = lbp_rule.source if lbp_rule else "undetermined"
+        triage = self._triage(held, F, cited, explained)
+        lbp_source = lbp_rule[1] if lbp_rule else "undetermined"
         if lbp_rule is not None:
-            for c in lbp_rule.cite:
+            for c in lbp_rule[3]:
                 cited[c] = None
 
         scores = score_instruments(case.instruments)
-        for name, pr in k.prediction_rules.items():
-            result = self._prediction_rule(pr, F)
+        for spec in self.prediction_specs:
+            result = self._prediction_rule(spec, F)
             if result is not None:
-                scores[name] = result
-                cited.update(dict.fromkeys(pr.cite))
-        for name, pts in k.points_rules.items():
-            result = self._points_rule(pts, F)
+                scores[spec[0]] = result
+                cited.update(dict.fromkeys(spec[6]))
+        for pspec in self.points_specs:
+            result = self._points_rule(pspec, F)
             if result is not None:
-                scores[name] = result
-                cited.update(dict.fromkeys(pts.cite))
+                scores[pspec[0]] = result
+                cited.update(dict.fromkeys(pspec[7]))
 
         return {
             "schema": ASSESSMENT_SCHEMA_ID,
@@ -258,8 +363,7 @@ class Engine:
             "conditions": conditions,
             "low_back_pain_source": lbp_source,
             "low_back_pain_source_detail": (
-                {"rule": lbp_rule.id, "reason": lbp_rule.reason,
-                 "citations": list(lbp_rule.cite)}
+                {"rule": lbp_rule[0], "reason": lbp_rule[2], "citations": list(lbp_rule[3])}
                 if lbp_rule else {"rule": None, "reason": "Not enough is known to say where "
                                   "the low back pain comes from.", "citations": []}),
             "scores": scores,
@@ -276,26 +380,28 @@ class Engine:
         kind = "post-test probability" if published else "minimum estimate"
         return f"{', '.join(shown)}: {kind} {p:.0%}"
 
-    def _triage(self, status: dict[str, Tri], F: dict[str, Tri], cited: dict[str, None],
+    def _triage(self, held: list[_TriageRow], F: dict[str, Tri], cited: dict[str, None],
                 explained: dict[str, list[str]]) -> dict[str, Any]:
-        """The highest level among the rules that hold, with every rule at that level."""
-        rank_of = self.rule_rank
-        fired = [rid for rid, v in status.items() if v is True and rid in rank_of]
-        if not fired:
-            d = self.knowledge.triage_default
-            cited.update(dict.fromkeys(d.cite))
-            return {"level": d.level, "reasons": [d.reason], "rules": ["tr.default"],
-                    "citations": list(d.cite)}
-        top = max(rank_of[rid] for rid in fired)
-        reasons, rules, sources = [], [], {}
-        for rank, _, rid, reason, cite, _ in self.triage_table:
-            if rank == top and status[rid] is True:
-                shown = explained.get(rid)
-                if shown is None:
-                    shown = self.explain(self.rule_refs[rid], F)
-                reasons.append(f"{reason} Findings: {', '.join(shown)}." if shown else reason)
-                rules.append(rid)
-                sources.update(dict.fromkeys(cite))
+        """The highest level among the rules that hold, with every rule at that level.
+        ``held`` is the rows of the triage table whose rule holds, most serious first."""
+        if not held:
+            level, default_reason, default_cite = self.triage_default
+            cited.update(dict.fromkeys(default_cite))
+            return {"level": level, "reasons": [default_reason], "rules": ["tr.default"],
+                    "citations": list(default_cite)}
+        top = held[0][0]
+        reasons: list[str] = []
+        rules: list[str] = []
+        sources: dict[str, None] = {}
+        for rank, _, rid, reason, cite, _ in held:
+            if rank < top:
+                break
+            shown = explained.get(rid)
+            if shown is None:
+                shown = self.explain(self.rule_refs[rid], F)
+            reasons.append(f"{reason} Findings: {', '.join(shown)}." if shown else reason)
+            rules.append(rid)
+            sources.update(dict.fromkeys(cite))
         cited.update(sources)
         return {"level": LEVELS[top], "reasons": reasons, "rules": rules,
                 "citations": list(sources)}
@@ -305,11 +411,12 @@ class Engine:
         names the most serious rule it could complete. A question under a composite finding
         that is already known is not asked."""
         now = LEVEL_RANK[level]
-        found = []
-        for name, entries in self.question_rules.items():
-            if F[name] is not None:
+        found: list[tuple[int, dict[str, Any]]] = []
+        for name, top, question, entries in self.question_list:
+            # entries are most serious first: none can raise the level if the first cannot
+            if top <= now or F[name] is not None:
                 continue
-            for order, rank, rid, rule_level, above in entries:
+            for place, rank, rid, rule_level, above in entries:
                 if rank <= now:
                     break
                 if status[rid] is not None:
@@ -318,36 +425,36 @@ class Engine:
                     if F[a] is not None:
                         break
                 else:
-                    found.append((order, name, rid, rule_level))
+                    found.append((place, {"finding": name, "question": question, "rule": rid,
+                                          "could_raise_to": rule_level}))
                     break
-        found.sort()
-        questions = self.questions
-        return [{"finding": name, "question": questions[name], "rule": rid,
-                 "could_raise_to": rule_level} for _, name, rid, rule_level in found]
+        found.sort()  # places are distinct: the dicts are never compared
+        return [q for _, q in found]
 
-    def _prediction_rule(self, pr: Any, F: dict[str, Tri]) -> dict[str, Any] | None:
+    def _prediction_rule(self, spec: _PredictionSpec, F: dict[str, Tri]) -> dict[str, Any] | None:
         """A counting rule: positives, the range while items are unknown, and its result."""
-        values = [F[i] for i in pr.items]
-        positive, unknown, result = count_rule(values, pr.rule_in_at_least, pr.rule_out_at_most)
+        _, items, rule_in_at_least, rule_out_at_most, labels, meanings, cite = spec
+        values = [F[i] for i in items]
+        positive, unknown, result = count_rule(values, rule_in_at_least, rule_out_at_most)
         n = len(values)
         if result == "incomplete" and (n - unknown) * 2 <= n:
             return None  # too little known to be worth showing
-        labels = self.item_labels[pr.name]
         return {
             "value": positive if unknown == 0 else None,
             "positive": positive, "unknown": unknown, "of": n,
             "range": [positive, positive + unknown], "result": result,
-            "meaning": self.rule_meanings[pr.name][result],
+            "meaning": meanings[result],
             "positive_items": [label for label, v in zip(labels, values, strict=True)
                                if v is True],
-            "citations": list(pr.cite),
+            "citations": list(cite),
         }
 
-    def _points_rule(self, pr: PointsRule, F: dict[str, Tri]) -> dict[str, Any] | None:
+    def _points_rule(self, spec: _PointsSpec, F: dict[str, Tri]) -> dict[str, Any] | None:
         """A points rule: the score, or its range while items are unknown."""
+        _, items, n, positive_at_least, positive, negative, weights_verified, cite = spec
         low = high = known = 0
         positive_items = []
-        for finding, points, shown in self.points_items[pr.name]:
+        for finding, points, shown in items:
             v = F[finding]
             if v is True:
                 low += points
@@ -361,21 +468,20 @@ class Engine:
                     high += points
             else:
                 known += 1
-        n = len(pr.items)
         if known * 2 <= n:
             return None  # too little known to be worth showing
-        if low >= pr.positive_at_least:
-            result, meaning = "positive", pr.positive
-        elif high < pr.positive_at_least:
-            result, meaning = "negative", pr.negative
+        if low >= positive_at_least:
+            result, meaning = "positive", positive
+        elif high < positive_at_least:
+            result, meaning = "negative", negative
         else:
             result, meaning = "incomplete", "depends on the items not yet known"
         return {
             "value": low if low == high else None, "range": [low, high],
-            "positive_at_least": pr.positive_at_least, "result": result, "meaning": meaning,
+            "positive_at_least": positive_at_least, "result": result, "meaning": meaning,
             "positive_items": positive_items, "unknown": n - known,
-            "of": n, "weights_verified": pr.weights_verified,
-            "citations": list(pr.cite),
+            "of": n, "weights_verified": weights_verified,
+            "citations": list(cite),
         }
 
 

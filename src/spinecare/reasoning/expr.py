@@ -26,6 +26,7 @@ Comparisons with an unknown operand are unknown; ``and``/``or``/``not`` are Klee
 from __future__ import annotations
 
 import ast
+import keyword
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -431,6 +432,10 @@ class _Codegen:
         self.local_refs = local_refs
         self.ref_sources = ref_sources  # kind -> the name of the dict argument holding it
         self.facts: dict[Fact, str] = {}  # case facts read once, at the top of the function
+        # Values from earlier batches, likewise read once: rules share findings (spinal_pain
+        # appears in a dozen red-flag rules), and a local is cheaper than a dict lookup.
+        self.inputs: dict[Ref, str] = {}
+        self.n_inputs = 0
         self.n = 0
 
     def tmp(self) -> str:
@@ -439,9 +444,16 @@ class _Codegen:
 
     def prologue(self) -> list[str]:
         sections = sorted({f.section for f in self.facts})
-        lines = [f"    _{s} = c.{s}" for s in sections]
-        lines += [f"    {var} = _{f.section}.{f.field}" for f, var in self.facts.items()]
+        # Fields are read from the section's __dict__, where pydantic keeps them: a model's
+        # attribute access goes through its __getattr__ hook, several times dearer than a
+        # dict lookup, and every case reads some sixty facts.
+        lines = [f"    _{s} = c.{s}.__dict__" for s in sections]
+        lines += [f"    {var} = _{f.section}[{f.field!r}]" for f, var in self.facts.items()]
         return lines
+
+    def input_lines(self) -> list[str]:
+        return [f"    {var} = {self.ref_sources[r.kind]}[{r.name!r}]"
+                for r, var in self.inputs.items()]
 
     def simple(self, n: Node, item: str | None) -> str | None:
         """A bare name that can be read twice at no cost, if ``n`` compiles to one."""
@@ -449,10 +461,15 @@ class _Codegen:
             if n not in self.facts:
                 self.facts[n] = f"_f{len(self.facts)}"
             return self.facts[n]
-        if isinstance(n, Ref) and n in self.local_refs:
-            return self.local_refs[n]
-        if isinstance(n, ItemFact):
-            return None
+        if isinstance(n, Ref):
+            if n in self.local_refs:
+                return self.local_refs[n]
+            if n.kind in self.ref_sources:
+                if n not in self.inputs:
+                    # named across the whole function: a batch's values may be these names
+                    self.n_inputs += 1
+                    self.inputs[n] = f"_r{self.n_inputs}"
+                return self.inputs[n]
         return None
 
     def bind(self, n: Node, item: str | None) -> tuple[str, str]:
@@ -472,7 +489,7 @@ class _Codegen:
         if isinstance(n, ItemFact):
             return f"{item}.{n.field}"
         if isinstance(n, Ref):
-            return f"{self.ref_sources[n.kind]}[{n.name!r}]"
+            raise KnowledgeError(f"{n.kind}.{n.name} is not available here")
         if isinstance(n, Cmp):
             first, a = self.bind(n.left, item)
             if isinstance(n.right, Const):
@@ -509,6 +526,72 @@ class _Codegen:
 Batch = Callable[..., dict[str, logic.Tri]]
 
 
+class Program:
+    """Batches of expressions compiled, in order, into the body of one Python function.
+
+    Each value is a local of the function, so a later batch reads the findings (or flags,
+    likelihoods) of an earlier one as a local instead of looking it up in a dict, and no
+    intermediate dict is built. The caller may also bind references to its own code
+    (:meth:`let`) and splice in lines (:meth:`emit`). Case facts are read once, at the top.
+    """
+
+    def __init__(self, inputs: tuple[RefKind, ...] = ()):
+        self.local: dict[Ref, str] = {}
+        self.inputs = inputs
+        self.gen = _Codegen(self.local, {k: f"in_{k}" for k in inputs})
+        self.lines: list[str] = []
+        self.n = 0
+
+    def var(self) -> str:
+        self.n += 1
+        return f"_v{self.n}"
+
+    def batch(self, named: list[tuple[str, Node]], *, local_kind: RefKind | None) -> list[str]:
+        """Append ``named`` in order; returns the local holding each value. When ``local_kind``
+        is set, later expressions may refer to each as a reference of that kind."""
+        self.gen.inputs = {}
+        body = []
+        out = []
+        for name, node in named:
+            for r in refs(node):
+                if r.kind == local_kind and r not in self.local:
+                    raise KnowledgeError(f"{name}: refers to {r.name!r} before it is defined")
+            code = self.gen.expr(node)
+            if code.isidentifier() and not keyword.iskeyword(code):
+                var = code  # a fact or an earlier value as it is: no need to copy it
+            else:
+                var = self.var()
+                body.append(f"    {var} = {code}")
+            if local_kind is not None:
+                self.local[Ref(local_kind, name)] = var
+            out.append(var)
+        self.lines += self.gen.input_lines() + body
+        return out
+
+    def let(self, ref: Ref, code: str) -> str:
+        """Bind ``ref`` to the value of the Python expression ``code``."""
+        var = self.var()
+        self.lines.append(f"    {var} = {code}")
+        self.local[ref] = var
+        return var
+
+    def emit(self, lines: list[str]) -> None:
+        self.lines += lines
+
+    def function(self, returns: str, name: str = "<spinecare knowledge>",
+                 namespace: Mapping[str, Any] | None = None) -> Callable[..., Any]:
+        """The compiled function of ``(c, in_KIND...)``, returning the expression ``returns``."""
+        lines = [f"def _program(c{''.join(', in_' + k for k in self.inputs)}):",
+                 *self.gen.prologue(), *self.lines, f"    return {returns}"]
+        ns: dict[str, Any] = {
+            "_at_least": logic.at_least, "_at_most": logic.at_most, "_any_item": _any_item,
+            **(namespace or {}),
+        }
+        exec(compile("\n".join(lines), name, "exec"), ns)
+        fn: Callable[..., Any] = ns["_program"]
+        return fn
+
+
 def compile_batch(named: list[tuple[str, Node]], *, local_kind: RefKind | None,
                   inputs: tuple[RefKind, ...] = ()) -> Batch:
     """Compile ``named`` expressions, in order, into one function.
@@ -517,24 +600,9 @@ def compile_batch(named: list[tuple[str, Node]], *, local_kind: RefKind | None,
     batches) and returns ``{name: value}``. When ``local_kind`` is set, expressions may refer to
     earlier members of the batch as references of that kind.
     """
-    local: dict[Ref, str] = {}
-    gen = _Codegen(local, {k: f"in_{k}" for k in inputs})
-    body = []
-    out = []
-    for i, (name, node) in enumerate(named):
-        var = f"_v{i}"
-        for r in refs(node):
-            if r.kind == local_kind and r not in local:
-                raise KnowledgeError(f"{name}: refers to {r.name!r} before it is defined")
-        body.append(f"    {var} = {gen.expr(node)}")
-        if local_kind is not None:
-            local[Ref(local_kind, name)] = var
-        out.append(f"{name!r}: {var}")
-    lines = [f"def _batch(c{''.join(', in_' + k for k in inputs)}):", *gen.prologue(), *body,
-             "    return {" + ", ".join(out) + "}"]
-    namespace: dict[str, Any] = {
-        "_at_least": logic.at_least, "_at_most": logic.at_most, "_any_item": _any_item,
-    }
-    exec(compile("\n".join(lines), "<spinecare knowledge>", "exec"), namespace)
-    fn: Batch = namespace["_batch"]
+    prog = Program(inputs)
+    out = prog.batch(named, local_kind=local_kind)
+    fn: Batch = prog.function(
+        "{" + ", ".join(f"{name!r}: {var}" for (name, _), var in zip(named, out, strict=True))
+        + "}")
     return fn
