@@ -18,6 +18,19 @@ DATA = Path(__file__).parent / "data"
 CASES = DATA / "cases"
 
 
+def broken_copy(source: Path, target: Path, file: str, old: str, new: str) -> Path:
+    """A copy of the knowledge folder ``source`` at ``target`` with one edit in ``file``: the
+    first ``old`` replaced by ``new`` (which must be there, so a stale test fails loudly)."""
+    import shutil
+
+    shutil.copytree(source, target)
+    path = target / file
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+    return target
+
+
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 

@@ -14,6 +14,7 @@ import pytest
 from spinecare.errors import KnowledgeError
 from spinecare.instruments.registry import NOT_INSTRUMENTS, instrument, load_instruments
 from spinecare.reasoning.knowledge import EXPERT, default_knowledge
+from tests.conftest import broken_copy
 from tests.instruments.conftest import INSTRUMENT_IDS, REGISTRY
 
 CITATIONS = default_knowledge().citations
@@ -119,13 +120,7 @@ def test_unverified_values_are_listed_where_the_data_flags_them() -> None:
 
 
 def _broken(tmp_path: Path, file: str, old: str, new: str) -> Path:
-    target = tmp_path / "instruments"
-    shutil.copytree(_folder(), target)
-    path = target / file
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
-    return target
+    return broken_copy(_folder(), tmp_path / "instruments", file, old, new)
 
 
 @pytest.mark.parametrize(("file", "old", "new", "message"), [

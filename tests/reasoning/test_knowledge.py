@@ -4,7 +4,6 @@ rule cites a source, and broken knowledge is refused with a message naming the i
 from __future__ import annotations
 
 import re
-import shutil
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from spinecare.errors import KnowledgeError
 from spinecare.reasoning import expr
 from spinecare.reasoning.engine import default_engine
 from spinecare.reasoning.knowledge import EXPERT, cited_items, default_knowledge, load_knowledge
+from tests.conftest import broken_copy
 from tests.strategies import valid_case_documents
 
 KNOWLEDGE = default_knowledge()
@@ -89,13 +89,7 @@ def test_every_citation_has_a_verification_tag_and_a_place_to_find_it() -> None:
 
 
 def _broken(tmp_path: Path, file: str, old: str, new: str) -> Path:
-    target = tmp_path / "knowledge"
-    shutil.copytree(_knowledge_dir(), target)
-    path = target / file
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
-    return target
+    return broken_copy(_knowledge_dir(), tmp_path / "knowledge", file, old, new)
 
 
 @pytest.mark.parametrize(("file", "old", "new", "message"), [
