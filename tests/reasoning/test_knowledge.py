@@ -146,7 +146,9 @@ def test_the_single_compiled_function_agrees_with_the_stages_one_by_one(doc: dic
 
     engine = default_engine()
     case = parse_case(orjson.dumps(doc))
-    F, status, fired, held, conditions, cites, lbp = engine._core(case)
+    values, rule_values, fired, held, conditions, cites, lbp = engine._core(case)
+    F = dict(zip(engine.finding_order, values, strict=True))
+    status = dict(zip(engine.status_ids, rule_values, strict=True))
     staged_F = engine._findings(case)
     staged_red = engine._red(case, staged_F)
     raised = {engine.red_by_id[rid].flag for rid, v in staged_red.items() if v is True}

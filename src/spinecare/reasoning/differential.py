@@ -85,7 +85,7 @@ Ref = Callable[[str], str]
 
 
 def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
-                         floor_label: Callable[[str, Mapping[str, Tri], float], str]
+                         floor_label: Callable[[str, Any, float], str]
                          ) -> Differential:
     """Compile the differential for ``conditions`` (exclusion diagnoses last).
 
@@ -103,14 +103,15 @@ def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
 
 
 def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
-                       floor_label: Callable[[str, Mapping[str, Tri], float], str], *,
+                       floor_label: Callable[[str, Any, float], str], *,
                        finding: Ref, bound: Ref, likely: Ref, high: Ref
                        ) -> tuple[list[str], dict[str, Any]]:
     """The body of the differential, and the names it needs: lines that read findings and
-    bounds, and set likelihoods, through the given names (``F`` must be the dict of findings,
-    for explanations), leaving the sorted conditions in ``CONDITIONS`` and the citations in
-    ``allci``. :func:`compile_differential` wraps them into a function; the engine splices them
-    into its single generated function, where the names are locals."""
+    bounds, and set likelihoods, through the given names, leaving the sorted conditions in
+    ``CONDITIONS`` and the citations in ``allci``. ``F``, whatever the caller holds its
+    findings in, is passed to ``floor_label`` as it is. :func:`compile_differential` wraps
+    them into a function; the engine splices them into its single generated function, where
+    the names are locals."""
     src = _Source()
     high_at, moderate = k.bands.high, k.bands.moderate
     lines = ["    allci = []"]

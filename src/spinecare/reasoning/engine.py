@@ -15,7 +15,7 @@ Everything it concludes names the rule ids and sources behind it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -42,12 +42,13 @@ from spinecare.reasoning.logic import Tri, count_rule
 ASSESSMENT_SCHEMA_ID = "spinecare.assessment/1"
 LEVELS = {rank: level for level, rank in LEVEL_RANK.items()}
 
-# (score name, items, rule in at least, rule out at most, item labels, meanings, citations)
-_PredictionSpec = tuple[str, tuple[str, ...], int, int, tuple[str, ...], dict[str, str],
+# (score name, items' finding indexes, rule in at least, rule out at most, item labels,
+#  meanings, citations)
+_PredictionSpec = tuple[str, tuple[int, ...], int, int, tuple[str, ...], dict[str, str],
                         tuple[str, ...]]
-# (score name, (finding, points, label) per item, item count, threshold, positive meaning,
+# (score name, (finding index, points, label) per item, item count, threshold, positive meaning,
 #  negative meaning, weights verified, citations)
-_PointsSpec = tuple[str, tuple[tuple[str, int, str], ...], int, int, str, str, bool,
+_PointsSpec = tuple[str, tuple[tuple[int, int, str], ...], int, int, str, str, bool,
                     tuple[str, ...]]
 # (rank, level, rule id, reason, citations, the questions under it)
 _TriageRow = tuple[int, str, str, str, list[str], tuple[tuple[str, tuple[str, ...]], ...]]
@@ -55,8 +56,11 @@ _TriageRow = tuple[int, str, str, str, list[str], tuple[tuple[str, tuple[str, ..
 _Fired = tuple[str, str, str, int, tuple[str, ...]]
 # the low back pain rule that holds: (id, source, reason, citations)
 _Lbp = tuple[str, str, str, tuple[str, ...]]
-_Core = Callable[[Case], tuple[dict[str, Tri], dict[str, Tri], list[_Fired],
+_Core = Callable[[Case], tuple[tuple[Tri, ...], tuple[Tri, ...], list[_Fired],
                                list[_TriageRow], list[dict[str, Any]], list[str], _Lbp | None]]
+# a rule a question could complete: (place, rank, rule id, its index in the status tuple,
+#  level, the indexes of the composite findings above the question)
+_QuestionRule = tuple[int, int, str, int, str, tuple[int, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,11 @@ class Engine:
         parsed = {n: expr.parse(f.when, f"findings.toml: {n}", names)
                   for n, f in k.findings.items()}
         self.finding_order = _toposort(k, parsed)
+        # The findings of a case are a tuple in this order (building a dict of a hundred
+        # entries for every case cost more than all the rules that read them); code that reads
+        # them by name goes through this index, resolved once here.
+        self.finding_index = {n: i for i, n in enumerate(self.finding_order)}
+        at = self.finding_index
         self.finding_children = {
             n: tuple(r.name for r in expr.refs(parsed[n]) if r.kind == "finding")
             for n in k.findings
@@ -121,6 +130,8 @@ class Engine:
             for rid, node in [*((r.id, n) for r, n in self.red_rules),
                               *((t.id, n) for t, n in self.triage_rules)]
         }
+        self.rule_ref_index = {rid: tuple(at[n] for n in names_)
+                               for rid, names_ in self.rule_refs.items()}
         self.rule_ask_leaves = {rid: self._ask_paths(names_) for rid, names_ in
                                 self.rule_refs.items()}
         table = [(LEVEL_RANK[r.triage], r.triage, r.id, r.reason, r.cite) for r in k.red_flag_rules]
@@ -132,38 +143,47 @@ class Engine:
         self.triage_default = (d.level, d.reason, tuple(d.cite))
         self.questions = {n: f.ask for n, f in k.findings.items() if f.ask}
         self.labels = {n: f.label for n, f in k.findings.items()}
-        # for explain: each finding's label, and the parts it is explained by (none for a leaf)
-        self.explain_parts = {n: (self.labels[n], () if self.finding_is_leaf[n]
-                                  else self.finding_children[n]) for n in k.findings}
+        # for explain: each finding's label, and the parts it is explained by (none for a
+        # leaf), by the finding's index
+        self.explain_parts = [
+            (self.labels[n], () if self.finding_is_leaf[n]
+             else tuple(at[c] for c in self.finding_children[n])) for n in self.finding_order]
         self.rule_rank = {row[2]: row[0] for row in self.triage_table}
+        # Every rule's value, by id, is a tuple in this order: the red-flag rules, then the
+        # triage and low back pain rules.
+        self.status_ids = (*(r.id for r, _ in self.red_rules), *(i for i, _ in self._late_batch))
+        self.status_index = {rid: i for i, rid in enumerate(self.status_ids)}
         # For each question, the rules it could complete, most serious first, each with its
-        # place in that order (rule, then path: one int, cheap to sort by) and the composite
-        # findings above it.
-        question_rules: dict[str, list[tuple[int, int, str, str, tuple[str, ...]]]] = {}
+        # place in that order (rule, then path: one int, cheap to sort by), the rule's place in
+        # the status tuple, and the composite findings above it (by index).
+        question_rules: dict[str, list[_QuestionRule]] = {}
         place = 0
         for rank, rule_level, rid, _, _, paths in self.triage_table:
             for name, above in paths:
-                question_rules.setdefault(name, []).append((place, rank, rid, rule_level, above))
+                question_rules.setdefault(name, []).append(
+                    (place, rank, rid, self.status_index[rid], rule_level,
+                     tuple(at[a] for a in above)))
                 place += 1
         self.question_rules = {name: tuple(entries) for name, entries in question_rules.items()}
-        # (question, the most serious rank it could raise to, its text, its rules)
-        self.question_list = [(name, entries[0][1], self.questions[name], entries)
+        # (question, its finding's index, the most serious rank it could raise to, its text,
+        #  its rules)
+        self.question_list = [(name, at[name], entries[0][1], self.questions[name], entries)
                               for name, entries in self.question_rules.items()]
 
         self.citation_text = {cid: c.short() for cid, c in k.citations.items()}
         self.citation_text[EXPERT] = "expert judgement (no published source)"
         self._core = self._compile_core()
-        self.floor_refs: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {}
+        self.floor_refs: dict[str, tuple[tuple[int, ...], tuple[str, ...], bool]] = {}
         for _, c in self.conditions:
             for f in c.floor:
                 used = expr.refs(expr.parse(f.when, f.id, names))
                 self.floor_refs[f.id] = (
-                    tuple(r.name for r in used if r.kind == "finding"),
+                    tuple(at[r.name] for r in used if r.kind == "finding"),
                     tuple(r.name for r in used if r.kind == "flag"), f.basis == "published")
         self.red_by_id = {r.id: r for r in k.red_flag_rules}
         self.points_items = {
-            pr.name: tuple((i.finding, i.points, f"{k.findings[i.finding].label} ({i.points:+d})")
-                           for i in pr.items)
+            pr.name: tuple((at[i.finding], i.points,
+                            f"{k.findings[i.finding].label} ({i.points:+d})") for i in pr.items)
             for pr in k.points_rules.values()}
         self.item_labels = {pr.name: tuple(k.findings[i].label for i in pr.items)
                             for pr in k.prediction_rules.values()}
@@ -176,7 +196,7 @@ class Engine:
         # The rules' fields as plain tuples: reading a knowledge model's attribute goes through
         # pydantic's __getattr__ hook, and these are read for every case.
         self.prediction_specs: list[_PredictionSpec] = [
-            (name, tuple(pr.items), pr.rule_in_at_least, pr.rule_out_at_most,
+            (name, tuple(at[i] for i in pr.items), pr.rule_in_at_least, pr.rule_out_at_most,
              self.item_labels[pr.name], self.rule_meanings[pr.name], tuple(pr.cite))
             for name, pr in k.prediction_rules.items()]
         self.points_specs: list[_PointsSpec] = [
@@ -195,9 +215,9 @@ class Engine:
         each against a reference."""
         prog = expr.Program()
         found = prog.batch(self._finding_batch, local_kind="finding")
-        # The findings dict is still needed: for explanations, questions and scores.
-        prog.emit(["    F = {" + ", ".join(f"{n!r}: {v}" for (n, _), v in
-                                          zip(self._finding_batch, found, strict=True)) + "}"])
+        # The findings are still needed together, for explanations, questions and scores: as
+        # a tuple in finding_order (a dict of a hundred entries cost more to build).
+        prog.emit(["    F = (" + "".join(f"{v}, " for v in found) + ")"])
         red = prog.batch([(r.id, n) for r, n in self.red_rules], local_kind=None)
         for code in RED_FLAG_CODES:
             # a flag is raised when any of its rules holds (as in assess's list of flags)
@@ -230,17 +250,16 @@ class Engine:
         lbp = late[len(self.triage_rules):]
         prog.emit(["    LBP_RULE = " + "".join(f"LBP[{i}] if {v} is True else "
                                                for i, v in enumerate(lbp)) + "None"])
-        ids = [*(r.id for r, _ in self.red_rules), *(i for i, _ in self._late_batch)]
-        var_of = dict(zip(ids, [*red, *late], strict=True))
+        var_of = dict(zip(self.status_ids, [*red, *late], strict=True))
         # The rows of the triage table whose rule holds, in the table's order (most serious
         # first), for _triage.
         namespace["TRIAGE"] = self.triage_table
         prog.emit(["    HELD = []"])
         prog.emit([f"    if {var_of[row[2]]} is True:\n        HELD.append(TRIAGE[{i}])"
                    for i, row in enumerate(self.triage_table)])
-        status = ", ".join(f"{i!r}: {v}" for i, v in var_of.items())
+        status = "".join(f"{v}, " for v in var_of.values())
         fn: _Core = prog.function(
-            "F, {" + status + "}, FIRED, HELD, CONDITIONS, allci, LBP_RULE",
+            "F, (" + status + "), FIRED, HELD, CONDITIONS, allci, LBP_RULE",
             "<spinecare assessment>", namespace)
         return fn
 
@@ -262,7 +281,10 @@ class Engine:
 
     @cached_property
     def _differential(self) -> Differential:
-        return compile_differential(self.knowledge, self.conditions, self._floor_label)
+        order = self.finding_order
+        return compile_differential(
+            self.knowledge, self.conditions,
+            lambda fid, F, p: self._floor_label(fid, tuple(F[n] for n in order), p))
 
     @cached_property
     def _late(self) -> expr.Batch:
@@ -289,19 +311,20 @@ class Engine:
 
     # --- explanations -----------------------------------------------------------------------
 
-    def explain(self, names: Iterable[str], values: Mapping[str, Tri]) -> list[str]:
-        """Labels of the findings that hold, expanding composite findings into their parts."""
+    def explain(self, indexes: Iterable[int], values: Sequence[Tri]) -> list[str]:
+        """Labels of the findings (by index) that hold, expanding composite findings into
+        their parts. ``values`` are a case's findings, in ``finding_order``."""
         out: dict[str, None] = {}
-        for name in names:
-            self._explain_into(name, values, out)
+        for i in indexes:
+            self._explain_into(i, values, out)
         return list(out)
 
-    def _explain_into(self, name: str, values: Mapping[str, Tri], out: dict[str, None]) -> None:
+    def _explain_into(self, i: int, values: Sequence[Tri], out: dict[str, None]) -> None:
         # A method, not a nested recursive function: a self-referencing closure is a reference
         # cycle, which would leave garbage for the cyclic collector on every case.
-        if values[name] is not True:
+        if values[i] is not True:
             return
-        label, parts = self.explain_parts[name]
+        label, parts = self.explain_parts[i]
         if parts:
             before = len(out)
             for child in parts:
@@ -326,7 +349,7 @@ class Engine:
                 entry = flags[flag] = {"code": flag, "evidence": [], "rules": [],
                                        "triage": rule_triage, "citations": []}
             entry["rules"].append(rid)
-            shown = explained[rid] = self.explain(self.rule_refs[rid], F)
+            shown = explained[rid] = self.explain(self.rule_ref_index[rid], F)
             for label in shown:
                 if label not in entry["evidence"]:
                     entry["evidence"].append(label)
@@ -372,7 +395,7 @@ class Engine:
             "versions": dict(self.versions),
         }
 
-    def _floor_label(self, floor_id: str, F: Mapping[str, Tri], p: float) -> str:
+    def _floor_label(self, floor_id: str, F: Sequence[Tri], p: float) -> str:
         """Why a floor raised the estimate: the findings (or red flags) behind it, and whether
         the floor is a published post-test probability or a minimum set by judgement."""
         findings, flags, published = self.floor_refs[floor_id]
@@ -380,7 +403,7 @@ class Engine:
         kind = "post-test probability" if published else "minimum estimate"
         return f"{', '.join(shown)}: {kind} {p:.0%}"
 
-    def _triage(self, held: list[_TriageRow], F: dict[str, Tri], cited: dict[str, None],
+    def _triage(self, held: list[_TriageRow], F: Sequence[Tri], cited: dict[str, None],
                 explained: dict[str, list[str]]) -> dict[str, Any]:
         """The highest level among the rules that hold, with every rule at that level.
         ``held`` is the rows of the triage table whose rule holds, most serious first."""
@@ -398,7 +421,7 @@ class Engine:
                 break
             shown = explained.get(rid)
             if shown is None:
-                shown = self.explain(self.rule_refs[rid], F)
+                shown = self.explain(self.rule_ref_index[rid], F)
             reasons.append(f"{reason} Findings: {', '.join(shown)}." if shown else reason)
             rules.append(rid)
             sources.update(dict.fromkeys(cite))
@@ -406,20 +429,21 @@ class Engine:
         return {"level": LEVELS[top], "reasons": reasons, "rules": rules,
                 "citations": list(sources)}
 
-    def _ask(self, status: dict[str, Tri], F: dict[str, Tri], level: str) -> list[dict[str, Any]]:
+    def _ask(self, status: Sequence[Tri], F: Sequence[Tri], level: str
+             ) -> list[dict[str, Any]]:
         """Unknown findings whose answers could raise the triage level, most serious first; each
         names the most serious rule it could complete. A question under a composite finding
         that is already known is not asked."""
         now = LEVEL_RANK[level]
         found: list[tuple[int, dict[str, Any]]] = []
-        for name, top, question, entries in self.question_list:
+        for name, at, top, question, entries in self.question_list:
             # entries are most serious first: none can raise the level if the first cannot
-            if top <= now or F[name] is not None:
+            if top <= now or F[at] is not None:
                 continue
-            for place, rank, rid, rule_level, above in entries:
+            for place, rank, rid, rule_at, rule_level, above in entries:
                 if rank <= now:
                     break
-                if status[rid] is not None:
+                if status[rule_at] is not None:
                     continue
                 for a in above:
                     if F[a] is not None:
@@ -431,7 +455,8 @@ class Engine:
         found.sort()  # places are distinct: the dicts are never compared
         return [q for _, q in found]
 
-    def _prediction_rule(self, spec: _PredictionSpec, F: dict[str, Tri]) -> dict[str, Any] | None:
+    def _prediction_rule(self, spec: _PredictionSpec, F: Sequence[Tri]
+                         ) -> dict[str, Any] | None:
         """A counting rule: positives, the range while items are unknown, and its result."""
         _, items, rule_in_at_least, rule_out_at_most, labels, meanings, cite = spec
         values = [F[i] for i in items]
@@ -449,7 +474,7 @@ class Engine:
             "citations": list(cite),
         }
 
-    def _points_rule(self, spec: _PointsSpec, F: dict[str, Tri]) -> dict[str, Any] | None:
+    def _points_rule(self, spec: _PointsSpec, F: Sequence[Tri]) -> dict[str, Any] | None:
         """A points rule: the score, or its range while items are unknown."""
         _, items, n, positive_at_least, positive, negative, weights_verified, cite = spec
         low = high = known = 0
