@@ -142,11 +142,12 @@ def test_the_compiled_knowledge_agrees_with_the_reference_interpreter(doc: dict)
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(valid_case_documents)
 def test_the_single_compiled_function_agrees_with_the_stages_one_by_one(doc: dict) -> None:
+    from spinecare.reasoning.engine import LEVELS
     from spinecare.reasoning.knowledge import LEVEL_RANK, RED_FLAG_CODES
 
     engine = default_engine()
     case = parse_case(orjson.dumps(doc))
-    values, rule_values, fired, held, conditions, cites, lbp = engine._core(case)
+    values, rule_values, fired, held, conditions, cites, lbp, ask = engine._core(case)
     F = dict(zip(engine.finding_order, values, strict=True))
     status = dict(zip(engine.status_ids, rule_values, strict=True))
     staged_F = engine._findings(case)
@@ -166,6 +167,8 @@ def test_the_single_compiled_function_agrees_with_the_stages_one_by_one(doc: dic
     assert held == [row for row in engine.triage_table if staged_status[row[2]] is True]
     assert lbp == next(((r.id, r.source, r.reason, tuple(r.cite)) for r, _ in engine.lbp_rules
                         if staged_late[r.id] is True), None)
+    level = LEVELS[held[0][0]] if held else engine.triage_default[0]
+    assert ask == engine._ask(rule_values, values, level)
 
 
 def test_a_syntax_error_names_the_item() -> None:

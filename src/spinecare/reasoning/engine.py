@@ -57,7 +57,8 @@ _Fired = tuple[str, str, str, int, tuple[str, ...]]
 # the low back pain rule that holds: (id, source, reason, citations)
 _Lbp = tuple[str, str, str, tuple[str, ...]]
 _Core = Callable[[Case], tuple[tuple[Tri, ...], tuple[Tri, ...], list[_Fired],
-                               list[_TriageRow], list[dict[str, Any]], list[str], _Lbp | None]]
+                               list[_TriageRow], list[dict[str, Any]], list[str], _Lbp | None,
+                               list[dict[str, Any]]]]
 # a rule a question could complete: (place, rank, rule id, its index in the status tuple,
 #  level, the indexes of the composite findings above the question)
 _QuestionRule = tuple[int, int, str, int, str, tuple[int, ...]]
@@ -207,15 +208,16 @@ class Engine:
     def _compile_core(self) -> _Core:
         """Stages 1-3 and the rules of stage 4 as one generated function of the case:
         findings, red-flag rules, flags, floors and caps, the differential, then the triage and
-        low back pain rules. Every value is a local of that function, read by the later stages
-        without a dict lookup; it returns ``(findings, every rule's value by id, the red-flag
-        rules that hold, the triage table's rows whose rule holds, conditions, their citations,
-        the low back pain rule that holds)``.
-        The stages also exist one by one (``_findings`` ... ``_late``), for tests that check
-        each against a reference."""
+        low back pain rules, and the questions to ask. Every value is a local of that function,
+        read by the later stages without a dict lookup; it returns ``(findings in
+        finding_order, every rule's value in status_ids order, the red-flag rules that hold,
+        the triage table's rows whose rule holds, conditions, their citations, the low back
+        pain rule that holds, the questions)``.
+        The stages also exist one by one (``_findings`` ... ``_late``, ``_ask``), for tests
+        that check each against a reference."""
         prog = expr.Program()
         found = prog.batch(self._finding_batch, local_kind="finding")
-        # The findings are still needed together, for explanations, questions and scores: as
+        # The findings are still needed together, for explanations and scores: as
         # a tuple in finding_order (a dict of a hundred entries cost more to build).
         prog.emit(["    F = (" + "".join(f"{v}, " for v in found) + ")"])
         red = prog.batch([(r.id, n) for r, n in self.red_rules], local_kind=None)
@@ -257,11 +259,36 @@ class Engine:
         prog.emit(["    HELD = []"])
         prog.emit([f"    if {var_of[row[2]]} is True:\n        HELD.append(TRIAGE[{i}])"
                    for i, row in enumerate(self.triage_table)])
+        prog.emit(self._ask_lines(found, var_of, namespace))
         status = "".join(f"{v}, " for v in var_of.values())
         fn: _Core = prog.function(
-            "F, (" + status + "), FIRED, HELD, CONDITIONS, allci, LBP_RULE",
+            "F, (" + status + "), FIRED, HELD, CONDITIONS, allci, LBP_RULE, ASK",
             "<spinecare assessment>", namespace)
         return fn
+
+    def _ask_lines(self, found: list[str], var_of: dict[str, str],
+                   namespace: dict[str, Any]) -> list[str]:
+        """Lines leaving in ``ASK`` the questions :meth:`_ask` would give, as straight-line
+        tests of the findings' and rules' locals (``found`` and ``var_of``) against the level
+        the rules that hold give (``HELD`` is most serious first)."""
+        default_rank = LEVEL_RANK[self.triage_default[0]]
+        lines = [f"    NOW = HELD[0][0] if HELD else {default_rank}", "    ASK = []"]
+        asked: list[dict[str, str]] = []
+        for name, at, top, question, entries in self.question_list:
+            # A question is asked for the first of its rules (most serious first) that could
+            # still raise the level, is unknown, and has nothing known above the question.
+            lines.append(f"    if NOW < {top} and {found[at]} is None:")
+            for n, (place, rank, rid, _, rule_level, above) in enumerate(entries):
+                test = " and ".join([f"NOW < {rank}", f"{var_of[rid]} is None",
+                                     *(f"{found[a]} is None" for a in above)])
+                asked.append({"finding": name, "question": question, "rule": rid,
+                              "could_raise_to": rule_level})
+                lines += [f"        {'if' if n == 0 else 'elif'} {test}:",
+                          f"            ASK.append(({place}, QUESTION[{len(asked) - 1}]))"]
+        namespace["QUESTION"] = asked
+        # places are distinct: the dicts are never compared; each is a copy of the constant
+        lines += ["    ASK.sort()", "    ASK = [q.copy() for _, q in ASK]"]
+        return lines
 
     # The stages one by one, compiled on first use (by tests: assess uses _core).
 
@@ -338,7 +365,7 @@ class Engine:
 
     def assess(self, case: Case) -> dict[str, Any]:
         """Assess one validated case. Pure: the same case always gives the same assessment."""
-        F, status, fired, held, conditions, condition_cites, lbp_rule = self._core(case)
+        F, _, fired, held, conditions, condition_cites, lbp_rule, ask = self._core(case)
 
         cited: dict[str, None] = {}
         explained: dict[str, list[str]] = {}  # rule id -> the findings shown for it
@@ -390,7 +417,7 @@ class Engine:
                 if lbp_rule else {"rule": None, "reason": "Not enough is known to say where "
                                   "the low back pain comes from.", "citations": []}),
             "scores": scores,
-            "ask": self._ask(status, F, triage["level"]),
+            "ask": ask,
             "citations": {c: self.citation_text[c] for c in cited},
             "versions": dict(self.versions),
         }
@@ -433,7 +460,8 @@ class Engine:
              ) -> list[dict[str, Any]]:
         """Unknown findings whose answers could raise the triage level, most serious first; each
         names the most serious rule it could complete. A question under a composite finding
-        that is already known is not asked."""
+        that is already known is not asked. (The reference for the generated lines of
+        :meth:`_ask_lines`, which assess uses.)"""
         now = LEVEL_RANK[level]
         found: list[tuple[int, dict[str, Any]]] = []
         for name, at, top, question, entries in self.question_list:
