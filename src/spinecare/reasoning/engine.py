@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 from spinecare import __version__
@@ -37,14 +38,14 @@ from spinecare.reasoning.knowledge import (
     Knowledge,
     default_knowledge,
 )
-from spinecare.reasoning.logic import Tri, count_rule
+from spinecare.reasoning.logic import Tri, count_decision
 
 ASSESSMENT_SCHEMA_ID = "spinecare.assessment/1"
 LEVELS = {rank: level for level, rank in LEVEL_RANK.items()}
 
-# (score name, items' finding indexes, rule in at least, rule out at most, item labels,
-#  meanings, citations)
-_PredictionSpec = tuple[str, tuple[int, ...], int, int, tuple[str, ...], dict[str, str],
+# (score name, reads the items' values from the findings, rule in at least, rule out at most,
+#  item labels, meanings, citations)
+_PredictionSpec = tuple[str, Callable[[Sequence[Tri]], tuple[Tri, ...]], int, int, tuple[str, ...], dict[str, str],
                         tuple[str, ...]]
 # (score name, (finding index, points, label) per item, item count, threshold, positive meaning,
 #  negative meaning, weights verified, citations)
@@ -62,6 +63,14 @@ _Core = Callable[[Case], tuple[tuple[Tri, ...], tuple[Tri, ...], list[_Fired],
 # a rule a question could complete: (place, rank, rule id, its index in the status tuple,
 #  level, the indexes of the composite findings above the question)
 _QuestionRule = tuple[int, int, str, int, str, tuple[int, ...]]
+
+
+def _getter(indexes: tuple[int, ...]) -> Callable[[Sequence[Tri]], tuple[Tri, ...]]:
+    """Reads the values at ``indexes`` as a tuple, in C."""
+    if len(indexes) == 1:
+        (i,) = indexes
+        return lambda values: (values[i],)
+    return itemgetter(*indexes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +206,7 @@ class Engine:
         # The rules' fields as plain tuples: reading a knowledge model's attribute goes through
         # pydantic's __getattr__ hook, and these are read for every case.
         self.prediction_specs: list[_PredictionSpec] = [
-            (name, tuple(at[i] for i in pr.items), pr.rule_in_at_least, pr.rule_out_at_most,
+            (name, _getter(tuple(at[i] for i in pr.items)), pr.rule_in_at_least, pr.rule_out_at_most,
              self.item_labels[pr.name], self.rule_meanings[pr.name], tuple(pr.cite))
             for name, pr in k.prediction_rules.items()]
         self.points_specs: list[_PointsSpec] = [
@@ -486,9 +495,11 @@ class Engine:
     def _prediction_rule(self, spec: _PredictionSpec, F: Sequence[Tri]
                          ) -> dict[str, Any] | None:
         """A counting rule: positives, the range while items are unknown, and its result."""
-        _, items, rule_in_at_least, rule_out_at_most, labels, meanings, cite = spec
-        values = [F[i] for i in items]
-        positive, unknown, result = count_rule(values, rule_in_at_least, rule_out_at_most)
+        _, get, rule_in_at_least, rule_out_at_most, labels, meanings, cite = spec
+        values = get(F)
+        # counted in C: the values are only True, False and None
+        positive, unknown = values.count(True), values.count(None)
+        result = count_decision(positive, unknown, rule_in_at_least, rule_out_at_most)
         n = len(values)
         if result == "incomplete" and (n - unknown) * 2 <= n:
             return None  # too little known to be worth showing
@@ -498,7 +509,7 @@ class Engine:
             "range": [positive, positive + unknown], "result": result,
             "meaning": meanings[result],
             "positive_items": [label for label, v in zip(labels, values, strict=True)
-                               if v is True],
+                               if v is True] if positive else [],
             "citations": list(cite),
         }
 

@@ -100,6 +100,13 @@ def count_rule(values: Iterable[Tri], rule_in_at_least: int,
             positive += 1
         elif v is None:
             unknown += 1
+    return positive, unknown, count_decision(positive, unknown, rule_in_at_least,
+                                             rule_out_at_most)
+
+
+def count_decision(positive: int, unknown: int, rule_in_at_least: int,
+                   rule_out_at_most: int) -> CountDecision:
+    """The decision of :func:`count_rule` from its counts."""
     low, high = positive, positive + unknown
     decision: CountDecision
     if low >= rule_in_at_least:
@@ -110,4 +117,4 @@ def count_rule(values: Iterable[Tri], rule_in_at_least: int,
         decision = "neither"
     else:
         decision = "incomplete"
-    return positive, unknown, decision
+    return decision
