@@ -29,8 +29,9 @@ LIKELIHOOD_NAME = ("low", "moderate", "high")
 
 Differential = Callable[
     [Mapping[str, Tri], Mapping[str, Tri]],
-    tuple[list[dict[str, Any]], dict[str, Tri], dict[str, Tri], list[str]]]
-"""``(findings, bounds) -> (conditions, likely by code, high by code, citation ids used)``:
+    tuple[list[dict[str, Any]], dict[str, Tri], dict[str, Tri], dict[str, str]]]
+"""``(findings, bounds) -> (conditions, likely by code, high by code, the citations used, by id
+with their text, in order of first mention)``:
 a condition is *likely* at moderate or high likelihood."""
 
 
@@ -85,36 +86,38 @@ Ref = Callable[[str], str]
 
 
 def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
-                         floor_label: Callable[[str, Any, float], str]
-                         ) -> Differential:
+                         floor_label: Callable[[str, Any, float], str],
+                         citation_text: Mapping[str, str]) -> Differential:
     """Compile the differential for ``conditions`` (exclusion diagnoses last).
 
     The lists in the result are tuples (JSON arrays): a condition with nothing applied shares
     the empty ones, so a case allocates only what it says.
     """
     lines, namespace = differential_lines(
-        k, conditions, floor_label, finding=lambda n: f"F[{n!r}]", bound=lambda n: f"B[{n!r}]",
-        likely=lambda n: f"LK[{n!r}]", high=lambda n: f"HI[{n!r}]")
-    lines = ["def _differential(F, B):", "    LK = {}", "    HI = {}", *lines,
-             "    return CONDITIONS, LK, HI, allci"]
+        k, conditions, floor_label, citation_text, finding=lambda n: f"F[{n!r}]",
+        bound=lambda n: f"B[{n!r}]", likely=lambda n: f"LK[{n!r}]", high=lambda n: f"HI[{n!r}]")
+    lines = ["def _differential(F, B):", "    LK = {}", "    HI = {}", "    CIT = {}", *lines,
+             "    return CONDITIONS, LK, HI, CIT"]
     exec(compile("\n".join(lines), "<spinecare differential>", "exec"), namespace)
     fn: Differential = namespace["_differential"]
     return fn
 
 
 def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
-                       floor_label: Callable[[str, Any, float], str], *,
+                       floor_label: Callable[[str, Any, float], str],
+                       citation_text: Mapping[str, str], *,
                        finding: Ref, bound: Ref, likely: Ref, high: Ref
                        ) -> tuple[list[str], dict[str, Any]]:
     """The body of the differential, and the names it needs: lines that read findings and
     bounds, and set likelihoods, through the given names, leaving the sorted conditions in
-    ``CONDITIONS`` and the citations in ``allci``. ``F``, whatever the caller holds its
-    findings in, is passed to ``floor_label`` as it is. :func:`compile_differential` wraps
-    them into a function; the engine splices them into its single generated function, where
-    the names are locals."""
+    ``CONDITIONS`` and adding their citations, with their text, to the dict ``CIT`` (which
+    the caller makes, so that the citations it adds first come first). ``F``, whatever the
+    caller holds its findings in, is passed to ``floor_label`` as it is.
+    :func:`compile_differential` wraps them into a function; the engine splices them into its
+    single generated function, where the names are locals."""
     src = _Source()
     high_at, moderate = k.bands.high, k.bands.moderate
-    lines = ["    allci = []"]
+    lines: list[str] = []
     # Each condition's probability (for the diagnoses of exclusion that follow), likelihood
     # rank and entry are locals: P, R and D with its index.
     index = {code: i for i, (code, _) in enumerate(conditions)}
@@ -168,8 +171,13 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                       "        ag += ('a red flag must be excluded first',)",
                       f"        ru += ({cap.id!r},)",
                       f"        ci += {fresh(tuple(cap.cite))!r}"]
-        lines += [f"    if ci is not {prior_cites}:", "        ci = tuple(dict.fromkeys(ci))",
-                  "    allci += ci", f"    {likely(code)} = rank >= 1",
+        # The citations with their text: the prior's as one update from a dict made once,
+        # others (rare) one by one.
+        prior_texts = src.const({x: citation_text[x] for x in cites})
+        lines += [f"    if ci is {prior_cites}:", f"        CIT.update({prior_texts})",
+                  "    else:", "        ci = tuple(dict.fromkeys(ci))",
+                  "        for x in ci:", "            CIT[x] = TEXT[x]",
+                  f"    {likely(code)} = rank >= 1",
                   f"    {high(code)} = rank == 2"]
         lines.append(f"    R{index[code]} = rank")
         # The entry is a copy of a template with the keys in order, its values then set: a
@@ -208,7 +216,8 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
     for rank in (2, 1, 0):
         lines += [f"    if R{index[code]} == {rank}:\n        add(D{index[code]})"
                   for code, _ in by_priority]
-    namespace: dict[str, Any] = {"K": src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME}
+    namespace: dict[str, Any] = {"K": src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME,
+                                 "TEXT": citation_text}
     return lines, namespace
 
 

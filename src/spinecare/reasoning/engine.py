@@ -45,8 +45,8 @@ LEVELS = {rank: level for level, rank in LEVEL_RANK.items()}
 
 # (score name, reads the items' values from the findings, rule in at least, rule out at most,
 #  item labels, meanings, citations)
-_PredictionSpec = tuple[str, Callable[[Sequence[Tri]], tuple[Tri, ...]], int, int, tuple[str, ...], dict[str, str],
-                        tuple[str, ...]]
+_PredictionSpec = tuple[str, Callable[[Sequence[Tri]], tuple[Tri, ...]], int, int,
+                        tuple[str, ...], dict[str, str], tuple[str, ...]]
 # (score name, (finding index, points, label) per item, item count, threshold, positive meaning,
 #  negative meaning, weights verified, citations)
 _PointsSpec = tuple[str, tuple[tuple[int, int, str], ...], int, int, str, str, bool,
@@ -58,7 +58,8 @@ _Fired = tuple[str, str, str, int, tuple[str, ...]]
 # the low back pain rule that holds: (id, source, reason, citations)
 _Lbp = tuple[str, str, str, tuple[str, ...]]
 _Core = Callable[[Case], tuple[tuple[Tri, ...], tuple[Tri, ...], list[_Fired],
-                               list[_TriageRow], list[dict[str, Any]], list[str], _Lbp | None,
+                               list[_TriageRow], list[dict[str, Any]], dict[str, str],
+                               _Lbp | None,
                                list[dict[str, Any]]]]
 # a rule a question could complete: (place, rank, rule id, its index in the status tuple,
 #  level, the indexes of the composite findings above the question)
@@ -203,11 +204,14 @@ class Engine:
                       "incomplete": "depends on the items not yet known"}
             for pr in k.prediction_rules.values()}
         self.versions = {"engine": __version__, "knowledge": k.version}
+        self.score_texts = {name: self._texts(tuple(pr.cite)) for name, pr in
+                            [*k.prediction_rules.items(), *k.points_rules.items()]}
         # The rules' fields as plain tuples: reading a knowledge model's attribute goes through
         # pydantic's __getattr__ hook, and these are read for every case.
         self.prediction_specs: list[_PredictionSpec] = [
-            (name, _getter(tuple(at[i] for i in pr.items)), pr.rule_in_at_least, pr.rule_out_at_most,
-             self.item_labels[pr.name], self.rule_meanings[pr.name], tuple(pr.cite))
+            (name, _getter(tuple(at[i] for i in pr.items)), pr.rule_in_at_least,
+             pr.rule_out_at_most, self.item_labels[pr.name], self.rule_meanings[pr.name],
+             tuple(pr.cite))
             for name, pr in k.prediction_rules.items()]
         self.points_specs: list[_PointsSpec] = [
             (name, self.points_items[pr.name], len(pr.items), pr.positive_at_least, pr.positive,
@@ -220,8 +224,8 @@ class Engine:
         low back pain rules, and the questions to ask. Every value is a local of that function,
         read by the later stages without a dict lookup; it returns ``(findings in
         finding_order, every rule's value in status_ids order, the red-flag rules that hold,
-        the triage table's rows whose rule holds, conditions, their citations, the low back
-        pain rule that holds, the questions)``.
+        the triage table's rows whose rule holds, conditions, the citations of the red-flag
+        rules and conditions (id -> text), the low back pain rule that holds, the questions)``.
         The stages also exist one by one (``_findings`` ... ``_late``, ``_ask``), for tests
         that check each against a reference."""
         prog = expr.Program()
@@ -235,6 +239,17 @@ class Engine:
             raising = [v for (r, _), v in zip(self.red_rules, red, strict=True) if r.flag == code]
             prog.let(expr.Ref("flag", code), " or ".join(f"{v} is True" for v in raising)
                      or "False")
+        # The red-flag rules that hold, in order: straight-line tests of locals, rather than
+        # a loop in assess. The citations of the assessment start with theirs (CIT: id ->
+        # text, in order of first mention; the differential adds its own next).
+        # as plain tuples: a knowledge model's attributes are read through pydantic's
+        # __getattr__ hook
+        red_rows = [(r.id, r.flag, r.triage, LEVEL_RANK[r.triage], tuple(r.cite))
+                    for r, _ in self.red_rules]
+        red_texts = [self._texts(row[4]) for row in red_rows]
+        prog.emit(["    CIT = {}", "    FIRED = []"])
+        prog.emit([f"    if {v} is True:\n        FIRED.append(RED[{i}])\n"
+                   f"        CIT.update(RED_TEXTS[{i}])" for i, v in enumerate(red)])
         bound = dict(zip((i for i, _ in self._bound_batch),
                          prog.batch(self._bound_batch, local_kind=None), strict=True))
         for code, _ in self.conditions:
@@ -242,22 +257,15 @@ class Engine:
             prog.local[expr.Ref("high", code)] = prog.var()
         local = prog.local
         lines, namespace = differential_lines(
-            self.knowledge, self.conditions, self._floor_label,
+            self.knowledge, self.conditions, self._floor_label, self.citation_text,
             finding=lambda n: local[expr.Ref("finding", n)], bound=bound.__getitem__,
             likely=lambda n: local[expr.Ref("likely", n)],
             high=lambda n: local[expr.Ref("high", n)])
         prog.emit(lines)
         late = prog.batch(self._late_batch, local_kind=None)
-        # The red-flag rules that hold, in order, and the first low back pain rule that holds:
-        # straight-line tests of locals, rather than loops over dicts in assess.
-        # as plain tuples: a knowledge model's attributes are read through pydantic's
-        # __getattr__ hook
-        namespace["RED"] = [(r.id, r.flag, r.triage, LEVEL_RANK[r.triage], tuple(r.cite))
-                            for r, _ in self.red_rules]
+        namespace["RED"], namespace["RED_TEXTS"] = red_rows, red_texts
+        # the first low back pain rule that holds
         namespace["LBP"] = [(r.id, r.source, r.reason, tuple(r.cite)) for r, _ in self.lbp_rules]
-        prog.emit(["    FIRED = []"])
-        prog.emit([f"    if {v} is True:\n        FIRED.append(RED[{i}])"
-                   for i, v in enumerate(red)])
         lbp = late[len(self.triage_rules):]
         prog.emit(["    LBP_RULE = " + "".join(f"LBP[{i}] if {v} is True else "
                                                for i, v in enumerate(lbp)) + "None"])
@@ -271,7 +279,7 @@ class Engine:
         prog.emit(self._ask_lines(found, var_of, namespace))
         status = "".join(f"{v}, " for v in var_of.values())
         fn: _Core = prog.function(
-            "F, (" + status + "), FIRED, HELD, CONDITIONS, allci, LBP_RULE, ASK",
+            "F, (" + status + "), FIRED, HELD, CONDITIONS, CIT, LBP_RULE, ASK",
             "<spinecare assessment>", namespace)
         return fn
 
@@ -299,6 +307,10 @@ class Engine:
         lines += ["    ASK.sort()", "    ASK = [q.copy() for _, q in ASK]"]
         return lines
 
+    def _texts(self, cites: Iterable[str]) -> dict[str, str]:
+        """``cites`` with their text, in order."""
+        return {c: self.citation_text[c] for c in cites}
+
     # The stages one by one, compiled on first use (by tests: assess uses _core).
 
     @cached_property
@@ -320,7 +332,8 @@ class Engine:
         order = self.finding_order
         return compile_differential(
             self.knowledge, self.conditions,
-            lambda fid, F, p: self._floor_label(fid, tuple(F[n] for n in order), p))
+            lambda fid, F, p: self._floor_label(fid, tuple(F[n] for n in order), p),
+            self.citation_text)
 
     @cached_property
     def _late(self) -> expr.Batch:
@@ -374,9 +387,10 @@ class Engine:
 
     def assess(self, case: Case) -> dict[str, Any]:
         """Assess one validated case. Pure: the same case always gives the same assessment."""
-        F, _, fired, held, conditions, condition_cites, lbp_rule, ask = self._core(case)
+        F, _, fired, held, conditions, cited, lbp_rule, ask = self._core(case)
 
-        cited: dict[str, None] = {}
+        # cited: the citations (id -> text), in order of first mention; the red-flag rules'
+        # and the conditions' are already in
         explained: dict[str, list[str]] = {}  # rule id -> the findings shown for it
         flags: dict[str, dict[str, Any]] = {}
         for rid, flag, rule_triage, rank, cite in fired:
@@ -392,27 +406,26 @@ class Engine:
             for c in cite:
                 if c not in entry["citations"]:
                     entry["citations"].append(c)
-            cited.update(dict.fromkeys(cite))
             if rank > LEVEL_RANK[entry["triage"]]:
                 entry["triage"] = rule_triage
-        cited.update(dict.fromkeys(condition_cites))
         triage = self._triage(held, F, cited, explained)
         lbp_source = lbp_rule[1] if lbp_rule else "undetermined"
+        text = self.citation_text
         if lbp_rule is not None:
             for c in lbp_rule[3]:
-                cited[c] = None
+                cited[c] = text[c]
 
         scores = score_instruments(case.instruments)
         for spec in self.prediction_specs:
             result = self._prediction_rule(spec, F)
             if result is not None:
                 scores[spec[0]] = result
-                cited.update(dict.fromkeys(spec[6]))
+                cited.update(self.score_texts[spec[0]])
         for pspec in self.points_specs:
             result = self._points_rule(pspec, F)
             if result is not None:
                 scores[pspec[0]] = result
-                cited.update(dict.fromkeys(pspec[7]))
+                cited.update(self.score_texts[pspec[0]])
 
         return {
             "schema": ASSESSMENT_SCHEMA_ID,
@@ -427,7 +440,7 @@ class Engine:
                                   "the low back pain comes from.", "citations": []}),
             "scores": scores,
             "ask": ask,
-            "citations": {c: self.citation_text[c] for c in cited},
+            "citations": cited,
             "versions": dict(self.versions),
         }
 
@@ -439,13 +452,13 @@ class Engine:
         kind = "post-test probability" if published else "minimum estimate"
         return f"{', '.join(shown)}: {kind} {p:.0%}"
 
-    def _triage(self, held: list[_TriageRow], F: Sequence[Tri], cited: dict[str, None],
+    def _triage(self, held: list[_TriageRow], F: Sequence[Tri], cited: dict[str, str],
                 explained: dict[str, list[str]]) -> dict[str, Any]:
         """The highest level among the rules that hold, with every rule at that level.
         ``held`` is the rows of the triage table whose rule holds, most serious first."""
         if not held:
             level, default_reason, default_cite = self.triage_default
-            cited.update(dict.fromkeys(default_cite))
+            cited.update(self._texts(default_cite))
             return {"level": level, "reasons": [default_reason], "rules": ["tr.default"],
                     "citations": list(default_cite)}
         top = held[0][0]
@@ -461,7 +474,9 @@ class Engine:
             reasons.append(f"{reason} Findings: {', '.join(shown)}." if shown else reason)
             rules.append(rid)
             sources.update(dict.fromkeys(cite))
-        cited.update(sources)
+        text = self.citation_text
+        for c in sources:
+            cited[c] = text[c]
         return {"level": LEVELS[top], "reasons": reasons, "rules": rules,
                 "citations": list(sources)}
 
