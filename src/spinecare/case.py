@@ -302,12 +302,17 @@ _BRANCHES = {"int", "float", "bool", "str", "list", "none", "literal", "constrai
              "constrained-int", "constrained-str"}
 
 
+_validate_json = Case.__pydantic_validator__.validate_json
+
+
 def parse_case(data: bytes | str | dict[str, Any]) -> Case:
     """Validate one case. Raises :class:`CaseError` listing every problem with its JSON path."""
     try:
         if isinstance(data, dict):
             return Case.model_validate(data)
-        return Case.model_validate_json(data)
+        # the validator itself: model_validate_json only forwards its keyword defaults to it
+        case: Case = _validate_json(data)
+        return case
     except ValidationError as exc:
         errors = exc.errors()
         if any(e["type"] == "json_invalid" for e in errors):
