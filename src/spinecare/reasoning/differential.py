@@ -66,7 +66,7 @@ def _apply(indent: str, record: str, lr: float | None) -> list[str]:
            f"{indent}if {record}[0] > 1:\n{indent}    ev += ({record}[1],)\n"
            f"{indent}else:\n{indent}    ag += ({record}[1],)")
     return [f"{indent}o *= {record}[0]", add,
-            f"{indent}det += (dict({record}[2]),)",
+            f"{indent}det += ({record}[2].copy(),)",
             f"{indent}ru += ({record}[3],)",
             f"{indent}ci += {record}[4]"]
 
@@ -77,7 +77,7 @@ def _apply_known(indent: str, record: tuple[float, str, dict[str, Any], str, tup
     are written as literals (constants of the code object) instead of indexing ``K``."""
     lr, label, detail, rule, cites = record
     return [f"{indent}o *= {lr!r}", f"{indent}{'ev' if lr > 1 else 'ag'} += ({label!r},)",
-            f"{indent}det += (dict({src.const(detail)}),)", f"{indent}ru += ({rule!r},)",
+            f"{indent}det += ({src.const(detail)}.copy(),)", f"{indent}ru += ({rule!r},)",
             *([f"{indent}ci += {cites!r}"] if cites else [])]
 
 
