@@ -121,6 +121,7 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
     # Each condition's probability (for the diagnoses of exclusion that follow), likelihood
     # rank and entry are locals: P, R and D with its index.
     index = {code: i for i, (code, _) in enumerate(conditions)}
+    present: set[str] = set()  # the citations certainly in CIT so far
     prob = {code: f"P{i}" for code, i in index.items()}
     for code, c in conditions:
         entry_var = f"D{index[code]}"
@@ -171,12 +172,18 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                       "        ag += ('a red flag must be excluded first',)",
                       f"        ru += ({cap.id!r},)",
                       f"        ci += {fresh(tuple(cap.cite))!r}"]
-        # The citations with their text: the prior's as one update from a dict made once,
-        # others (rare) one by one.
-        prior_texts = src.const({x: citation_text[x] for x in cites})
-        lines += [f"    if ci is {prior_cites}:", f"        CIT.update({prior_texts})",
-                  "    else:", "        ci = tuple(dict.fromkeys(ci))",
-                  "        for x in ci:", "            CIT[x] = TEXT[x]",
+        # The citations with their text. A condition's own (ci starts with them) that an
+        # earlier condition already added are known to be in CIT here; the rest are added as
+        # one update from a dict made once, and any others (rare) one by one.
+        new_texts = {x: citation_text[x] for x in cites if x not in present}
+        present.update(cites)
+        if new_texts:
+            lines += [f"    if ci is {prior_cites}:",
+                      f"        CIT.update({src.const(new_texts)})", "    else:"]
+        else:
+            lines.append(f"    if ci is not {prior_cites}:")
+        lines += ["        ci = tuple(dict.fromkeys(ci))", "        for x in ci:",
+                  "            CIT[x] = TEXT[x]",
                   f"    {likely(code)} = rank >= 1",
                   f"    {high(code)} = rank == 2"]
         lines.append(f"    R{index[code]} = rank")
