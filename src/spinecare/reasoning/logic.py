@@ -40,14 +40,20 @@ def not_(value: Tri) -> Tri:
     return None if value is None else not value
 
 
-def at_least(k: int, values: Iterable[Tri]) -> Tri:
-    """Whether at least ``k`` of ``values`` are true, as far as the known ones decide it."""
+def counts(values: Iterable[Tri]) -> tuple[int, int]:
+    """How many of ``values`` are true, and how many unknown."""
     true = unknown = 0
     for v in values:
         if v is True:
             true += 1
         elif v is None:
             unknown += 1
+    return true, unknown
+
+
+def at_least(k: int, values: Iterable[Tri]) -> Tri:
+    """Whether at least ``k`` of ``values`` are true, as far as the known ones decide it."""
+    true, unknown = counts(values)
     if true >= k:
         return True
     if true + unknown < k:
@@ -57,12 +63,7 @@ def at_least(k: int, values: Iterable[Tri]) -> Tri:
 
 def at_most(k: int, values: Iterable[Tri]) -> Tri:
     """Whether at most ``k`` of ``values`` are true, as far as the known ones decide it."""
-    true = unknown = 0
-    for v in values:
-        if v is True:
-            true += 1
-        elif v is None:
-            unknown += 1
+    true, unknown = counts(values)
     if true + unknown <= k:
         return True
     if true > k:
@@ -94,12 +95,7 @@ def count_rule(values: Iterable[Tri], rule_in_at_least: int,
     positive items, the number unknown, and the decision the known items allow. With unknown
     items the count is a range; it rules in only when the known positives already reach the
     threshold, and rules out only when even every unknown item being positive would not."""
-    positive = unknown = 0
-    for v in values:
-        if v is True:
-            positive += 1
-        elif v is None:
-            unknown += 1
+    positive, unknown = counts(values)
     return positive, unknown, count_decision(positive, unknown, rule_in_at_least,
                                              rule_out_at_most)
 
