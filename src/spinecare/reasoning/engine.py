@@ -59,8 +59,7 @@ _Fired = tuple[str, str, str, int, tuple[str, ...]]
 _Lbp = tuple[str, str, str, tuple[str, ...]]
 _Core = Callable[[Case], tuple[tuple[Tri, ...], tuple[Tri, ...], list[_Fired],
                                list[_TriageRow], list[dict[str, Any]], dict[str, str],
-                               _Lbp | None,
-                               list[dict[str, Any]]]]
+                               _Lbp | None, list[dict[str, Any]]]]
 # a rule a question could complete: (place, rank, rule id, its index in the status tuple,
 #  level, the indexes of the composite findings above the question)
 _QuestionRule = tuple[int, int, str, int, str, tuple[int, ...]]
@@ -410,10 +409,8 @@ class Engine:
                 entry["triage"] = rule_triage
         triage = self._triage(held, F, cited, explained)
         lbp_source = lbp_rule[1] if lbp_rule else "undetermined"
-        text = self.citation_text
         if lbp_rule is not None:
-            for c in lbp_rule[3]:
-                cited[c] = text[c]
+            cited.update(self._texts(lbp_rule[3]))
 
         scores = score_instruments(case.instruments)
         for spec in self.prediction_specs:
@@ -474,9 +471,7 @@ class Engine:
             reasons.append(f"{reason} Findings: {', '.join(shown)}." if shown else reason)
             rules.append(rid)
             sources.update(dict.fromkeys(cite))
-        text = self.citation_text
-        for c in sources:
-            cited[c] = text[c]
+        cited.update(self._texts(sources))
         return {"level": LEVELS[top], "reasons": reasons, "rules": rules,
                 "citations": list(sources)}
 
