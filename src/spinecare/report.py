@@ -57,7 +57,8 @@ def _score_lines(scores: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _percent(p: float) -> str:
+def percent(p: float) -> str:
+    """A model's probability in words: never shown as certain (nor as impossible)."""
     if p > 0.99:
         return "over 99%"
     if p < 0.01:
@@ -98,7 +99,7 @@ def render(a: dict[str, Any]) -> str:
     shown = [c for c in a["conditions"] if c["likelihood"] != "low"]
     for i, c in enumerate(shown, 1):
         out.append(f"  {i}. {c['label']}: {c['likelihood'].upper()} "
-                   f"(model estimate {_percent(c['probability'])})")
+                   f"(model estimate {percent(c['probability'])})")
         weighed = {d["finding"]: d for d in c["details"]}
         for word, labels in (("for", c["evidence"]), ("against", c["against"])):
             if labels:

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from spinecare.api.deps import get_db, get_settings
+from spinecare.report import percent
 from spinecare.store.accounts import Principal, hash_token, principal_for_token
 from spinecare.store.db import Database, KeepChanges
 from spinecare.store.records import utcnow
@@ -70,22 +71,14 @@ def _date(value: datetime | None) -> str:
     return value.strftime("%d %b %Y") if value else ""
 
 
-def _percent(p: float) -> str:
-    # As the text report says it: a model's estimate is never shown as certain.
-    if p > 0.99:
-        return "over 99%"
-    if p < 0.01:
-        return "under 1%"
-    return f"{p:.0%}"
-
-
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("spinecare.web", "templates"),
                       autoescape=select_autoescape(["html", "svg"]), trim_blocks=True,
                       lstrip_blocks=True)
     env.filters["date"] = _date
-    env.filters["percent"] = _percent
+    # as the text report says it: a model's estimate is never shown as certain
+    env.filters["percent"] = percent
     # A probability floor raised by a red flag alone has no findings to name (the engine's
     # label then starts with ": "); show its probability without the empty list.
     env.filters["evidence"] = lambda label: str(label).removeprefix(": ")
