@@ -11,7 +11,9 @@ import json
 from importlib.resources import files
 from typing import Any
 
+import regress
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 CASE_SCHEMA: dict[str, Any] = json.loads(
     files("spinecare.schemas").joinpath("case.schema.json").read_text())
@@ -63,14 +65,16 @@ def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     return st.one_of([_of_type(schema, k) for k in kinds])
 
 
-def _ecma_safe(doc: Any) -> bool:
-    # JSON Schema patterns are ECMA-262, where "$" does not match before a trailing newline;
-    # Python's re (used by the jsonschema validator) does, so it accepts "L5\n" wrongly.
-    if isinstance(doc, dict):
-        return all(_ecma_safe(v) for v in doc.values())
-    if isinstance(doc, list):
-        return all(_ecma_safe(v) for v in doc)
-    return not (isinstance(doc, str) and doc.endswith("\n"))
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    # JSON Schema patterns are ECMA-262 regular expressions: there "$" does not match before a
+    # trailing newline, while Python's re (jsonschema's default) does and accepts "L5\n".
+    if validator.is_type(instance, "string") and regress.Regex(pattern).find(instance) is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
+
+EcmaValidator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+"""Draft 2020-12 with ECMA-262 semantics for ``pattern``, as the case schema means it."""
+
+CASE_VALIDATOR = EcmaValidator(CASE_SCHEMA)
 
 valid_case_documents: st.SearchStrategy[dict[str, Any]] = from_schema(CASE_SCHEMA)

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from spinecare.errors import CaseError, Problem
 
@@ -145,6 +146,14 @@ class Mjoa(_Model):
 class Zcq(_Model):
     symptom_severity: Annotated[list[Item15], Field(min_length=7, max_length=7)] | None = None
     physical_function: Annotated[list[Item14], Field(min_length=5, max_length=5)] | None = None
+
+    @field_validator("symptom_severity", "physical_function", mode="before")
+    @classmethod
+    def _omitted_not_null(cls, value: Any) -> Any:
+        # The schema lets either list be left out but not be null (its items may be null).
+        if value is None:
+            raise PydanticCustomError("list_type", "Input should be a valid list")
+        return value
 
 
 class PainNrs(_Model):

@@ -20,7 +20,7 @@ from spinecare.case import parse_case
 from spinecare.plan.planner import make_plan
 from spinecare.plan.rules import URGENCY_RANK
 from spinecare.reasoning.engine import default_engine
-from tests.strategies import _ecma_safe, valid_case_documents
+from tests.strategies import valid_case_documents
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -59,8 +59,6 @@ def patient_words(plan: dict[str, Any]) -> list[str]:
 def test_the_plan_for_every_valid_case_validates_and_has_safety_netting(
     plan_validator: Any, doc: dict[str, Any]
 ) -> None:
-    if not _ecma_safe(doc):
-        return
     _, assessment, plan = _plan(doc)
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in plan_validator.iter_errors(plan)]
     assert errors == []
@@ -86,8 +84,6 @@ def test_the_plan_for_every_valid_case_validates_and_has_safety_netting(
 @SETTINGS
 @given(valid_case_documents)
 def test_every_plan_item_is_explained_consistent_and_in_plain_words(doc: dict[str, Any]) -> None:
-    if not _ecma_safe(doc):
-        return
     case, assessment, plan = _plan(doc)
 
     offered = {t["id"] for item in plan["first_line"] for t in item["treatments"]}
