@@ -305,10 +305,10 @@ def check_instrument(inst: Instrument, where: str) -> None:
     _check_change(inst, where)
     for item in inst.item:
         if item.from_case is not None:
-            from spinecare.reasoning import expr
+            from spinecare import criteria
 
             # Only case facts: an item of a rule must not depend on the engine's findings.
-            expr.parse(item.from_case, f"{where}: item {item.link_id}", frozenset())
+            criteria.parse(item.from_case, f"{where}: item {item.link_id}", frozenset())
     if s.kind == "count_positive" and any(i.from_case is None for i in inst.item):
         raise _fail(where, "every item of a count_positive rule needs from_case")
 

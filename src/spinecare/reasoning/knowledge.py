@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from spinecare import criteria
 from spinecare.errors import KnowledgeError
-from spinecare.reasoning import expr
 
 Level = Literal["emergency", "urgent", "routine", "self_care"]
 LEVEL_RANK: dict[str, int] = {"self_care": 0, "routine": 1, "urgent": 2, "emergency": 3}
@@ -314,13 +314,13 @@ def check(k: Knowledge) -> None:
             raise KnowledgeError(f"{where}: basis is {item.basis!r} but its sources make it "
                                  f"{expected!r}")
     for name, f in k.findings.items():
-        expr.parse(f.when, f"findings.toml: {name}", names)
+        criteria.parse(f.when, f"findings.toml: {name}", names)
     for r in k.red_flag_rules:
-        expr.parse(r.when, f"red_flags.toml: {r.id}", names)
+        criteria.parse(r.when, f"red_flags.toml: {r.id}", names)
     for t in k.triage_rules:
-        expr.parse(t.when, f"triage.toml: {t.id}", names)
+        criteria.parse(t.when, f"triage.toml: {t.id}", names)
     for l_ in k.lbp_rules:
-        expr.parse(l_.when, f"lbp_source.toml: {l_.id}", names)
+        criteria.parse(l_.when, f"lbp_source.toml: {l_.id}", names)
     for pname, p in k.prediction_rules.items():
         for item_name in p.items:
             if item_name not in names:
@@ -345,7 +345,7 @@ def check(k: Knowledge) -> None:
                     raise KnowledgeError(f"conditions.toml: {e.id}: unknown finding {used!r}")
         bounds: list[Floor | Cap] = [*c.floor, *c.cap]
         for bound in bounds:
-            expr.parse(bound.when, f"conditions.toml: {bound.id}", names)
+            criteria.parse(bound.when, f"conditions.toml: {bound.id}", names)
         if c.exclusion and c.exclusion.requires not in names:
             raise KnowledgeError(f"conditions.toml: {code}: unknown finding "
                                  f"{c.exclusion.requires!r}")
