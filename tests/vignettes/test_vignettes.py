@@ -187,7 +187,8 @@ def test_under_triage_is_given_lower_than_expected() -> None:
 def test_first_condition_none_means_nothing_moderate_or_high() -> None:
     low = _assessment("routine", [("nonspecific_low_back_pain", "low"),
                                   ("lumbar_spinal_stenosis", "low")])
-    none_expected: dict[str, Any] = {"triage": "routine", "first_condition": None, "top3": [], "red_flags": []}
+    none_expected: dict[str, Any] = {"triage": "routine", "first_condition": None, "top3": [],
+                                     "red_flags": []}
     assert validate.given_first(low) is None
     assert validate.score(none_expected, low)["first_ok"]
     moderate = _assessment("routine", [("nonspecific_low_back_pain", "moderate")])
