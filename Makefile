@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/spinecare serve --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
