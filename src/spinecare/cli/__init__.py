@@ -2,7 +2,7 @@
 
 One module per command family, each adding its subcommands to the parser through ``register``:
 
-    assess        :mod:`spinecare.cli.assess`
+    assess                      :mod:`spinecare.cli.assess`
     instruments, score          :mod:`spinecare.cli.instruments`
     plan, evidence              :mod:`spinecare.cli.plan`
     serve                       :mod:`spinecare.cli.serve`
