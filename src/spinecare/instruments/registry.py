@@ -198,6 +198,8 @@ class Instrument(_Strict):
     id: str
     name: str
     short_name: str
+    report_name: str | None = None
+    """What the assessment report calls the score, where that is not the short name."""
     version: str
     status: Literal["active", "draft"] = "active"
     administered_by: Literal["patient", "clinician"]
