@@ -7,6 +7,7 @@ One module per command family, each adding its subcommands to the parser through
     plan, evidence              :mod:`spinecare.cli.plan`
     serve                       :mod:`spinecare.cli.serve`
     admin, backup, restore      :mod:`spinecare.cli.db`
+    knowledge coverage          :mod:`spinecare.cli.knowledge`
 
 and :mod:`spinecare.cli.io` for what they share: reading a file or standard input, writing JSON
 and text, and reporting bad input.
@@ -26,7 +27,7 @@ import os
 import sys
 
 from spinecare import __version__
-from spinecare.cli import assess, db, instruments, plan, serve
+from spinecare.cli import assess, db, instruments, knowledge, plan, serve
 from spinecare.cli.io import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, InvalidInput, report
 from spinecare.errors import SpinecareError
 
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.register(sub)
     serve.register(sub)
     db.register(sub)
+    knowledge.register(sub)
     return parser
 
 
