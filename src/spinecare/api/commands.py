@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _open(database: str | None) -> object:
-    from spinecare.api.settings import load_settings
+    from spinecare.http.settings import load_settings
     from spinecare.store.db import Database
 
     return Database(load_settings(database).database_url)
@@ -76,8 +76,8 @@ def _open(database: str | None) -> object:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from spinecare.api.app import create_app
-    from spinecare.api.settings import load_settings
+    from spinecare.app import create_app
+    from spinecare.http.settings import load_settings
     from spinecare.store.db import Database
 
     settings = load_settings(args.database, demo=args.demo,
