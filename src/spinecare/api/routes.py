@@ -42,7 +42,7 @@ from spinecare.api.schemas import (
     VisitList,
     VisitOut,
 )
-from spinecare.http.deps import forget_token
+from spinecare.http.deps import forget_token, get_db
 from spinecare.http.routing import translating_route
 from spinecare.service import (
     admin,
@@ -55,8 +55,6 @@ from spinecare.service import (
     visits,
 )
 from spinecare.service.patients import PatientWithTeam
-from spinecare.store.accounts import Principal
-from spinecare.store.db import Database
 from spinecare.store.models import ExerciseLog, QuestionnaireResponse, Visit
 
 router = APIRouter(prefix="/api/v1", route_class=translating_route(from_service))
@@ -100,7 +98,7 @@ async def revoke(request: Request, who: Caller) -> Response:
     """Revoke the token this request carries (log out)."""
     token = request.headers["authorization"].partition(" ")[2].strip()
     token_hash = forget_token(request, token)
-    await run_in_threadpool(auth.logout, request.app.state.db, who, token_hash)
+    await run_in_threadpool(auth.logout, get_db(request), who, token_hash)
     return Response(status_code=204)
 
 
@@ -197,14 +195,8 @@ async def create_visit(request: Request, patient_id: PatientId, who: Caller,
     """Assess a case, plan care, and store both as a visit. A repeated ``Idempotency-Key``
     (per patient) returns the first visit with 200 instead of storing another."""
     body = await request.body()
-    db: Database = request.app.state.db
-    return await run_in_threadpool(create_visit_impl, db, who, patient_id, body,
-                                   idempotency_key)
-
-
-def create_visit_impl(db: Database, who: Principal, patient_id: str, body: bytes,
-                      idempotency_key: str | None) -> Response:
-    visit, created = visits.create(db, who, patient_id, body, idempotency_key)
+    visit, created = await run_in_threadpool(visits.create, get_db(request), who, patient_id,
+                                             body, idempotency_key)
     headers = {"Location": f"/api/v1/patients/{patient_id}/visits/{visit.id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
