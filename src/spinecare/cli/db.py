@@ -29,7 +29,7 @@ def add_database_option(p: argparse.ArgumentParser) -> None:
 
 def open_database(url: str | None) -> Database:
     """The database named by ``--database`` (or the settings' default), created or migrated."""
-    from spinecare.api.settings import load_settings
+    from spinecare.http.settings import load_settings
     from spinecare.store.db import Database
 
     return Database(load_settings(url).database_url)

@@ -32,9 +32,9 @@ def register(sub: Subcommands) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from spinecare.api.app import create_app
-    from spinecare.api.settings import load_settings
+    from spinecare.app import create_app
     from spinecare.demo import seed
+    from spinecare.http.settings import load_settings
     from spinecare.store.db import Database
 
     settings = load_settings(args.database, demo=args.demo,
