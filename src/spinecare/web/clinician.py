@@ -45,6 +45,7 @@ router = APIRouter(include_in_schema=False, route_class=translating_route(from_s
 Clinician = Annotated[Principal, Depends(clinician)]
 
 _KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_OPENED = re.compile(r"[0-9]{14}")
 
 
 def _next_review(visit: dict[str, Any] | None) -> datetime | None:
@@ -189,8 +190,10 @@ async def invite(request: Request, patient_id: str, who: Clinician) -> Response:
 async def new_visit_page(request: Request, patient_id: str, who: Clinician) -> Response:
     found = await run_in_threadpool(visits.prefill, db_of(request), who, patient_id)
     p, values = found.patient, _prefill(found.visits, found.intakes)
-    # One key per form: a double click or a resent form stores the visit once.
+    # One key per form: a double click or a resent form stores the visit once. The case id
+    # comes from when the form was opened, so a resent form builds the very same case.
     values["idempotency_key"] = secrets.token_urlsafe(18)
+    values["form_opened"] = f"{now_utc():%Y%m%d%H%M%S}"
     return render(request, "visit_new.html", title=f"New visit: {p.display_name}", patient=p,
                   sections=VISIT_SECTIONS, values=values, errors={}, age=age(p))
 
@@ -205,7 +208,9 @@ async def create_visit(request: Request, patient_id: str, who: Clinician) -> Res
     def work() -> tuple[Patient, str | None, dict[str, str]]:
         # The case is built from the form with the patient's age, so the patient comes first.
         p = patients.require(db, who, patient_id, "visit.create")
-        doc = case_from_form(values, age=age(p), case_id=f"visit-{now_utc():%Y%m%d%H%M%S}")
+        opened = values.get("form_opened", "")
+        stamp = opened if _OPENED.fullmatch(opened) else f"{now_utc():%Y%m%d%H%M%S}"
+        doc = case_from_form(values, age=age(p), case_id=f"visit-{stamp}")
         key = values.get("idempotency_key", "")
         try:
             visit, _ = visits.create(db, who, patient_id, orjson.dumps(doc),
