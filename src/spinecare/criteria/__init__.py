@@ -13,6 +13,9 @@ Names:
   moderately likely; ``high.CODE`` whether it is highly likely;
 - ``item.field`` is a field of the current element inside ``any_imaging`` / ``any_deficit``.
 
+Functions (``at_least``, ``any_imaging``, ``known``...) are declared once, in the function table
+(:mod:`spinecare.criteria.functions`), with their meaning and their code generation.
+
 The tree is the contract between the knowledge and its evaluators. Two evaluate it here: the
 reference interpreter :func:`evaluate` (plain recursion, easy to trust) and the compiler
 :func:`compile_batch`, which turns a batch of expressions into one Python function (fast, used on
@@ -26,15 +29,15 @@ Comparisons with an unknown operand are unknown; ``and``/``or``/``not`` are Klee
 from __future__ import annotations
 
 from spinecare.criteria.compiler import Batch, Program, compile_batch
-from spinecare.criteria.interpreter import Values, evaluate
+from spinecare.criteria.functions import FUNCTIONS, Function
+from spinecare.criteria.interpreter import Values, evaluate, unknowns
 from spinecare.criteria.logic import Tri
 from spinecare.criteria.nodes import (
     And,
-    AnyItem,
+    Call,
     Cmp,
     CmpOp,
     Const,
-    Count,
     Fact,
     In,
     ItemFact,
@@ -49,14 +52,15 @@ from spinecare.criteria.nodes import (
 from spinecare.criteria.parser import parse
 
 __all__ = [
+    "FUNCTIONS",
     "And",
-    "AnyItem",
     "Batch",
+    "Call",
     "Cmp",
     "CmpOp",
     "Const",
-    "Count",
     "Fact",
+    "Function",
     "In",
     "ItemFact",
     "Node",
@@ -72,4 +76,5 @@ __all__ = [
     "facts",
     "parse",
     "refs",
+    "unknowns",
 ]

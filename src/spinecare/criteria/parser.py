@@ -10,19 +10,20 @@ from __future__ import annotations
 import ast
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from spinecare.case import Case, Exam, Imaging, MotorDeficit
+from spinecare.case import Case, Exam
+from spinecare.criteria.functions import FUNCTIONS, Function
 from spinecare.criteria.nodes import (
     And,
-    AnyItem,
+    Call,
     Cmp,
     CmpOp,
     Const,
-    Count,
     Fact,
     In,
     ItemFact,
@@ -39,11 +40,6 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     else field.annotation  # type: ignore[misc]
     for name, field in Case.model_fields.items()
     if name in ("patient", "history", "symptoms", "exam")
-}
-_COLLECTIONS: dict[str, tuple[Literal["imaging", "motor_deficits"], type[BaseModel], bool]] = {
-    # name in expressions: (case attribute, element model, empty-or-no-match counts as false)
-    "any_imaging": ("imaging", Imaging, False),
-    "any_deficit": ("motor_deficits", MotorDeficit, True),
 }
 _REF_KINDS: dict[str, RefKind] = {"flag": "flag", "likely": "likely", "high": "high"}
 
@@ -81,9 +77,11 @@ def _flatten(annotation: Any) -> set[Any]:
 
 
 class _Parser:
-    def __init__(self, where: str, findings: frozenset[str] | None):
+    def __init__(self, where: str, findings: frozenset[str] | None,
+                 functions: Mapping[str, Function]):
         self.where = where
         self.findings = findings
+        self.functions = functions
         self.item_model: type[BaseModel] | None = None
 
     def fail(self, message: str) -> KnowledgeError:
@@ -126,7 +124,9 @@ class _Parser:
                 return Ref(_REF_KINDS[head], name), None
             if head == "item":
                 if self.item_model is None:
-                    raise self.fail("item.* is only meaningful inside any_imaging/any_deficit")
+                    over_items = "/".join(
+                        n for n, f in self.functions.items() if "item" in f.params)
+                    raise self.fail(f"item.* is only meaningful inside {over_items}")
                 ftype = _field_type(self.item_model, name)
                 if ftype is None:
                     raise self.fail(f"unknown field item.{name}")
@@ -188,37 +188,46 @@ class _Parser:
 
     def call(self, node: ast.Call) -> Node:
         name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+        fn = self.functions.get(name)
+        if fn is None:
+            raise self.fail(f"unknown function {name}()")
         if node.keywords:
             raise self.fail(f"{name}() takes no keyword arguments")
-        if name in ("at_least", "at_most"):
-            if len(node.args) < 2 or not (
-                isinstance(node.args[0], ast.Constant) and type(node.args[0].value) is int
-            ):
-                raise self.fail(f"{name}(k, ...) needs an integer k and criteria")
-            k = node.args[0].value
-            return Count(k, name == "at_most", tuple(self.truth(a) for a in node.args[1:]))
-        if name in _COLLECTIONS:
-            if len(node.args) != 2:
-                raise self.fail(f"{name}(where, criterion) takes two arguments")
-            if self.item_model is not None:
-                raise self.fail(f"{name}() cannot be nested")
-            attr, model, _ = _COLLECTIONS[name]
-            self.item_model = model
-            try:
-                where, pred = self.truth(node.args[0]), self.truth(node.args[1])
-            finally:
-                self.item_model = None
-            return AnyItem(attr, where, pred)
-        raise self.fail(f"unknown function {name}()")
+        if not fn.accepts(len(node.args)):
+            raise self.fail(f"{name}() is called as {fn.usage()}")
+        args: list[Node] = []
+        for kind, a in zip(fn.kinds(len(node.args)), node.args, strict=True):
+            if kind == "integer":
+                if not (isinstance(a, ast.Constant) and type(a.value) is int):
+                    raise self.fail(f"{fn.usage()} needs a whole number, not {ast.unparse(a)}")
+                args.append(Const(a.value))
+            elif kind == "criterion":
+                args.append(self.truth(a))
+            elif kind == "value":
+                args.append(self.operand(a)[0])
+            else:
+                args.append(self.per_item(fn, a))
+        return Call(fn, tuple(args))
+
+    def per_item(self, fn: Function, node: ast.expr) -> Node:
+        if self.item_model is not None:
+            raise self.fail(f"{fn.name}() cannot be nested")
+        self.item_model = fn.item_model
+        try:
+            return self.truth(node)
+        finally:
+            self.item_model = None
 
 
-def parse(text: str, where: str, findings: frozenset[str] | None = None) -> Node:
+def parse(text: str, where: str, findings: frozenset[str] | None = None,
+          functions: Mapping[str, Function] = FUNCTIONS) -> Node:
     """Parse a criterion. ``where`` names the knowledge item for error messages; ``findings``,
-    when given, is the closed set of finding names the expression may use."""
+    when given, is the closed set of finding names the expression may use; ``functions`` is the
+    function table (tests pass a deliberately broken one)."""
     try:
         tree = ast.parse("(" + text.strip() + "\n)", mode="eval")
     except SyntaxError as exc:
         raise KnowledgeError(f"{where}: cannot parse {text!r}: {exc.msg}") from None
-    return _Parser(where, findings).truth(tree.body)
+    return _Parser(where, findings, functions).truth(tree.body)
 
 
