@@ -8,6 +8,7 @@ import pytest
 from spinecare import criteria
 from spinecare.case import parse_case
 from spinecare.criteria.nodes import walk
+from spinecare.errors import KnowledgeError
 from spinecare.plan.rules import RED_FLAGS, Selector, criterion, load_plan_rules
 from spinecare.plan.select import MISSING_DURATION, MISSING_MJOA, Situation, holds, missing
 
@@ -74,3 +75,31 @@ def test_a_flag_raised_without_a_level_leaves_its_level_rule_pending() -> None:
 def test_use_of_a_shared_selector_is_the_same_criterion_as_writing_it_out() -> None:
     name, shared = next(iter(RULES.selector.items()))
     assert criterion(Selector(use=(name,)), RULES.selector) == criterion(shared, RULES.selector)
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES.when_criteria))
+def test_every_rule_reads_back_from_its_criteria_text(rule_id: str) -> None:
+    node = RULES.when_criteria[rule_id]
+    text = criteria.unparse(node)
+    assert criteria.parse(text, rule_id, frozenset(), references=criteria.PLAN_REFERENCES) == node
+
+
+def test_a_rule_written_as_criteria_text_is_the_rule_its_selector_makes() -> None:
+    text = ("situation.triage in ('urgent', 'emergency') and flag.cauda_equina_syndrome "
+            "and flag_level.fracture in ('urgent',) and not known(situation.mjoa_band) "
+            "and triage_rule.tr.routine.cord_compression_imaging")
+    selector = Selector(triage=("urgent", "emergency"), red_flags_any=("cauda_equina_syndrome",),
+                        flag_levels={"fracture": ("urgent",)}, mjoa_scored=False,  # type: ignore[arg-type]
+                        triage_rules_any=("tr.routine.cord_compression_imaging",))
+    parsed = criteria.parse(text, "x", frozenset(), references=criteria.PLAN_REFERENCES)
+    built = criterion(selector, {})
+    assert holds(parsed, UNKNOWN) == holds(built, UNKNOWN)
+    ok = _situation(triage="urgent", flags={"cauda_equina_syndrome": "emergency",
+                                            "fracture": "urgent"},
+                    triage_rules=frozenset({"tr.routine.cord_compression_imaging"}))
+    assert holds(parsed, ok) == holds(built, ok) == (True, frozenset())
+
+
+def test_the_assessment_knowledge_cannot_read_what_only_a_plan_knows() -> None:
+    with pytest.raises(KnowledgeError, match="unknown section 'situation'"):
+        criteria.parse("situation.triage in ('urgent',)", "findings.toml: x", frozenset())

@@ -49,10 +49,12 @@ from spinecare.criteria.nodes import (
     facts,
     refs,
 )
-from spinecare.criteria.parser import parse
+from spinecare.criteria.parser import ASSESSMENT_REFERENCES, PLAN_REFERENCES, parse, unparse
 
 __all__ = [
+    "ASSESSMENT_REFERENCES",
     "FUNCTIONS",
+    "PLAN_REFERENCES",
     "And",
     "Batch",
     "Call",
@@ -77,4 +79,5 @@ __all__ = [
     "parse",
     "refs",
     "unknowns",
+    "unparse",
 ]

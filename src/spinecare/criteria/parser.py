@@ -41,7 +41,10 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     for name, field in Case.model_fields.items()
     if name in ("patient", "history", "symptoms", "exam")
 }
-_REF_KINDS: dict[str, RefKind] = {"flag": "flag", "likely": "likely", "high": "high"}
+#: The references the assessment's own knowledge may use (its earlier stages' conclusions).
+ASSESSMENT_REFERENCES: frozenset[RefKind] = frozenset({"flag", "likely", "high"})
+#: The references a care-plan rule may use: the finished assessment and the plan's own findings.
+PLAN_REFERENCES: frozenset[RefKind] = frozenset(typing.get_args(RefKind)) - {"finding"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +81,11 @@ def _flatten(annotation: Any) -> set[Any]:
 
 class _Parser:
     def __init__(self, where: str, findings: frozenset[str] | None,
-                 functions: Mapping[str, Function]):
+                 functions: Mapping[str, Function], references: frozenset[RefKind]):
         self.where = where
         self.findings = findings
         self.functions = functions
+        self.references = references
         self.item_model: type[BaseModel] | None = None
 
     def fail(self, message: str) -> KnowledgeError:
@@ -118,10 +122,12 @@ class _Parser:
             if self.findings is not None and node.id not in self.findings:
                 raise self.fail(f"unknown finding {node.id!r}")
             return Ref("finding", node.id), None
+        dotted = _dotted(node)
+        if dotted is not None and dotted[0] in self.references and len(dotted) > 1:
+            # rule ids have dots of their own: triage_rule.tr.routine.cord_compression_imaging
+            return Ref(dotted[0], ".".join(dotted[1:])), None
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             head, name = node.value.id, node.attr
-            if head in _REF_KINDS:
-                return Ref(_REF_KINDS[head], name), None
             if head == "item":
                 if self.item_model is None:
                     over_items = "/".join(
@@ -219,15 +225,59 @@ class _Parser:
             self.item_model = None
 
 
+def _dotted(node: ast.expr) -> list[str] | None:
+    """``a.b.c`` as ``['a', 'b', 'c']``; None for anything but names joined by dots."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return [node.id, *reversed(parts)]
+
+
+def unparse(node: Node) -> str:
+    """``node`` as criteria text that :func:`parse` reads back into the same tree."""
+    if isinstance(node, Const):
+        return repr(node.value)
+    if isinstance(node, Fact):
+        return f"{node.section}.{node.field}"
+    if isinstance(node, ItemFact):
+        return f"item.{node.field}"
+    if isinstance(node, Ref):
+        return node.name if node.kind == "finding" else f"{node.kind}.{node.name}"
+    if isinstance(node, Cmp):
+        return f"{unparse(node.left)} {node.op} {unparse(node.right)}"
+    if isinstance(node, In):
+        values = ", ".join(repr(v) for v in node.values) + ("," if len(node.values) == 1 else "")
+        return f"{unparse(node.operand)} {'not in' if node.negate else 'in'} ({values})"
+    if isinstance(node, And | Or):
+        if not node.args:
+            return "True" if isinstance(node, And) else "False"
+        word = " and " if isinstance(node, And) else " or "
+        return word.join(_grouped(a) for a in node.args)
+    if isinstance(node, Not):
+        return f"not {_grouped(node.arg)}"
+    return f"{node.fn.name}({', '.join(unparse(a) for a in node.args)})"
+
+
+def _grouped(node: Node) -> str:
+    # Parentheses keep the tree's grouping: (a or b) and c, not a or (b and c).
+    text = unparse(node)
+    return f"({text})" if isinstance(node, And | Or) else text
+
+
 def parse(text: str, where: str, findings: frozenset[str] | None = None,
-          functions: Mapping[str, Function] = FUNCTIONS) -> Node:
+          functions: Mapping[str, Function] = FUNCTIONS,
+          references: frozenset[RefKind] = ASSESSMENT_REFERENCES) -> Node:
     """Parse a criterion. ``where`` names the knowledge item for error messages; ``findings``,
     when given, is the closed set of finding names the expression may use; ``functions`` is the
-    function table (tests pass a deliberately broken one)."""
+    function table (tests pass a deliberately broken one); ``references`` the kinds of
+    ``kind.name`` references allowed (:data:`PLAN_REFERENCES` for care-plan rules)."""
     try:
         tree = ast.parse("(" + text.strip() + "\n)", mode="eval")
     except SyntaxError as exc:
         raise KnowledgeError(f"{where}: cannot parse {text!r}: {exc.msg}") from None
-    return _Parser(where, findings, functions).truth(tree.body)
+    return _Parser(where, findings, functions, references).truth(tree.body)
 
 

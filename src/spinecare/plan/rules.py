@@ -272,6 +272,8 @@ def criterion(selector: Selector, named: Mapping[str, Selector]) -> criteria.Nod
             criteria.Not(any_of(refs("contraindication", selector.contraindications_none))))
     if selector.any is not None:
         parts.append(criteria.Or(tuple(criterion(b, named) for b in selector.any)))
+    if not parts:
+        return criteria.Const(True)  # an empty selector always holds
     return parts[0] if len(parts) == 1 else criteria.And(tuple(parts))
 
 
