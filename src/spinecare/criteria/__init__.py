@@ -11,7 +11,14 @@ Names:
 - a bare name is a *finding* (a named, labelled predicate from ``findings.toml``);
 - ``flag.CODE`` is whether a red flag was raised; ``likely.CODE`` whether a condition is at least
   moderately likely; ``high.CODE`` whether it is highly likely;
-- ``item.field`` is a field of the current element inside ``any_imaging`` / ``any_deficit``.
+- ``item.field`` is a field of the current element inside ``any_imaging`` / ``any_deficit``;
+- care-plan rules (parsed with ``references=PLAN_REFERENCES``) also read the finished
+  assessment: ``situation.triage``, ``situation.mjoa_band``, ``situation.duration_weeks``,
+  ``flag_level.CODE``, ``unlikely.CODE``, ``triage_rule.RULE_ID``, ``lbp_source.SOURCE`` and
+  ``contraindication.ID`` (values in :class:`spinecare.plan.select.Situation`).
+
+:func:`unknowns` names the unknown facts and references an unknown result depends on (what to
+ask to settle it); :func:`unparse` writes a tree back as text.
 
 Functions (``at_least``, ``any_imaging``, ``known``...) are declared once, in the function table
 (:mod:`spinecare.criteria.functions`), with their meaning and their code generation.
