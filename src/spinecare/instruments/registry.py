@@ -23,8 +23,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from spinecare import criteria
 from spinecare.errors import KnowledgeError
-from spinecare.reasoning.knowledge import Basis
+from spinecare.vocabulary import Basis
 
 Verification = Literal["V", "P", "U"]
 """Verification tags of the clinical reference: V checked, P partly checked, U not checked."""
@@ -307,8 +308,6 @@ def check_instrument(inst: Instrument, where: str) -> None:
     _check_change(inst, where)
     for item in inst.item:
         if item.from_case is not None:
-            from spinecare import criteria
-
             # Only case facts: an item of a rule must not depend on the engine's findings.
             criteria.parse(item.from_case, f"{where}: item {item.link_id}", frozenset())
     if s.kind == "count_positive" and any(i.from_case is None for i in inst.item):

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from spinecare import criteria
 from spinecare.case import Case, Instruments
 from spinecare.criteria.logic import count_rule
 from spinecare.errors import Problem
@@ -323,8 +324,6 @@ def score_instruments(given: Instruments) -> dict[str, Any]:
 
 def answers_from_case(inst: Instrument, case: Case) -> dict[str, Any]:
     """The answers of a rule defined over case facts (``from_case``), unknown as ``None``."""
-    from spinecare import criteria
-
     out: dict[str, Any] = {}
     for item in inst.item:
         if item.from_case is None:
@@ -334,15 +333,13 @@ def answers_from_case(inst: Instrument, case: Case) -> dict[str, Any]:
     return out
 
 
-_PARSED: dict[tuple[str, str], Any] = {}
+_PARSED: dict[tuple[str, str], criteria.Node] = {}
 
 
-def _parsed(inst_id: str, link_id: str, text: str) -> Any:
+def _parsed(inst_id: str, link_id: str, text: str) -> criteria.Node:
     key = (inst_id, link_id)
     node = _PARSED.get(key)
     if node is None:
-        from spinecare import criteria
-
         node = _PARSED[key] = criteria.parse(text, f"instruments/{inst_id}.toml: {link_id}",
                                          frozenset())
     return node

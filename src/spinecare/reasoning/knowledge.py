@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from spinecare import criteria
 from spinecare.errors import KnowledgeError
+from spinecare.instruments.registry import Instrument, load_instruments
+from spinecare.vocabulary import Basis
 
 Level = Literal["emergency", "urgent", "routine", "self_care"]
 LEVEL_RANK: dict[str, int] = {"self_care": 0, "routine": 1, "urgent": 2, "emergency": 3}
@@ -34,9 +36,6 @@ ConditionCode = Literal[
 CONDITION_CODES: tuple[str, ...] = ConditionCode.__args__  # type: ignore[attr-defined]
 LbpSource = Literal["none", "lumbar", "cervical_myelopathy", "mixed", "undetermined"]
 Likelihood = Literal["high", "moderate", "low"]
-Basis = Literal["published", "unverified", "expert_judgement"]
-"""How well a weight or rule is supported: by checked sources (V or P), by a source not checked
-(U), or by expert judgement alone."""
 
 EXPERT = "expert_judgement"
 
@@ -250,7 +249,7 @@ def load_knowledge(folder: Traversable | None = None) -> Knowledge:
         ("findings.toml", findings_raw, {"finding"}), ("red_flags.toml", red, {"rule"}),
         ("triage.toml", tri, {"rule", "default"}),
         ("conditions.toml", cond, {"condition", "bands"}),
-        ("lbp_source.toml", lbp, {"rule"}), ("prediction_rules.toml", pred, {"rule", "points"}),
+        ("lbp_source.toml", lbp, {"rule"}), ("prediction_rules.toml", pred, {"points"}),
         ("knowledge.toml", manifest, {"version", "name"}),
     ):
         unknown = set(doc) - keys
@@ -269,13 +268,33 @@ def load_knowledge(folder: Traversable | None = None) -> Knowledge:
                     for k, v in cond["condition"].items()},
         bands=_model(Bands, cond["bands"], "conditions.toml: bands"),
         lbp_rules=[_model(LbpRule, r, f"lbp_source.toml: {r.get('id')}") for r in lbp["rule"]],
-        prediction_rules={k: _model(PredictionRule, v, f"prediction_rules.toml: {k}")
-                          for k, v in pred["rule"].items()},
+        prediction_rules=_clusters(load_instruments(folder.joinpath("instruments"))),
         points_rules={k: _model(PointsRule, v, f"prediction_rules.toml: {k}")
                       for k, v in pred.get("points", {}).items()},
     )
     check(knowledge)
     return knowledge
+
+
+def _clusters(instruments: dict[str, Instrument]) -> dict[str, PredictionRule]:
+    """The counting prediction rules (the Cook clusters), defined once as instruments in
+    ``knowledge/instruments``: the engine counts the findings their items name, a clinician
+    answers the items themselves (Cook 2010, Cook 2011)."""
+    out = {}
+    for name, inst in instruments.items():
+        s = inst.scoring
+        if s.kind != "count_positive":
+            continue
+        where = f"instruments/{name}.toml"
+        items = [i.finding for i in inst.item]
+        if None in items:
+            raise KnowledgeError(f"{where}: every item of a count_positive rule names the "
+                                 f"finding the engine counts")
+        out[name] = _model(PredictionRule, {
+            "name": inst.name, "items": items, "rule_in_at_least": s.rule_in_at_least,
+            "rule_out_at_most": s.rule_out_at_most, "rule_in": s.rule_in,
+            "rule_out": s.rule_out, "cite": list(inst.cite), "basis": s.basis}, where)
+    return out
 
 
 def cited_items(k: Knowledge) -> list[tuple[str, Cited]]:
