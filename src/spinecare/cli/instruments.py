@@ -138,8 +138,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from spinecare.errors import KnowledgeError
+    from spinecare.instruments.catalogue import form_ids
     from spinecare.instruments.fhir import questionnaire
-    from spinecare.instruments.forms import form_ids
     from spinecare.instruments.intake import intake_spec
     from spinecare.instruments.registry import instruments
 

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from spinecare.http.settings import Settings
 from spinecare.store.accounts import Principal, hash_token, principal_for_token
 from spinecare.store.db import Database
-from spinecare.store.records import utcnow
+from spinecare.store.stamps import utcnow
 
 
 class TokenCache:

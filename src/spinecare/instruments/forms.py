@@ -16,10 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cache
 from typing import Any, Literal
 
-from spinecare.instruments.registry import Coding, Instrument, instruments
+from spinecare.instruments.registry import Coding, Instrument
 
 ItemType = Literal["group", "display", "boolean", "choice", "integer", "decimal", "quantity"]
 ANSWERABLE: frozenset[str] = frozenset({"boolean", "choice", "integer", "decimal", "quantity"})
@@ -233,20 +232,3 @@ def _question(inst: Instrument, item: Any, number: int) -> FormItem:
         return FormItem(item.link_id, "integer", item.text, prefix=f"{number}.",
                         min_value=scale.min, max_value=scale.max, codes=codes)
     return FormItem(item.link_id, "boolean", item.text, prefix=f"{number}.", codes=codes)
-
-
-@cache
-def form(form_id: str) -> Form:
-    """The form of an instrument, or the intake (``"intake"``)."""
-    if form_id == "intake":
-        from spinecare.instruments.intake import intake_form
-
-        return intake_form()
-    from spinecare.instruments.registry import instrument
-
-    return instrument_form(instrument(form_id))
-
-
-def form_ids() -> list[str]:
-    """Every form: the instruments in registry order, then the intake."""
-    return [*instruments(), "intake"]
