@@ -24,10 +24,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from spinecare.errors import KnowledgeError
-from spinecare.reasoning.knowledge import Basis
-
-Verification = Literal["V", "P", "U"]
-"""Verification tags of the clinical reference: V checked, P partly checked, U not checked."""
+from spinecare.vocabulary import Basis, Verification
 
 LinkId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 

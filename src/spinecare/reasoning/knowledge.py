@@ -18,27 +18,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from spinecare.errors import KnowledgeError
 from spinecare.reasoning import expr
 
-Level = Literal["emergency", "urgent", "routine", "self_care"]
-LEVEL_RANK: dict[str, int] = {"self_care": 0, "routine": 1, "urgent": 2, "emergency": 3}
-RedFlagCode = Literal[
-    "cauda_equina_syndrome", "spinal_infection", "malignancy", "fracture",
-    "progressive_neurological_deficit", "myelopathy",
-]
-RED_FLAG_CODES: tuple[str, ...] = RedFlagCode.__args__  # type: ignore[attr-defined]
-ConditionCode = Literal[
-    "lumbar_spinal_stenosis", "degenerative_cervical_myelopathy", "cervical_radiculopathy",
-    "lumbar_radiculopathy", "cauda_equina_syndrome", "vascular_claudication",
-    "hip_osteoarthritis", "peripheral_neuropathy", "spinal_infection", "spinal_malignancy",
-    "vertebral_fracture", "nonspecific_low_back_pain", "nonspecific_neck_pain",
-]
-CONDITION_CODES: tuple[str, ...] = ConditionCode.__args__  # type: ignore[attr-defined]
-LbpSource = Literal["none", "lumbar", "cervical_myelopathy", "mixed", "undetermined"]
-Likelihood = Literal["high", "moderate", "low"]
-Basis = Literal["published", "unverified", "expert_judgement"]
-"""How well a weight or rule is supported: by checked sources (V or P), by a source not checked
-(U), or by expert judgement alone."""
+# The code lists live in spinecare.vocabulary; these re-exports keep the engine's imports.
+from spinecare.vocabulary import CONDITION_CODES as CONDITION_CODES
+from spinecare.vocabulary import EXPERT_JUDGEMENT, Verification
+from spinecare.vocabulary import LEVEL_RANK as LEVEL_RANK
+from spinecare.vocabulary import RED_FLAG_CODES as RED_FLAG_CODES
+from spinecare.vocabulary import Basis as Basis
+from spinecare.vocabulary import ConditionCode as ConditionCode
+from spinecare.vocabulary import LbpSource as LbpSource
+from spinecare.vocabulary import Likelihood as Likelihood
+from spinecare.vocabulary import RedFlagCode as RedFlagCode
+from spinecare.vocabulary import TriageLevel as Level
 
-EXPERT = "expert_judgement"
+EXPERT = EXPERT_JUDGEMENT
 
 
 class _Strict(BaseModel):
@@ -56,7 +48,7 @@ class Citation(_Strict):
     doi: str | None = None
     pmid: str | None = None
     url: str | None = None
-    verification: Literal["V", "P", "U"]
+    verification: Verification
     note: str | None = None
 
     def short(self) -> str:
