@@ -20,6 +20,7 @@ from spinecare.kb.citations import (
     unresolved_citations,
 )
 from spinecare.kb.model import (
+    STRICT,
     CitationIds,
     Id,
     Ids,
@@ -50,6 +51,7 @@ from spinecare.kb.toml import (
 __all__ = [
     "CITATIONS_DIR",
     "KNOWLEDGE_PACKAGE",
+    "STRICT",
     "Citation",
     "CitationIds",
     "Id",

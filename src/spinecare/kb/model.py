@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "STRICT",
     "CitationIds",
     "Id",
     "Ids",
@@ -34,10 +35,16 @@ _V = TypeVar("_V")
 _T = TypeVar("_T")
 
 
-class StrictModel(BaseModel):
-    """Knowledge as loaded: unknown keys are errors, types are not coerced, values are frozen."""
+#: Knowledge as loaded: unknown keys are errors, types are not coerced, values are frozen.
+STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+class StrictModel(BaseModel):
+    """The base of the knowledge models. A family whose models keep list defaults declares
+    ``model_config = STRICT`` on its own ``BaseModel`` subclass instead, so that linters see a
+    pydantic model (whose defaults are copied per instance)."""
+
+    model_config = STRICT
 
 
 def freeze(value: Any) -> Any:
