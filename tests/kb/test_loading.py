@@ -217,3 +217,17 @@ def test_the_collector_raises_once_with_everything_and_not_when_empty() -> None:
     problems.add("b.toml", "y", "second")
     with pytest.raises(KnowledgeFileError, match=r"^a\.toml: x: first; b\.toml: y: second$"):
         problems.raise_if_any()
+
+
+def test_plan_rules_report_unknown_tables_and_broken_rules_together() -> None:
+    from spinecare.plan.rules import parse_plan_rules
+
+    text = (_knowledge_dir() / "plan_rules.toml").read_text(encoding="utf-8")
+    assert 'urgency = "same_day"' in text
+    broken = "colour = 1\n" + text.replace('urgency = "same_day"', 'urgency = "soonish"', 1)
+    with pytest.raises(KnowledgeFileError) as caught:
+        parse_plan_rules(broken)
+    found = [str(p) for p in caught.value.problems]
+    assert len(found) == 2
+    assert found[0] == "plan_rules.toml: colour: unknown key"
+    assert found[1].startswith("plan_rules.toml: referral[ref.infection.urgent].urgency: ")

@@ -32,7 +32,7 @@ from spinecare.kb import (
     CitationIds,
     Id,
     Ids,
-    KnowledgeFileError,
+    Problems,
     ReadOnlyMap,
     Text,
     Texts,
@@ -41,6 +41,7 @@ from spinecare.kb import (
     knowledge_dir,
     parse_toml,
     read_text,
+    top_level_problems,
     unique,
     validation_problems,
 )
@@ -760,21 +761,21 @@ def parse_plan_rules(
     """Parse and check plan rules given as TOML text against the treatment knowledge base and
     exercise library (default: the packaged ones)."""
     data = parse_toml(text, source)
-    problems = [Problem(key, "unknown key") for key in data if key not in _TOP]
-    if problems:
-        raise KnowledgeFileError.in_file(source, problems)
+    problems = Problems()
+    problems.add_all(source, top_level_problems(data, _TOP))
+    known = {key: value for key, value in data.items() if key in _TOP}
     try:
-        rules = PlanRules.model_validate(freeze(_with_programme_ids(data)))
+        rules = PlanRules.model_validate(freeze(_with_programme_ids(known)))
     except ValidationError as exc:
-        raise KnowledgeFileError.in_file(
-            source, _named(validation_problems(exc), data)) from exc
-    problems = cross_check(
+        problems.add_all(source, _named(validation_problems(exc), known))
+        problems.raise_if_any()
+        raise  # unreachable: a validation error always adds a problem
+    problems.add_all(source, cross_check(
         rules,
         load_treatments() if treatments is None else treatments,
         load_exercises() if exercises is None else exercises,
-    )
-    if problems:
-        raise KnowledgeFileError.in_file(source, problems)
+    ))
+    problems.raise_if_any()
     return rules
 
 
