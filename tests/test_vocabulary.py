@@ -143,7 +143,8 @@ KEYS_BY_FILE: dict[str, dict[str, tuple[str, ...]]] = {
     "plan_rules.toml": _PLAN_KEYS,
 }
 _INSTRUMENT_KEYS = {"basis": v.BASES, "band_basis": v.BASES, "max_missing_basis": v.BASES,
-                    "min_answered_basis": v.BASES, "verification": v.VERIFICATIONS}
+                    "min_answered_basis": v.BASES, "verification": v.VERIFICATIONS,
+                    "status": v.PUBLICATION_STATUSES, "enable_behavior": v.ENABLE_BEHAVIORS}
 
 
 def _knowledge_dir() -> Path:

@@ -21,6 +21,7 @@ __all__ = [
     "AVOID_BASES",
     "BASES",
     "CONDITION_CODES",
+    "ENABLE_BEHAVIORS",
     "EVIDENCE_GRADES",
     "EXERCISE_CATEGORIES",
     "EXPERT_JUDGEMENT",
@@ -33,6 +34,7 @@ __all__ = [
     "PAIN_SITES",
     "PLAN_LIKELIHOODS",
     "PROGRAMME_STATUSES",
+    "PUBLICATION_STATUSES",
     "RECOMMENDATIONS",
     "RED_FLAG_CODES",
     "REVIEW_INSTRUMENTS",
@@ -44,6 +46,7 @@ __all__ = [
     "AvoidBasis",
     "Basis",
     "ConditionCode",
+    "EnableBehavior",
     "EvidenceGrade",
     "ExerciseCategory",
     "InstrumentId",
@@ -54,6 +57,7 @@ __all__ = [
     "PainSite",
     "PlanLikelihood",
     "ProgrammeStatus",
+    "PublicationStatus",
     "Recommendation",
     "RedFlagCode",
     "ReviewInstrument",
@@ -211,6 +215,15 @@ INSTRUMENT_IDS: tuple[str, ...] = get_args(InstrumentId)
 #: The outcome measures a plan's review may repeat (change over time is meaningful for them).
 ReviewInstrument = Literal["odi", "ndi", "mjoa", "zcq", "pain_nrs"]
 REVIEW_INSTRUMENTS: tuple[str, ...] = get_args(ReviewInstrument)
+
+#: Whether an instrument or questionnaire is ready for use (FHIR's publication status, of which
+#: spinecare uses two codes).
+PublicationStatus = Literal["active", "draft"]
+PUBLICATION_STATUSES: tuple[str, ...] = get_args(PublicationStatus)
+
+#: How a question's enabling conditions combine (FHIR Questionnaire ``enableBehavior``).
+EnableBehavior = Literal["all", "any"]
+ENABLE_BEHAVIORS: tuple[str, ...] = get_args(EnableBehavior)
 
 #: mJOA severity bands (the band codes of ``knowledge/instruments/mjoa.toml``).
 MjoaBand = Literal["normal", "mild", "moderate", "severe"]

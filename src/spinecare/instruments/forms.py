@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any, Literal
 
 from spinecare.instruments.registry import Coding, Instrument, instruments
+from spinecare.vocabulary import EnableBehavior, PublicationStatus
 
 ItemType = Literal["group", "display", "boolean", "choice", "integer", "decimal", "quantity"]
 ANSWERABLE: frozenset[str] = frozenset({"boolean", "choice", "integer", "decimal", "quantity"})
@@ -65,7 +66,7 @@ class FormItem:
     """``quantity``: the units an answer may use, the first being the base unit; ``decimal``:
     the single unit of the number."""
     enable_when: tuple[Condition, ...] = ()
-    enable_behavior: Literal["all", "any"] = "all"
+    enable_behavior: EnableBehavior = "all"
     items: tuple[FormItem, ...] = ()
     codes: tuple[Coding, ...] = ()
 
@@ -83,7 +84,7 @@ class Form:
     """A machine-friendly name (``OswestryDisabilityIndex``)."""
     title: str
     version: str
-    status: Literal["active", "draft"]
+    status: PublicationStatus
     description: str
     copyright: str | None
     codes: tuple[Coding, ...]

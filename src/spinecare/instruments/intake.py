@@ -26,6 +26,7 @@ from spinecare.errors import KnowledgeError
 from spinecare.instruments.forms import Choice, Condition, Form, FormItem, Unit
 from spinecare.instruments.registry import LinkId, Option
 from spinecare.kb import Problems, knowledge_dir, read_toml
+from spinecare.vocabulary import EnableBehavior, PublicationStatus
 
 WHERE = "instruments/intake.toml"
 SECTIONS: dict[str, type[BaseModel]] = {"history": History, "symptoms": Symptoms}
@@ -67,7 +68,7 @@ class Node(_Strict):
     text: Annotated[str, Field(min_length=1)]
     scale: str | None = None
     enable_when: list[When] = []
-    enable_behavior: Literal["all", "any"] = "all"
+    enable_behavior: EnableBehavior = "all"
     item: list[Node] = []
 
     @model_validator(mode="after")
@@ -88,7 +89,7 @@ class IntakeSpec(_Strict):
     id: Literal["intake"]
     title: str
     version: str
-    status: Literal["active", "draft"]
+    status: PublicationStatus
     citations: Annotated[list[str], Field(min_length=1)]
     copyright: str
     urgent_notice: str

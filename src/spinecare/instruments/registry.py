@@ -30,7 +30,7 @@ from spinecare.kb import (
     read_toml,
     toml_files,
 )
-from spinecare.vocabulary import Basis, Verification
+from spinecare.vocabulary import Basis, PublicationStatus, Verification
 
 LinkId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
@@ -217,7 +217,7 @@ class Instrument(_Strict):
     name: str
     short_name: str
     version: str
-    status: Literal["active", "draft"] = "active"
+    status: PublicationStatus = "active"
     administered_by: Literal["patient", "clinician"]
     citations: Annotated[list[str], Field(min_length=1)]
     licence: str
