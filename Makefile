@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/spinecare serve --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -50,3 +50,8 @@ bench-api: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info
+
+# The engine on the independent clinical vignettes (tests/data/vignettes): writes docs/validation.md.
+.PHONY: validate
+validate: $(STAMP)
+	$(BIN)/python scripts/validate.py

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from spinecare import criteria
 from spinecare.case import parse_case
 from spinecare.instruments.scoring import answers_from_case, score_case_rules
-from spinecare.reasoning import expr
 from spinecare.reasoning.engine import assess
 from spinecare.reasoning.knowledge import default_knowledge
 from tests.conftest import CASES
@@ -24,12 +24,12 @@ RULES = ["cook_lss_cpr", "cook_myelopathy_cpr"]
 
 def _in_dependency_order() -> list[tuple[str, Any]]:
     names = frozenset(KNOWLEDGE.findings)
-    parsed = {n: expr.parse(f.when, n, names) for n, f in KNOWLEDGE.findings.items()}
+    parsed = {n: criteria.parse(f.when, n, names) for n, f in KNOWLEDGE.findings.items()}
     order: list[tuple[str, Any]] = []
     done: set[str] = set()
     while len(order) < len(parsed):
         for name, node in parsed.items():
-            needed = {r.name for r in expr.refs(node) if r.kind == "finding"}
+            needed = {r.name for r in criteria.refs(node) if r.kind == "finding"}
             if name not in done and needed <= done:
                 order.append((name, node))
                 done.add(name)
@@ -43,7 +43,7 @@ def reference_findings(case: Any) -> dict[str, Any]:
     """Every finding's value by the reference interpreter (not the engine's compiled code)."""
     values: dict[Any, Any] = {}
     for name, node in ORDERED:
-        values[expr.Ref("finding", name)] = expr.evaluate(node, case, values)
+        values[criteria.Ref("finding", name)] = criteria.evaluate(node, case, values)
     return {ref.name: v for ref, v in values.items()}
 
 

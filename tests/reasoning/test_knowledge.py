@@ -11,9 +11,9 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from spinecare import criteria
 from spinecare.case import parse_case
 from spinecare.errors import KnowledgeError
-from spinecare.reasoning import expr
 from spinecare.reasoning.engine import default_engine
 from spinecare.reasoning.knowledge import EXPERT, cited_items, default_knowledge, load_knowledge
 from tests.conftest import broken_copy
@@ -38,7 +38,7 @@ def test_every_finding_is_used_by_a_rule_a_condition_or_another_finding() -> Non
         if c.exclusion:
             used.add(c.exclusion.requires)
     for text in exprs:
-        used |= {r.name for r in expr.refs(expr.parse(text, "test")) if r.kind == "finding"}
+        used |= {r.name for r in criteria.refs(criteria.parse(text, "test")) if r.kind == "finding"}
     for p in KNOWLEDGE.prediction_rules.values():
         used |= set(p.items)
     for points in KNOWLEDGE.points_rules.values():
@@ -53,7 +53,7 @@ def test_every_flag_and_likelihood_reference_names_a_real_code() -> None:
     for c in KNOWLEDGE.conditions.values():
         texts += [f.when for f in c.floor] + [x.when for x in c.cap]
     for text in texts:
-        for r in expr.refs(expr.parse(text, "test")):
+        for r in criteria.refs(criteria.parse(text, "test")):
             if r.kind == "flag":
                 assert r.name in RED_FLAG_CODES, text
             elif r.kind in ("likely", "high"):
@@ -129,14 +129,14 @@ def test_the_compiled_knowledge_agrees_with_the_reference_interpreter(doc: dict)
     case = parse_case(orjson.dumps(doc))
     compiled = engine._findings(case)
     names = frozenset(KNOWLEDGE.findings)
-    interpreted: dict[expr.Ref, bool | None] = {}
+    interpreted: dict[criteria.Ref, bool | None] = {}
     for name in engine.finding_order:
-        node = expr.parse(KNOWLEDGE.findings[name].when, name, names)
-        interpreted[expr.Ref("finding", name)] = expr.evaluate(node, case, interpreted)
-        assert compiled[name] is interpreted[expr.Ref("finding", name)], name
+        node = criteria.parse(KNOWLEDGE.findings[name].when, name, names)
+        interpreted[criteria.Ref("finding", name)] = criteria.evaluate(node, case, interpreted)
+        assert compiled[name] is interpreted[criteria.Ref("finding", name)], name
     red = engine._red(case, compiled)
     for rule, node in engine.red_rules:
-        assert red[rule.id] is expr.evaluate(node, case, interpreted), rule.id
+        assert red[rule.id] is criteria.evaluate(node, case, interpreted), rule.id
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
@@ -177,7 +177,7 @@ def test_the_single_compiled_function_agrees_with_the_stages_one_by_one(doc: dic
 
 def test_a_syntax_error_names_the_item() -> None:
     with pytest.raises(KnowledgeError, match=re.escape("rule.x: cannot parse")):
-        expr.parse("saddle and (", "rule.x")
+        criteria.parse("saddle and (", "rule.x")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))

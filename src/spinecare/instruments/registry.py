@@ -340,11 +340,11 @@ def instrument_problems(inst: Instrument) -> list[str]:
             found.append(str(exc))
     for item in inst.item:
         if item.from_case is not None:
-            from spinecare.reasoning import expr
+            from spinecare import criteria
 
             # Only case facts: an item of a rule must not depend on the engine's findings.
             try:
-                expr.parse(item.from_case, f"item {item.link_id}", frozenset())
+                criteria.parse(item.from_case, f"item {item.link_id}", frozenset())
             except KnowledgeError as exc:
                 found.append(str(exc))
     if inst.scoring.kind == "count_positive" and any(i.from_case is None for i in inst.item):

@@ -21,10 +21,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from spinecare.case import Case, Instruments
+from spinecare.criteria.logic import count_rule
 from spinecare.errors import Problem
 from spinecare.instruments.errors import AnswerError
 from spinecare.instruments.registry import Instrument, instrument, instruments
-from spinecare.reasoning.logic import count_rule
 
 
 def round_half_up(value: Fraction, decimals: int) -> float | int:
@@ -322,14 +322,14 @@ def score_instruments(given: Instruments) -> dict[str, Any]:
 
 def answers_from_case(inst: Instrument, case: Case) -> dict[str, Any]:
     """The answers of a rule defined over case facts (``from_case``), unknown as ``None``."""
-    from spinecare.reasoning import expr
+    from spinecare import criteria
 
     out: dict[str, Any] = {}
     for item in inst.item:
         if item.from_case is None:
             continue
         node = _parsed(inst.id, item.link_id, item.from_case)
-        out[item.link_id] = expr.evaluate(node, case, {})
+        out[item.link_id] = criteria.evaluate(node, case, {})
     return out
 
 
@@ -340,9 +340,9 @@ def _parsed(inst_id: str, link_id: str, text: str) -> Any:
     key = (inst_id, link_id)
     node = _PARSED.get(key)
     if node is None:
-        from spinecare.reasoning import expr
+        from spinecare import criteria
 
-        node = _PARSED[key] = expr.parse(text, f"instruments/{inst_id}.toml: {link_id}",
+        node = _PARSED[key] = criteria.parse(text, f"instruments/{inst_id}.toml: {link_id}",
                                          frozenset())
     return node
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from spinecare.case import Case
+from spinecare.criteria.logic import Tri, and_, or_
 from spinecare.plan.rules import Selector
-from spinecare.reasoning.logic import Tri, and_, or_
 
 __all__ = ["MISSING_DURATION", "MISSING_MJOA", "Situation", "evaluate"]
 

@@ -21,8 +21,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from spinecare.criteria.logic import Tri
 from spinecare.reasoning.knowledge import Condition, Evidence, Knowledge
-from spinecare.reasoning.logic import Tri
 
 LIKELIHOOD_RANK = {"low": 0, "moderate": 1, "high": 2}
 LIKELIHOOD_NAME = ("low", "moderate", "high")

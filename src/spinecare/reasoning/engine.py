@@ -21,10 +21,10 @@ from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
-from spinecare import __version__
+from spinecare import __version__, criteria
 from spinecare.case import Case
+from spinecare.criteria.logic import Tri, count_decision
 from spinecare.instruments.scoring import score_instruments
-from spinecare.reasoning import expr
 from spinecare.reasoning.differential import (
     Differential,
     compile_differential,
@@ -38,7 +38,6 @@ from spinecare.reasoning.knowledge import (
     Knowledge,
     default_knowledge,
 )
-from spinecare.reasoning.logic import Tri, count_decision
 
 ASSESSMENT_SCHEMA_ID = "spinecare.assessment/1"
 LEVELS = {rank: level for level, rank in LEVEL_RANK.items()}
@@ -75,11 +74,11 @@ def _getter(indexes: tuple[int, ...]) -> Callable[[Sequence[Tri]], tuple[Tri, ..
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
-    when: expr.Node
+    when: criteria.Node
     finding_refs: tuple[str, ...]
 
 
-def _toposort(k: Knowledge, parsed: dict[str, expr.Node]) -> list[str]:
+def _toposort(k: Knowledge, parsed: dict[str, criteria.Node]) -> list[str]:
     order: list[str] = []
     state: dict[str, int] = {}
 
@@ -90,7 +89,7 @@ def _toposort(k: Knowledge, parsed: dict[str, expr.Node]) -> list[str]:
             from spinecare.errors import KnowledgeError
             raise KnowledgeError(f"findings.toml: cycle {' -> '.join((*trail, name))}")
         state[name] = 1
-        for r in expr.refs(parsed[name]):
+        for r in criteria.refs(parsed[name]):
             if r.kind == "finding":
                 visit(r.name, (*trail, name))
         state[name] = 2
@@ -107,7 +106,7 @@ class Engine:
     def __init__(self, knowledge: Knowledge | None = None):
         k = self.knowledge = knowledge or default_knowledge()
         names = frozenset(k.findings)
-        parsed = {n: expr.parse(f.when, f"findings.toml: {n}", names)
+        parsed = {n: criteria.parse(f.when, f"findings.toml: {n}", names)
                   for n, f in k.findings.items()}
         self.finding_order = _toposort(k, parsed)
         # The findings of a case are a tuple in this order (building a dict of a hundred
@@ -116,27 +115,27 @@ class Engine:
         self.finding_index = {n: i for i, n in enumerate(self.finding_order)}
         at = self.finding_index
         self.finding_children = {
-            n: tuple(r.name for r in expr.refs(parsed[n]) if r.kind == "finding")
+            n: tuple(r.name for r in criteria.refs(parsed[n]) if r.kind == "finding")
             for n in k.findings
         }
         # A finding that reads case facts directly is shown by its own label; one built only
         # from other findings is explained by those that hold.
-        self.finding_is_leaf = {n: bool(expr.facts(parsed[n])) or not self.finding_children[n]
+        self.finding_is_leaf = {n: bool(criteria.facts(parsed[n])) or not self.finding_children[n]
                                 for n in k.findings}
         self._finding_batch = [(n, parsed[n]) for n in self.finding_order]
-        self.red_rules = [(r, expr.parse(r.when, r.id, names)) for r in k.red_flag_rules]
+        self.red_rules = [(r, criteria.parse(r.when, r.id, names)) for r in k.red_flag_rules]
         self.conditions: list[tuple[str, Condition]] = sorted(
             k.conditions.items(), key=lambda kv: kv[1].exclusion is not None)
-        self._bound_batch: list[tuple[str, expr.Node]] = []
+        self._bound_batch: list[tuple[str, criteria.Node]] = []
         for _, c in self.conditions:
-            self._bound_batch += [(f.id, expr.parse(f.when, f.id, names)) for f in c.floor]
-            self._bound_batch += [(x.id, expr.parse(x.when, x.id, names)) for x in c.cap]
-        self.triage_rules = [(t, expr.parse(t.when, t.id, names)) for t in k.triage_rules]
-        self.lbp_rules = [(r, expr.parse(r.when, r.id, names)) for r in k.lbp_rules]
+            self._bound_batch += [(f.id, criteria.parse(f.when, f.id, names)) for f in c.floor]
+            self._bound_batch += [(x.id, criteria.parse(x.when, x.id, names)) for x in c.cap]
+        self.triage_rules = [(t, criteria.parse(t.when, t.id, names)) for t in k.triage_rules]
+        self.lbp_rules = [(r, criteria.parse(r.when, r.id, names)) for r in k.lbp_rules]
         self._late_batch = ([(t.id, n) for t, n in self.triage_rules]
                             + [(r.id, n) for r, n in self.lbp_rules])
         self.rule_refs = {
-            rid: tuple(r.name for r in expr.refs(node) if r.kind == "finding")
+            rid: tuple(r.name for r in criteria.refs(node) if r.kind == "finding")
             for rid, node in [*((r.id, n) for r, n in self.red_rules),
                               *((t.id, n) for t, n in self.triage_rules)]
         }
@@ -186,7 +185,7 @@ class Engine:
         self.floor_refs: dict[str, tuple[tuple[int, ...], tuple[str, ...], bool]] = {}
         for _, c in self.conditions:
             for f in c.floor:
-                used = expr.refs(expr.parse(f.when, f.id, names))
+                used = criteria.refs(criteria.parse(f.when, f.id, names))
                 self.floor_refs[f.id] = (
                     tuple(at[r.name] for r in used if r.kind == "finding"),
                     tuple(r.name for r in used if r.kind == "flag"), f.basis == "published")
@@ -227,7 +226,7 @@ class Engine:
         rules and conditions (id -> text), the low back pain rule that holds, the questions)``.
         The stages also exist one by one (``_findings`` ... ``_late``, ``_ask``), for tests
         that check each against a reference."""
-        prog = expr.Program()
+        prog = criteria.Program()
         found = prog.batch(self._finding_batch, local_kind="finding")
         # The findings are still needed together, for explanations and scores: as
         # a tuple in finding_order (a dict of a hundred entries cost more to build).
@@ -236,7 +235,7 @@ class Engine:
         for code in RED_FLAG_CODES:
             # a flag is raised when any of its rules holds (as in assess's list of flags)
             raising = [v for (r, _), v in zip(self.red_rules, red, strict=True) if r.flag == code]
-            prog.let(expr.Ref("flag", code), " or ".join(f"{v} is True" for v in raising)
+            prog.let(criteria.Ref("flag", code), " or ".join(f"{v} is True" for v in raising)
                      or "False")
         # The red-flag rules that hold, in order: straight-line tests of locals, rather than
         # a loop in assess. The citations of the assessment start with theirs (CIT: id ->
@@ -252,14 +251,14 @@ class Engine:
         bound = dict(zip((i for i, _ in self._bound_batch),
                          prog.batch(self._bound_batch, local_kind=None), strict=True))
         for code, _ in self.conditions:
-            prog.local[expr.Ref("likely", code)] = prog.var()
-            prog.local[expr.Ref("high", code)] = prog.var()
+            prog.local[criteria.Ref("likely", code)] = prog.var()
+            prog.local[criteria.Ref("high", code)] = prog.var()
         local = prog.local
         lines, namespace = differential_lines(
             self.knowledge, self.conditions, self._floor_label, self.citation_text,
-            finding=lambda n: local[expr.Ref("finding", n)], bound=bound.__getitem__,
-            likely=lambda n: local[expr.Ref("likely", n)],
-            high=lambda n: local[expr.Ref("high", n)])
+            finding=lambda n: local[criteria.Ref("finding", n)], bound=bound.__getitem__,
+            likely=lambda n: local[criteria.Ref("likely", n)],
+            high=lambda n: local[criteria.Ref("high", n)])
         prog.emit(lines)
         late = prog.batch(self._late_batch, local_kind=None)
         namespace["RED"], namespace["RED_TEXTS"] = red_rows, red_texts
@@ -313,17 +312,17 @@ class Engine:
     # The stages one by one, compiled on first use (by tests: assess uses _core).
 
     @cached_property
-    def _findings(self) -> expr.Batch:
-        return expr.compile_batch(self._finding_batch, local_kind="finding")
+    def _findings(self) -> criteria.Batch:
+        return criteria.compile_batch(self._finding_batch, local_kind="finding")
 
     @cached_property
-    def _red(self) -> expr.Batch:
-        return expr.compile_batch([(r.id, n) for r, n in self.red_rules],
+    def _red(self) -> criteria.Batch:
+        return criteria.compile_batch([(r.id, n) for r, n in self.red_rules],
                                   local_kind=None, inputs=("finding",))
 
     @cached_property
-    def _bounds(self) -> expr.Batch:
-        return expr.compile_batch(self._bound_batch, local_kind=None,
+    def _bounds(self) -> criteria.Batch:
+        return criteria.compile_batch(self._bound_batch, local_kind=None,
                                   inputs=("finding", "flag"))
 
     @cached_property
@@ -335,8 +334,8 @@ class Engine:
             self.citation_text)
 
     @cached_property
-    def _late(self) -> expr.Batch:
-        return expr.compile_batch(self._late_batch, local_kind=None,
+    def _late(self) -> criteria.Batch:
+        return criteria.compile_batch(self._late_batch, local_kind=None,
                                   inputs=("finding", "flag", "likely", "high"))
 
     def _ask_paths(self, names: Iterable[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:

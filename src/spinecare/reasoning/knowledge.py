@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, model_validator
 
+from spinecare import criteria
 from spinecare.errors import KnowledgeError
 from spinecare.kb import (
     STRICT,
@@ -24,11 +25,10 @@ from spinecare.kb import (
     read_toml,
     top_level_problems,
 )
-from spinecare.reasoning import expr
 
 # The code lists live in spinecare.vocabulary; these re-exports keep the engine's imports.
 from spinecare.vocabulary import CONDITION_CODES as CONDITION_CODES
-from spinecare.vocabulary import EXPERT_JUDGEMENT
+from spinecare.vocabulary import EXPERT_JUDGEMENT, TriageLevel
 from spinecare.vocabulary import LEVEL_RANK as LEVEL_RANK
 from spinecare.vocabulary import RED_FLAG_CODES as RED_FLAG_CODES
 from spinecare.vocabulary import Basis as Basis
@@ -36,9 +36,9 @@ from spinecare.vocabulary import ConditionCode as ConditionCode
 from spinecare.vocabulary import LbpSource as LbpSource
 from spinecare.vocabulary import Likelihood as Likelihood
 from spinecare.vocabulary import RedFlagCode as RedFlagCode
-from spinecare.vocabulary import TriageLevel as Level
 
 EXPERT = EXPERT_JUDGEMENT
+Level = TriageLevel
 
 
 class _Strict(BaseModel):
@@ -321,7 +321,7 @@ def check(k: Knowledge) -> None:
 
     def parse(text: str, file: str, item: str) -> None:
         try:
-            expr.parse(text, item, names)
+            criteria.parse(text, item, names)
         except KnowledgeError as exc:
             problems.add_error(file, exc)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spinecare.reasoning.logic import and_, any_of, at_least, at_most, not_, or_
+from spinecare.criteria.logic import and_, any_of, at_least, at_most, not_, or_
 
 T, F, U = True, False, None
 
@@ -70,7 +70,7 @@ def test_any_of_nothing_is_unknown() -> None:
 ])
 def test_a_counting_rule_decides_only_what_its_known_items_decide(values: list,
                                                                    expected: tuple) -> None:
-    from spinecare.reasoning.logic import count_rule
+    from spinecare.criteria.logic import count_rule
 
     # Cook 2010 thresholds: rule in at 3 or more of 5, rule out at 1 or fewer
     assert count_rule(values, 3, 1) == expected

@@ -1,0 +1,208 @@
+"""The compiler: batches of criteria turned into the body of one Python function (the hot path)."""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from spinecare.criteria import logic
+from spinecare.criteria.interpreter import any_item
+from spinecare.criteria.nodes import (
+    And,
+    AnyItem,
+    Cmp,
+    Const,
+    Count,
+    Fact,
+    In,
+    ItemFact,
+    Node,
+    Not,
+    Or,
+    Ref,
+    RefKind,
+    refs,
+)
+from spinecare.errors import KnowledgeError
+
+
+class _Codegen:
+    def __init__(self, local_refs: Mapping[Ref, str], ref_sources: Mapping[str, str]):
+        self.local_refs = local_refs
+        self.ref_sources = ref_sources  # kind -> the name of the dict argument holding it
+        self.facts: dict[Fact, str] = {}  # case facts read once, at the top of the function
+        # Values from earlier batches, likewise read once: rules share findings (spinal_pain
+        # appears in a dozen red-flag rules), and a local is cheaper than a dict lookup.
+        self.inputs: dict[Ref, str] = {}
+        self.n_inputs = 0
+        self.n = 0
+
+    def tmp(self) -> str:
+        self.n += 1
+        return f"_t{self.n}"
+
+    def prologue(self) -> list[str]:
+        sections = sorted({f.section for f in self.facts})
+        # Fields are read from the section's __dict__, where pydantic keeps them: a model's
+        # attribute access goes through its __getattr__ hook, several times dearer than a
+        # dict lookup, and every case reads some sixty facts.
+        lines = [f"    _{s} = c.{s}.__dict__" for s in sections]
+        lines += [f"    {var} = _{f.section}[{f.field!r}]" for f, var in self.facts.items()]
+        return lines
+
+    def input_lines(self) -> list[str]:
+        return [f"    {var} = {self.ref_sources[r.kind]}[{r.name!r}]"
+                for r, var in self.inputs.items()]
+
+    def simple(self, n: Node, item: str | None) -> str | None:
+        """A bare name that can be read twice at no cost, if ``n`` compiles to one."""
+        if isinstance(n, Fact):
+            if n not in self.facts:
+                self.facts[n] = f"_f{len(self.facts)}"
+            return self.facts[n]
+        if isinstance(n, Ref):
+            if n in self.local_refs:
+                return self.local_refs[n]
+            if n.kind in self.ref_sources:
+                if n not in self.inputs:
+                    # named across the whole function: a batch's values may be these names
+                    self.n_inputs += 1
+                    self.inputs[n] = f"_r{self.n_inputs}"
+                return self.inputs[n]
+        return None
+
+    def bind(self, n: Node, item: str | None) -> tuple[str, str]:
+        """``(first_use, later_uses)``: the operand evaluated once, named for re-use."""
+        name = self.simple(n, item)
+        if name is not None:
+            return name, name
+        t = self.tmp()
+        return f"({t} := {self.expr(n, item)})", t
+
+    def expr(self, n: Node, item: str | None = None) -> str:
+        name = self.simple(n, item)
+        if name is not None:
+            return name
+        if isinstance(n, Const):
+            return repr(n.value)
+        if isinstance(n, ItemFact):
+            return f"{item}.{n.field}"
+        if isinstance(n, Ref):
+            raise KnowledgeError(f"{n.kind}.{n.name} is not available here")
+        if isinstance(n, Cmp):
+            first, a = self.bind(n.left, item)
+            if isinstance(n.right, Const):
+                return f"(None if {first} is None else ({a} {n.op} {n.right.value!r}))"
+            rfirst, b = self.bind(n.right, item)
+            return f"(None if ({first} is None or {rfirst} is None) else ({a} {n.op} {b}))"
+        if isinstance(n, In):
+            first, a = self.bind(n.operand, item)
+            test = "not in" if n.negate else "in"
+            values = repr(frozenset(n.values)) if len(n.values) > 3 else repr(n.values)
+            return f"(None if {first} is None else ({a} {test} {values}))"
+        if isinstance(n, And | Or):
+            bound = [self.bind(a, item) for a in n.args]
+            stop, other = ("False", "True") if isinstance(n, And) else ("True", "False")
+            first = " or ".join(f"{f} is {stop}" for f, _ in bound)
+            unknown = " or ".join(f"{t} is None" for _, t in bound)
+            return f"({stop} if ({first}) else (None if ({unknown}) else {other}))"
+        if isinstance(n, Not):
+            first, a = self.bind(n.arg, item)
+            return f"(None if {first} is None else not {a})"
+        if isinstance(n, Count):
+            fn = "_at_most" if n.most else "_at_least"
+            return f"{fn}({n.k}, ({', '.join(self.expr(a, item) for a in n.args)},))"
+        if isinstance(n, AnyItem):
+            source = "c.imaging" if n.collection == "imaging" else "c.exam.motor_deficits"
+            it, items = self.tmp(), self.tmp()
+            where, pred = self.expr(n.where, it), self.expr(n.pred, it)
+            # Most cases list no imaging: decide that without building the two closures.
+            return (f"(None if ({items} := {source}) is None else _any_item({items}, "
+                    f"{n.collection!r}, lambda {it}: {where}, lambda {it}: {pred}))")
+        raise TypeError(n)
+
+
+Batch = Callable[..., dict[str, logic.Tri]]
+
+
+class Program:
+    """Batches of expressions compiled, in order, into the body of one Python function.
+
+    Each value is a local of the function, so a later batch reads the findings (or flags,
+    likelihoods) of an earlier one as a local instead of looking it up in a dict, and no
+    intermediate dict is built. The caller may also bind references to its own code
+    (:meth:`let`) and splice in lines (:meth:`emit`). Case facts are read once, at the top.
+    """
+
+    def __init__(self, inputs: tuple[RefKind, ...] = ()):
+        self.local: dict[Ref, str] = {}
+        self.inputs = inputs
+        self.gen = _Codegen(self.local, {k: f"in_{k}" for k in inputs})
+        self.lines: list[str] = []
+        self.n = 0
+
+    def var(self) -> str:
+        self.n += 1
+        return f"_v{self.n}"
+
+    def batch(self, named: list[tuple[str, Node]], *, local_kind: RefKind | None) -> list[str]:
+        """Append ``named`` in order; returns the local holding each value. When ``local_kind``
+        is set, later expressions may refer to each as a reference of that kind."""
+        self.gen.inputs = {}
+        body = []
+        out = []
+        for name, node in named:
+            for r in refs(node):
+                if r.kind == local_kind and r not in self.local:
+                    raise KnowledgeError(f"{name}: refers to {r.name!r} before it is defined")
+            code = self.gen.expr(node)
+            if code.isidentifier() and not keyword.iskeyword(code):
+                var = code  # a fact or an earlier value as it is: no need to copy it
+            else:
+                var = self.var()
+                body.append(f"    {var} = {code}")
+            if local_kind is not None:
+                self.local[Ref(local_kind, name)] = var
+            out.append(var)
+        self.lines += self.gen.input_lines() + body
+        return out
+
+    def let(self, ref: Ref, code: str) -> str:
+        """Bind ``ref`` to the value of the Python expression ``code``."""
+        var = self.var()
+        self.lines.append(f"    {var} = {code}")
+        self.local[ref] = var
+        return var
+
+    def emit(self, lines: list[str]) -> None:
+        self.lines += lines
+
+    def function(self, returns: str, name: str = "<spinecare knowledge>",
+                 namespace: Mapping[str, Any] | None = None) -> Callable[..., Any]:
+        """The compiled function of ``(c, in_KIND...)``, returning the expression ``returns``."""
+        lines = [f"def _program(c{''.join(', in_' + k for k in self.inputs)}):",
+                 *self.gen.prologue(), *self.lines, f"    return {returns}"]
+        ns: dict[str, Any] = {
+            "_at_least": logic.at_least, "_at_most": logic.at_most, "_any_item": any_item,
+            **(namespace or {}),
+        }
+        exec(compile("\n".join(lines), name, "exec"), ns)
+        fn: Callable[..., Any] = ns["_program"]
+        return fn
+
+
+def compile_batch(named: list[tuple[str, Node]], *, local_kind: RefKind | None,
+                  inputs: tuple[RefKind, ...] = ()) -> Batch:
+    """Compile ``named`` expressions, in order, into one function.
+
+    The function takes the case and one dict per kind in ``inputs`` (values computed by earlier
+    batches) and returns ``{name: value}``. When ``local_kind`` is set, expressions may refer to
+    earlier members of the batch as references of that kind.
+    """
+    prog = Program(inputs)
+    out = prog.batch(named, local_kind=local_kind)
+    fn: Batch = prog.function(
+        "{" + ", ".join(f"{name!r}: {var}" for (name, _), var in zip(named, out, strict=True))
+        + "}")
+    return fn
