@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 
-from spinecare.api.app import create_app
-from spinecare.api.settings import Settings
+from spinecare.app import create_app
+from spinecare.http.settings import Settings
 from spinecare.store import accounts, records
 from spinecare.store.db import Database
 from spinecare.web import mount

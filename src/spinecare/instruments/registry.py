@@ -216,6 +216,8 @@ class Instrument(_Strict):
     id: str
     name: str
     short_name: str
+    report_name: str | None = None
+    """What the assessment report calls the score, where that is not the short name."""
     version: str
     status: PublicationStatus = "active"
     administered_by: Literal["patient", "clinician"]

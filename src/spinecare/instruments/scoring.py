@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from spinecare.case import Case, Instruments
 from spinecare.criteria.logic import count_rule
 from spinecare.errors import Problem
+from spinecare.instruments.display import score_suffix
 from spinecare.instruments.errors import AnswerError
 from spinecare.instruments.registry import Instrument, instrument, instruments
 
@@ -365,9 +366,7 @@ def describe(inst: Instrument, score: Mapping[str, Any]) -> str:
     if kind in ("percent_of_answered", "sum_of_domains"):
         if score["value"] is None:
             return f"not scored: {score['reason']}"
-        top = sum((inst.scoring.domains or {}).values())
-        unit = "%" if kind == "percent_of_answered" else f"/{top}"
-        text = f"{score['value']}{unit} - {score['band_label']}"
+        text = f"{score['value']}{score_suffix(inst)} - {score['band_label']}"
         if "answered" in score:
             text += f" ({score['answered']} of {score['answered'] + score['missing']} answered)"
         if score.get("flag"):
@@ -386,8 +385,9 @@ def describe(inst: Instrument, score: Mapping[str, Any]) -> str:
         text = ", ".join(parts) or "no subscale answered"
         return text + (f" ({score['reason']})" if score.get("reason") else "")
     if kind == "ratings":
-        return ", ".join(f"{k} {v['value']}/10 ({v['band_label']})" for k, v in score.items()) \
-            or "no rating given"
+        unit = score_suffix(inst)
+        return ", ".join(f"{k} {v['value']}{unit} ({v['band_label']})"
+                         for k, v in score.items()) or "no rating given"
     if kind == "count_positive":
         count = f"{score['positive']} of {score['of']} positive"
         if score["unknown"]:

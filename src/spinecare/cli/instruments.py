@@ -1,4 +1,4 @@
-"""Command-line commands of the instruments package: registered by ``spinecare.cli``.
+"""``spinecare instruments`` and ``spinecare score``: the questionnaires and their scores.
 
     spinecare instruments list [--json]              one instrument a line, its id first
     spinecare instruments show ID [--fhir | --json]  an instrument (or the intake) in full
@@ -11,22 +11,33 @@ A FILE holds a FHIR QuestionnaireResponse, a plain answers document (see
 :mod:`spinecare.instruments.answers`), or a JSON array of them; ``-`` reads standard input.
 Exit status: 0 when all went well, 2 for invalid input: one line per problem on stderr, naming
 the file and the JSON path (and the questionnaire linkId), never a traceback.
-
-Import nothing heavy at module level: every ``spinecare`` invocation loads this module.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import difflib
 from itertools import pairwise
 from typing import Any
 
-EXIT_OK, EXIT_INVALID = 0, 2
+from spinecare import __version__
+from spinecare.cli.io import (
+    EXIT_INTERNAL,
+    EXIT_INVALID,
+    EXIT_OK,
+    InvalidInput,
+    Subcommands,
+    problem_lines,
+    read_input,
+    report,
+    source_name,
+    write_json,
+    write_line,
+)
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add this package's subcommands to the ``spinecare`` parser."""
+def register(sub: Subcommands) -> None:
+    """Add ``instruments`` and ``score`` to the ``spinecare`` parser."""
     p = sub.add_parser("instruments", help="the instrument registry and its FHIR questionnaires",
                        description="Validated questionnaires: list them, show one (as a FHIR "
                        "R4 Questionnaire with --fhir), or turn responses into a case.")
@@ -66,20 +77,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _err(line: str) -> None:
-    sys.stderr.write(line + "\n")
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def _dump(doc: Any) -> str:
-    import orjson
-
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
-
-
 def _base(args: argparse.Namespace) -> str:
     from spinecare.instruments.fhir import CANONICAL_BASE
 
@@ -96,28 +93,23 @@ def _load(paths: list[str], base: str) -> tuple[list[tuple[str, list[Any]]], boo
 
     loaded, ok = [], True
     for path in paths:
-        name = "<stdin>" if path == "-" else path
+        name = source_name(path)
         try:
-            if path == "-":
-                data = sys.stdin.buffer.read()
-            else:
-                with open(path, "rb") as fh:
-                    data = fh.read()
-        except OSError as exc:
-            _err(f"{name}: cannot read: {exc.strerror}")
+            data = read_input(path)
+        except InvalidInput as exc:
+            report(exc.lines)
             ok = False
             continue
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            _err(f"{name}: (document): is not valid JSON: {exc}")
+            report([f"{name}: (document): is not valid JSON: {exc}"])
             ok = False
             continue
         try:
             loaded.append((name, read_responses(doc, base=base)))
         except AnswerError as exc:
-            for p in exc.problems:
-                _err(f"{name}: {p.path}: {p.message}")
+            report(problem_lines(name, exc.problems))
             ok = False
     return loaded, ok
 
@@ -130,7 +122,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     registry = instruments()
     if args.json:
-        _out(_dump([i.model_dump(mode="json") for i in registry.values()]))
+        write_json([i.model_dump(mode="json") for i in registry.values()])
         return EXIT_OK
     width = max(len(i) for i in registry) + 2
     for inst in registry.values():
@@ -140,41 +132,41 @@ def cmd_list(args: argparse.Namespace) -> int:
             notes.append("wording under licence, not shipped")
         if inst.status == "draft":
             notes.append("draft")
-        _out(f"{inst.id:<{width}}{inst.short_name}: {inst.name} ({'; '.join(notes)})")
+        write_line(f"{inst.id:<{width}}{inst.short_name}: {inst.name} ({'; '.join(notes)})")
     return EXIT_OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from spinecare.errors import KnowledgeError
+    from spinecare.instruments.fhir import questionnaire
     from spinecare.instruments.forms import form_ids
+    from spinecare.instruments.intake import intake_spec
     from spinecare.instruments.registry import instruments
 
     if args.id not in form_ids():
-        import difflib
-
         near = difflib.get_close_matches(args.id, form_ids(), n=1)
         hint = f" (did you mean {near[0]}?)" if near else ""
-        _err(f"spinecare: unknown instrument {args.id!r}{hint}; known: {', '.join(form_ids())}")
+        report([f"spinecare: unknown instrument {args.id!r}{hint}; "
+                f"known: {', '.join(form_ids())}"])
         return EXIT_INVALID
     if args.fhir:
-        from spinecare.instruments.fhir import questionnaire
-
         try:
-            _out(_dump(questionnaire(args.id, base=_base(args))))
+            write_json(questionnaire(args.id, base=_base(args)))
         except KnowledgeError as exc:
-            _err(f"spinecare: {exc}")
-            return 1
+            report([f"spinecare: {exc}"])
+            return EXIT_INTERNAL
         return EXIT_OK
     if args.id == "intake":
         if args.json:
-            from spinecare.instruments.intake import intake_spec
-
-            _out(_dump(intake_spec().model_dump(mode="json", by_alias=True)))
+            write_json(intake_spec().model_dump(mode="json", by_alias=True))
         else:
-            _out(_intake_text())
+            write_line(_intake_text())
         return EXIT_OK
     inst = instruments()[args.id]
-    _out(_dump(inst.model_dump(mode="json")) if args.json else _instrument_text(inst))
+    if args.json:
+        write_json(inst.model_dump(mode="json"))
+    else:
+        write_line(_instrument_text(inst))
     return EXIT_OK
 
 
@@ -278,12 +270,11 @@ def cmd_to_case(args: argparse.Namespace) -> int:
         case, notes = case_from_responses(responses, case_id=args.id, patient=patient)
     except AnswerError as exc:
         where = ", ".join(name for name, _ in loaded)
-        for p in exc.problems:
-            _err(f"{where}: {p.path}: {p.message}")
+        report(problem_lines(where, exc.problems))
         return EXIT_INVALID
     for note in notes:
-        _err(f"note: {note}")
-    _out(_dump(case.model_dump(mode="json", by_alias=True, exclude_none=True)))
+        report([f"note: {note}"])
+    write_json(case.model_dump(mode="json", by_alias=True, exclude_none=True))
     return EXIT_OK
 
 
@@ -291,9 +282,11 @@ def cmd_to_case(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from spinecare.instruments.change import change_over_time
     from spinecare.instruments.errors import AnswerError
     from spinecare.instruments.registry import instruments
     from spinecare.instruments.scoring import describe, score_answers
+    from spinecare.reasoning.knowledge import default_knowledge
 
     loaded, ok = _load(args.paths, _base(args))
     registry = instruments()
@@ -304,12 +297,13 @@ def cmd_score(args: argparse.Namespace) -> int:
         for n, r in enumerate(responses):
             where = f"[{n}]" if len(responses) > 1 else "questionnaire"
             if r.questionnaire not in registry:
-                _err(f"{name}: {where}: {r.questionnaire} is not scored; build a case with "
-                     "'spinecare instruments to-case'")
+                report([f"{name}: {where}: {r.questionnaire} is not scored; build a case "
+                        "with 'spinecare instruments to-case'"])
                 ok = False
                 continue
             if r.questionnaire in scores:
-                _err(f"{name}: {where}: a second response for {r.questionnaire} in one file")
+                report([f"{name}: {where}: a second response for {r.questionnaire} "
+                        "in one file"])
                 ok = False
                 continue
             scores[r.questionnaire] = score_answers(r.questionnaire, r.answers)
@@ -317,17 +311,12 @@ def cmd_score(args: argparse.Namespace) -> int:
         administrations.append({"file": name, "date": date, "scores": scores})
     if not ok:
         return EXIT_INVALID
-    from spinecare import __version__
-    from spinecare.reasoning.knowledge import default_knowledge
-
     result: dict[str, Any] = {
         "administrations": administrations,
         # every output names the software and knowledge versions (STYLE.md, habit 2); each
         # score names its instrument's version
         "versions": {"spinecare": __version__, "knowledge": default_knowledge().version}}
     if len(administrations) > 1:
-        from spinecare.instruments.change import change_over_time
-
         dates = [a["date"] for a in administrations]
         try:
             result["change"] = change_over_time([a["scores"] for a in administrations],
@@ -335,21 +324,21 @@ def cmd_score(args: argparse.Namespace) -> int:
         except AnswerError as exc:
             for p in exc.problems:
                 index = int(p.path[len("dates["):-1]) if p.path.startswith("dates[") else 0
-                _err(f"{administrations[index]['file']}: date: {p.message}")
+                report([f"{administrations[index]['file']}: date: {p.message}"])
             return EXIT_INVALID
     if args.json:
-        _out(_dump(result))
+        write_json(result)
         return EXIT_OK
     for a in administrations:
-        _out(f"{a['file']}" + (f" ({a['date']})" if a["date"] else ""))
+        write_line(f"{a['file']}" + (f" ({a['date']})" if a["date"] else ""))
         for inst_id, score in a["scores"].items():
             inst = registry[inst_id]
-            _out(f"  {inst_id}: {describe(inst, score)}")
+            write_line(f"  {inst_id}: {describe(inst, score)}")
     if "change" in result:
-        _out(f"change from {administrations[0]['file']}")
+        write_line(f"change from {administrations[0]['file']}")
         for key, m in result["change"].items():
             for c in m["changes"]:
-                _out(f"  {key}: {_change_text(m, c, administrations)}")
+                write_line(f"  {key}: {_change_text(m, c, administrations)}")
     return EXIT_OK
 
 

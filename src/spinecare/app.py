@@ -1,5 +1,6 @@
-"""The application factory: ``create_app(settings)`` opens (and migrates) the database and
-wires the routes, the error handlers and the OpenAPI document."""
+"""The composition root: ``create_app(settings)`` opens (and migrates) the database and wires
+the two doors, the API (``spinecare.api``) and the web pages (``spinecare.web``), onto one
+app with the state they share (``spinecare.http``)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from spinecare import __version__
+from spinecare import __version__, web
 from spinecare.api import errors, openapi
-from spinecare.api.deps import TokenCache
 from spinecare.api.routes import router
-from spinecare.api.settings import Settings
+from spinecare.http.deps import TokenCache
+from spinecare.http.settings import Settings
+from spinecare.plan.planner import default_plan_knowledge
+from spinecare.reasoning.engine import default_engine
 from spinecare.store.db import Database
-from spinecare.web import mount
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
@@ -25,9 +27,6 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from spinecare.plan.planner import default_plan_knowledge
-        from spinecare.reasoning.engine import default_engine
-
         # Load the knowledge before the first request, not during it.
         default_engine()
         default_plan_knowledge()
@@ -48,5 +47,5 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(router)
     errors.install(app)
     openapi.install(app)
-    mount(app)
+    web.mount(app)
     return app

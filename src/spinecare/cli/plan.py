@@ -1,4 +1,4 @@
-"""Command-line commands of the plan package: registered by ``spinecare.cli``.
+"""``spinecare plan`` and ``spinecare evidence``: care plans and what is known about treatments.
 
     spinecare plan CASE.json [--json]           the care plan (readable, or spinecare.plan/1)
     spinecare evidence TREATMENT [--json]       one treatment's evidence and claims answered
@@ -7,20 +7,25 @@
 Exit status: 0 on success; 2 for an invalid case (one line per problem on stderr,
 ``FILE: json.path: message``, as ``spinecare assess`` prints them) or an unknown treatment (with
 the closest ids).
-
-Import nothing heavy at module level: every ``spinecare`` invocation loads this module.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-EXIT_OK, EXIT_INVALID = 0, 2
+from spinecare.cli.io import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Subcommands,
+    read_case,
+    report,
+    write_json,
+    write_text,
+)
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add this package's subcommands to the ``spinecare`` parser."""
+def register(sub: Subcommands) -> None:
+    """Add ``plan`` and ``evidence`` to the ``spinecare`` parser."""
     p = sub.add_parser(
         "plan", help="the care plan for a case",
         description="Assess a spinecare.case/1 document and print its care plan: referral, "
@@ -44,57 +49,38 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    import orjson
-
-    from spinecare.case import parse_case
-    from spinecare.cli import read_input, report_problems
-    from spinecare.errors import CaseError
     from spinecare.plan.planner import make_plan
+    from spinecare.plan.render import render_plan
     from spinecare.reasoning.engine import default_engine
 
-    name = "<stdin>" if args.path == "-" else args.path
-    err = sys.stderr.buffer
-    try:
-        data = read_input(args.path)
-    except OSError as exc:
-        err.write(f"{name}: cannot read: {exc.strerror}\n".encode())
-        return EXIT_INVALID
-    try:
-        case = parse_case(data)
-    except CaseError as exc:
-        report_problems(name, exc, err)
-        return EXIT_INVALID
+    case = read_case(args.path)
     plan = make_plan(case, default_engine().assess(case))
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(plan, option=orjson.OPT_INDENT_2) + b"\n")
+        write_json(plan)
     else:
-        from spinecare.plan.render import render_plan
-
-        sys.stdout.buffer.write(render_plan(plan).encode())
+        write_text(render_plan(plan))
     return EXIT_OK
 
 
 def cmd_evidence(args: argparse.Namespace) -> int:
-    import orjson
-
     from spinecare.plan.evidence import UnknownTreatmentError, evidence_for
     from spinecare.plan.knowledge import load_treatments
     from spinecare.plan.render import render_evidence, suggestions_text
 
     if args.list:
-        for tid, t in load_treatments().treatments.items():
-            sys.stdout.write(f"{tid}: {t.name}\n")
+        write_text("".join(f"{tid}: {t.name}\n"
+                           for tid, t in load_treatments().treatments.items()))
         return EXIT_OK
     if not args.treatment:
-        sys.stderr.write("spinecare evidence: give a TREATMENT id, or --list to see them\n")
+        report(["spinecare evidence: give a TREATMENT id, or --list to see them"])
         return EXIT_INVALID
     try:
         evidence = evidence_for(args.treatment)
     except UnknownTreatmentError as exc:
-        sys.stderr.write(suggestions_text(exc.query, exc.suggestions))
+        report(suggestions_text(exc.query, exc.suggestions).splitlines())
         return EXIT_INVALID
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(evidence, option=orjson.OPT_INDENT_2) + b"\n")
+        write_json(evidence)
     else:
-        sys.stdout.write(render_evidence(evidence))
+        write_text(render_evidence(evidence))
     return EXIT_OK
