@@ -114,5 +114,5 @@ def test_the_engine_counts_a_cluster_as_its_instrument_file_defines_it(tmp_path:
 def test_a_cluster_item_naming_no_finding_is_refused(tmp_path: Path) -> None:
     folder = _knowledge_copy(tmp_path, "instruments/cook_lss_cpr.toml",
                              'finding = "relief_sitting"\n', "")
-    with pytest.raises(KnowledgeError, match=r"instruments/cook_lss_cpr.toml: every item"):
+    with pytest.raises(KnowledgeError, match=r"instruments/cook_lss_cpr.toml: item: every item"):
         load_knowledge(folder)

@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from spinecare.instruments.registry import Coding, Instrument
+from spinecare.vocabulary import EnableBehavior, PublicationStatus
 
 ItemType = Literal["group", "display", "boolean", "choice", "integer", "decimal", "quantity"]
 ANSWERABLE: frozenset[str] = frozenset({"boolean", "choice", "integer", "decimal", "quantity"})
@@ -64,7 +65,7 @@ class FormItem:
     """``quantity``: the units an answer may use, the first being the base unit; ``decimal``:
     the single unit of the number."""
     enable_when: tuple[Condition, ...] = ()
-    enable_behavior: Literal["all", "any"] = "all"
+    enable_behavior: EnableBehavior = "all"
     items: tuple[FormItem, ...] = ()
     codes: tuple[Coding, ...] = ()
 
@@ -82,7 +83,7 @@ class Form:
     """A machine-friendly name (``OswestryDisabilityIndex``)."""
     title: str
     version: str
-    status: Literal["active", "draft"]
+    status: PublicationStatus
     description: str
     copyright: str | None
     codes: tuple[Coding, ...]

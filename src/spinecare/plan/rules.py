@@ -29,29 +29,44 @@ from pydantic import AfterValidator, Field, StringConstraints, ValidationError, 
 
 from spinecare import criteria
 from spinecare.errors import Problem
-from spinecare.plan.knowledge import (
-    NEGATIVE_RECOMMENDATIONS,
+from spinecare.kb import (
     CitationIds,
-    Condition,
-    ExerciseLibrary,
     Id,
     Ids,
-    KnowledgeFileError,
+    Problems,
     ReadOnlyMap,
     Text,
     Texts,
-    TreatmentBase,
     Version,
-    _freeze,
-    _Frozen,
-    _knowledge_dir,
-    _parse_toml,
-    _problems_from,
-    _read,
-    _unique,
+    freeze,
+    knowledge_dir,
+    parse_toml,
+    read_text,
+    top_level_problems,
+    unique,
+    validation_problems,
+)
+from spinecare.kb import StrictModel as _Frozen
+from spinecare.plan.knowledge import (
+    NEGATIVE_RECOMMENDATIONS,
+    Condition,
+    ExerciseLibrary,
+    TreatmentBase,
     load_exercises,
     load_treatments,
 )
+from spinecare.vocabulary import (
+    InvestigationStatus,
+    LbpSource,
+    MjoaBand,
+    PainSite,
+    Tolerance,
+    TreatmentChoice,
+)
+from spinecare.vocabulary import RedFlagCode as RedFlag
+from spinecare.vocabulary import ReviewInstrument as Instrument
+from spinecare.vocabulary import TriageLevel as Level
+from spinecare.vocabulary import Urgency as Urgency
 
 __all__ = [
     "LEVELS",
@@ -89,32 +104,6 @@ PLAN_RULES_FILE = "plan_rules.toml"
 # Closed vocabularies (shared with the assessment and the case)
 # ---------------------------------------------------------------------------------------------
 
-Level = Literal["emergency", "urgent", "routine", "self_care"]
-RedFlag = Literal[
-    "cauda_equina_syndrome",
-    "spinal_infection",
-    "malignancy",
-    "fracture",
-    "progressive_neurological_deficit",
-    "myelopathy",
-]
-MjoaBand = Literal["normal", "mild", "moderate", "severe"]
-LbpSource = Literal["none", "lumbar", "cervical_myelopathy", "mixed", "undetermined"]
-
-#: How soon: the referral, escalation and safety-net vocabulary, most urgent first.
-Urgency = Literal[
-    "immediately",
-    "same_day",
-    "within_48_hours",
-    "within_2_weeks",
-    "routine",
-    "if_not_improving",
-]
-InvestigationStatus = Literal["do_now", "only_if", "not_needed"]
-Instrument = Literal["odi", "ndi", "mjoa", "zcq", "pain_nrs"]
-PainSite = Literal["back", "leg", "neck", "arm"]
-Tolerance = Literal["easy", "manageable", "hard", "could_not_finish"]
-
 LEVELS: tuple[str, ...] = get_args(Level)
 RED_FLAGS: frozenset[str] = frozenset(get_args(RedFlag))
 URGENCY_RANK: Mapping[str, int] = types.MappingProxyType(
@@ -141,7 +130,7 @@ FactValue = bool | str
 def _nonempty_unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
     if not values:
         raise ValueError("must not be empty; leave the key out instead")
-    return _unique(values)
+    return unique(values)
 
 
 _NonEmpty = AfterValidator(_nonempty_unique)
@@ -329,7 +318,7 @@ class FirstLineRule(_Worded):
 
     condition: Condition | None = None
     treatments: Ids = ()
-    choice: Literal["all", "one_of"] = "all"
+    choice: TreatmentChoice = "all"
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -860,21 +849,22 @@ def parse_plan_rules(
 ) -> PlanRules:
     """Parse and check plan rules given as TOML text against the treatment knowledge base and
     exercise library (default: the packaged ones)."""
-    data = _parse_toml(text, source)
-    problems = [Problem(key, "unknown key") for key in data if key not in _TOP]
-    if problems:
-        raise KnowledgeFileError(source, problems)
+    data = parse_toml(text, source)
+    problems = Problems()
+    problems.add_all(source, top_level_problems(data, _TOP))
+    known = {key: value for key, value in data.items() if key in _TOP}
     try:
-        rules = PlanRules.model_validate(_freeze(_with_programme_ids(data)))
+        rules = PlanRules.model_validate(freeze(_with_programme_ids(known)))
     except ValidationError as exc:
-        raise KnowledgeFileError(source, _named(_problems_from(exc, ""), data)) from exc
-    problems = cross_check(
+        problems.add_all(source, _named(validation_problems(exc), known))
+        problems.raise_if_any()
+        raise  # unreachable: a validation error always adds a problem
+    problems.add_all(source, cross_check(
         rules,
         load_treatments() if treatments is None else treatments,
         load_exercises() if exercises is None else exercises,
-    )
-    if problems:
-        raise KnowledgeFileError(source, problems)
+    ))
+    problems.raise_if_any()
     rules.when_criteria  # noqa: B018 -- built at load rather than by the first plan
     return rules
 
@@ -911,4 +901,4 @@ def _named(problems: list[Problem], data: Mapping[str, Any]) -> list[Problem]:
 @functools.lru_cache(maxsize=1)
 def load_plan_rules() -> PlanRules:
     """The plan rules shipped with spinecare (read once, then cached)."""
-    return parse_plan_rules(_read(_knowledge_dir() / PLAN_RULES_FILE, PLAN_RULES_FILE))
+    return parse_plan_rules(read_text(knowledge_dir() / PLAN_RULES_FILE, PLAN_RULES_FILE))

@@ -9,17 +9,16 @@ not reach it. The tests run every row; ``spinecare knowledge coverage`` prints t
 from __future__ import annotations
 
 import copy
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from spinecare.case import CASE_SCHEMA_ID, Case, parse_case
 from spinecare.errors import CaseError, KnowledgeError
+from spinecare.kb import Problems, knowledge_dir, read_toml
 from spinecare.reasoning.engine import Engine
 from spinecare.reasoning.knowledge import LEVEL_RANK, Level
 
@@ -35,10 +34,15 @@ class Criterion(_Strict):
     reference: str
     criterion: str
     level: Level
-    cite: Annotated[list[str], Field(min_length=1)]
+    citations: Annotated[list[str], Field(min_length=1)]
     rules: Annotated[list[str], Field(min_length=1)]
     case: dict[str, Any]
     without: Annotated[dict[str, Any], Field(min_length=1)]
+
+    @property
+    def cite(self) -> list[str]:
+        """``citations`` under its old name, for code not yet moved to it."""
+        return self.citations
 
 
 class Gap(_Strict):
@@ -55,17 +59,12 @@ class Coverage(_Strict):
 
 def load_coverage(folder: Traversable | None = None) -> Coverage:
     """The criteria table of the knowledge in ``folder`` (the packaged knowledge by default)."""
-    source = (folder or files("spinecare.knowledge")).joinpath(FILE)
-    try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise KnowledgeError(f"{FILE}: {exc}") from None
-    try:
-        return Coverage.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors(include_url=False))
-        raise KnowledgeError(f"{FILE}: {problems}") from None
+    source = (folder or knowledge_dir()).joinpath(FILE)
+    problems = Problems()
+    coverage = problems.validate(Coverage, read_toml(source, FILE), FILE)
+    problems.raise_if_any()
+    assert coverage is not None
+    return coverage
 
 
 def _with(document: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
