@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml requirements-dev.txt
 run: $(STAMP)
 	$(BIN)/spinecare serve --demo
 
+# ruff, then the layers and the absence of import cycles (import-linter, contracts in
+# pyproject.toml; docs/ARCHITECTURE.md explains them).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

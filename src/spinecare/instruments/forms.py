@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from spinecare.instruments.registry import Coding, Instrument
+from spinecare.kb.citations import packaged_citations
 from spinecare.vocabulary import EnableBehavior, PublicationStatus
 
 ItemType = Literal["group", "display", "boolean", "choice", "integer", "decimal", "quantity"]
@@ -172,9 +173,7 @@ def _criteria_text(inst: Instrument) -> str:
 
 def instrument_description(inst: Instrument) -> str:
     """Markdown for ``Questionnaire.description``: what it is, its scoring, what is unverified."""
-    from spinecare.reasoning.knowledge import default_knowledge
-
-    citations = default_knowledge().citations
+    citations = packaged_citations()
     who = "the patient" if inst.administered_by == "patient" else "a clinician"
     lines = [f"{inst.name} (version {inst.version}), completed by {who}.", "",
              describe_rule(inst)]

@@ -26,6 +26,7 @@ from spinecare.errors import KnowledgeError
 from spinecare.instruments.forms import Choice, Condition, Form, FormItem, Unit
 from spinecare.instruments.registry import LinkId, Option
 from spinecare.kb import Problems, knowledge_dir, read_toml
+from spinecare.kb.citations import packaged_citations
 from spinecare.vocabulary import EnableBehavior, PublicationStatus
 
 WHERE = "instruments/intake.toml"
@@ -259,10 +260,8 @@ def _item(spec: IntakeSpec, n: Node) -> FormItem:
 @lru_cache(maxsize=1)
 def intake_form() -> Form:
     """The intake questionnaire as a :class:`Form`, urgent-care statement first."""
-    from spinecare.reasoning.knowledge import default_knowledge
-
     spec = intake_spec()
-    citations = default_knowledge().citations
+    citations = packaged_citations()
     description = (
         "Patient intake for spinecare: the history and symptoms of a spinecare.case/1, asked in "
         "plain words (not the examination). Safety questions come first. Each answer fills the "
