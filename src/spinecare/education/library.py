@@ -188,6 +188,11 @@ class Article(_Frozen):
                 found.append((name, section))
         return tuple(found)
 
+    def reading_texts(self) -> tuple[tuple[str, str], ...]:
+        """The summary and each section as running text, in reading order, by name."""
+        sections = [(name, section.sentences_text()) for name, section in self.sections()]
+        return (("summary", self.summary), *sections)
+
     def grading_condition(self) -> Condition | None:
         """The condition whose verdict the treatments section shows, if any."""
         if self.treatments is not None and self.treatments.for_condition is not None:
