@@ -79,7 +79,7 @@ def test_has_a_review_date_that_is_not_in_the_future_or_stale(article_id: str) -
     article = _article(article_id)
     today = datetime.date.today()
     assert article.reviewed <= today
-    # Patient information is reviewed at least every three years (the NHS's usual cycle).
+    # A three-year review cycle (design choice): an article older than that fails until reviewed.
     assert (today - article.reviewed).days <= 3 * 366, "review the article"
     assert "Flesch-Kincaid" in article.standard
 

@@ -149,10 +149,11 @@ def render_text(doc: Mapping[str, Any]) -> str:
     for cid, text in doc["sources"].items():
         out += _wrap(f"[{cid}] {text}", "    ", "  ")
     versions = doc["versions"]
-    out += [
-        "",
-        f"Last reviewed {doc['reviewed']}, to the standard: {doc['standard']}.",
+    out.append("")
+    out += _wrap(f"Last reviewed {doc['reviewed']}, to the standard: {doc['standard']}.", "")
+    out += _wrap(
         f"spinecare {versions['engine']}, education {versions['education']}, "
         f"treatments {versions['treatments']}. Information, not a diagnosis.",
-    ]
+        "",
+    )
     return "\n".join(out) + "\n"
