@@ -151,9 +151,9 @@ def render_text(doc: Mapping[str, Any]) -> str:
     versions = doc["versions"]
     out.append("")
     out += _wrap(f"Last reviewed {doc['reviewed']}, to the standard: {doc['standard']}.", "")
-    out += _wrap(
+    out.append(
         f"spinecare {versions['engine']}, education {versions['education']}, "
-        f"treatments {versions['treatments']}. Information, not a diagnosis.",
-        "",
+        f"treatments {versions['treatments']}."
     )
+    out.append("Information for patients, not a diagnosis.")
     return "\n".join(out) + "\n"
