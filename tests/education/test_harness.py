@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from spinecare.education import load_library, parse_article, reading_problems
+from spinecare.education import (
+    EducationLibraryError,
+    load_library,
+    parse_article,
+    reading_problems,
+)
 from spinecare.education.readability import measure, sentences, words
 from spinecare.education.wording import (
     absolute_claims,
@@ -36,7 +41,7 @@ def _broken(tmp_path: Path, file: str, old: str, new: str) -> Path:
 
 
 def _problems(folder: Path) -> str:
-    with pytest.raises(KnowledgeFileError) as err:
+    with pytest.raises(EducationLibraryError) as err:
         load_library(folder)
     return str(err.value)
 
@@ -78,6 +83,21 @@ def test_an_unknown_key_is_reported_with_file_and_key(tmp_path: Path) -> None:
 def test_an_unknown_key_inside_a_section_is_reported_with_its_path(tmp_path: Path) -> None:
     folder = _broken(tmp_path, "spinal_infection.toml", "[tests]\n", "[tests]\nnote = 'x'\n")
     assert "spinal_infection.toml: tests.note: unknown key" in _problems(folder)
+
+
+def test_problems_in_several_files_are_all_reported_each_with_its_file(tmp_path: Path) -> None:
+    folder = _broken(tmp_path, "spinal_infection.toml", "kind =", 'colour = "red"\nkind =')
+    text = (folder / "vertebral_fracture.toml").read_text()
+    (folder / "vertebral_fracture.toml").write_text(text.replace("[tests]", "[test]", 1))
+    (folder / "stray.toml").write_text('title = "x"')
+    with pytest.raises(EducationLibraryError) as err:
+        load_library(folder)
+    files = {e.file for e in err.value.errors}
+    assert files == {"index.toml", "spinal_infection.toml", "vertebral_fracture.toml", "stray.toml"}
+    message = str(err.value)
+    assert "vertebral_fracture.toml: test: unknown key" in message
+    assert "index.toml: articles: stray.toml is not listed" in message
+    assert "stray.toml: kind: missing required key" in message
 
 
 def test_an_unknown_treatment_id_is_reported(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ for their format, :mod:`spinecare.education.render` for the output and
 from spinecare.education.library import (
     Article,
     EducationLibrary,
+    EducationLibraryError,
     Section,
     TreatmentSection,
     load_library,
@@ -23,6 +24,7 @@ __all__ = [
     "LIMITS",
     "Article",
     "EducationLibrary",
+    "EducationLibraryError",
     "Limits",
     "Reading",
     "Section",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import functools
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from types import MappingProxyType
@@ -34,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from spinecare.errors import Problem
+from spinecare.errors import KnowledgeError, Problem
 from spinecare.plan.knowledge import (
     CONDITIONS,
     EXPERT_JUDGEMENT,
@@ -55,6 +55,7 @@ __all__ = [
     "Article",
     "ArticleKind",
     "EducationLibrary",
+    "EducationLibraryError",
     "Section",
     "SectionName",
     "TreatmentSection",
@@ -237,6 +238,14 @@ class EducationLibrary(_Frozen):
 # ---------------------------------------------------------------------------------------------
 
 
+class EducationLibraryError(KnowledgeError):
+    """Problems in one or more files of the library; ``errors`` holds one error per file."""
+
+    def __init__(self, errors: Iterable[KnowledgeFileError]):
+        self.errors = tuple(errors)
+        super().__init__("; ".join(str(e) for e in self.errors))
+
+
 def _freeze(value: Any) -> Any:
     # TOML arrays arrive as lists; the strict models hold tuples.
     if isinstance(value, list):
@@ -342,15 +351,18 @@ def load_library(
     """Load and cross-check the education library in ``folder`` (default: the packaged one).
 
     ``treatments`` and ``citations`` default to the packaged treatment knowledge and sources.
-    Raises :class:`~spinecare.plan.knowledge.KnowledgeFileError` naming the first file with
-    problems and every problem in it; a problem between files names ``index.toml``.
+    Raises :class:`EducationLibraryError` with every problem of every file, each naming the
+    file and the key; a problem between files (listing, coverage) names ``index.toml``.
     """
     if folder is None and treatments is None and citations is None:
         return _packaged_library()
     folder = folder if folder is not None else files("spinecare.knowledge") / EDUCATION_DIR
     treatments = load_treatments() if treatments is None else treatments
     citations = load_citations() if citations is None else citations
-    index = parse_index(_read(folder / INDEX_FILE, INDEX_FILE))
+    try:
+        index = parse_index(_read(folder / INDEX_FILE, INDEX_FILE))
+    except KnowledgeFileError as exc:
+        raise EducationLibraryError([exc]) from exc
     entries = _entries(folder)
     index_problems = [
         Problem(f"articles[{i}]", f"no file {name}.toml")
@@ -367,16 +379,21 @@ def load_library(
         for i, cid in enumerate(index.standard_sources)
         if cid not in citations
     ]
+    errors: list[KnowledgeFileError] = []
     articles: dict[str, Article] = {}
-    for name in index.articles:
-        if name not in entries:
-            continue
+    for name in sorted(entries, key=lambda n: (n not in index.articles, n)):
         source = f"{name}.toml"
-        article = parse_article(_read(entries[name], source), article_id=name, source=source)
+        try:
+            article = parse_article(_read(entries[name], source), article_id=name, source=source)
+        except KnowledgeFileError as exc:
+            errors.append(exc)
+            continue
         problems = _cross_problems(article, treatments, citations)
         if problems:
-            raise KnowledgeFileError(source, problems)
-        articles[name] = article
+            errors.append(KnowledgeFileError(source, problems))
+        elif name in index.articles:
+            articles[name] = article
+    articles = {name: articles[name] for name in index.articles if name in articles}
     covered: dict[str, str] = {}
     for article in articles.values():
         if article.condition is None:
@@ -391,7 +408,9 @@ def load_library(
             )
         covered[article.condition] = article.id
     if index_problems:
-        raise KnowledgeFileError(INDEX_FILE, index_problems)
+        errors.insert(0, KnowledgeFileError(INDEX_FILE, index_problems))
+    if errors:
+        raise EducationLibraryError(errors)
     return EducationLibrary(
         version=index.version,
         name=index.name,
