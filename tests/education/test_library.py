@@ -7,7 +7,7 @@ import tomllib
 from importlib.resources import files
 
 from spinecare.education import load_library, uncovered_conditions
-from spinecare.plan.knowledge import CONDITIONS, load_citations
+from spinecare.plan.knowledge import CONDITIONS, load_citations, load_treatments
 from spinecare.reasoning.knowledge import load_citations as load_reasoning_citations
 from tests.education.conftest import ARTICLE_IDS, EDUCATION_DIR, KNOWLEDGE_DIR
 
@@ -49,6 +49,11 @@ def _enums(node: object) -> list[list[str]]:
         for value in node:
             found += _enums(value)
     return found
+
+
+def test_every_treatment_in_the_treatment_knowledge_is_named_by_some_article() -> None:
+    named = {t for a in LIBRARY.articles.values() if a.treatments for t in a.treatments.ids}
+    assert sorted(set(load_treatments().treatments) - named) == []
 
 
 def test_the_four_topic_articles_are_there() -> None:
