@@ -30,12 +30,12 @@ EDUCATION_SCHEMA_ID = "spinecare.education/1"
 #: Patient words for the closed vocabularies of the treatment knowledge. Keyed by every code,
 #: so a new grade or recommendation fails the contract test until it has words here.
 GRADE_WORDS: Mapping[str, str] = {
-    "high": "strong evidence",
-    "moderate": "moderate evidence",
-    "low": "weak evidence",
-    "very_low": "very weak evidence",
-    "insufficient": "too little evidence to judge",
-    "evidence_against": "good evidence that it does not help",
+    "high": "strong",
+    "moderate": "moderate",
+    "low": "weak",
+    "very_low": "very weak",
+    "insufficient": "too little to judge",
+    "evidence_against": "points against it",
 }
 RECOMMENDATION_WORDS: Mapping[str, str] = {
     "recommended": "guidelines recommend it",
