@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench bench-api clean chromium
+.PHONY: run test lint typecheck unit bench bench-api clean chromium schemas
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ unit: $(STAMP) chromium $(AXE)
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
 test: lint typecheck unit
+
+# The vocabulary's code lists written into the JSON Schemas' enums (after adding a code).
+schemas: $(STAMP)
+	$(BIN)/python scripts/schema_enums.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_assess.py

@@ -228,3 +228,35 @@ ENABLE_BEHAVIORS: tuple[str, ...] = get_args(EnableBehavior)
 #: mJOA severity bands (the band codes of ``knowledge/instruments/mjoa.toml``).
 MjoaBand = Literal["normal", "mild", "moderate", "severe"]
 MJOA_BANDS: tuple[str, ...] = get_args(MjoaBand)
+
+
+# Every enum of the published schemas (src/spinecare/schemas), by file and JSON pointer, with the
+# list it must equal (same codes, same order; ``None`` is the schema's "not known", not a code).
+# `make schemas` writes these lists into the schema files; tests/test_vocabulary.py checks them.
+SCHEMA_ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("assessment.schema.json", "/properties/triage/properties/level"): TRIAGE_LEVELS,
+    ("assessment.schema.json", "/properties/red_flags/items/properties/code"): RED_FLAG_CODES,
+    ("assessment.schema.json", "/properties/conditions/items/properties/code"): CONDITION_CODES,
+    ("assessment.schema.json", "/properties/conditions/items/properties/likelihood"):
+        LIKELIHOODS,
+    ("assessment.schema.json", "/properties/low_back_pain_source"): LBP_SOURCES,
+    ("plan.schema.json", "/$defs/level"): TRIAGE_LEVELS,
+    ("plan.schema.json", "/$defs/urgency"): URGENCIES,
+    ("plan.schema.json", "/$defs/red_flag"): RED_FLAG_CODES,
+    ("plan.schema.json", "/$defs/condition"): CONDITION_CODES,
+    ("plan.schema.json", "/$defs/evidence_grade"): EVIDENCE_GRADES,
+    ("plan.schema.json", "/$defs/recommendation"): RECOMMENDATIONS,
+    ("plan.schema.json", "/properties/based_on/properties/conditions/items/properties/likelihood"):
+        PLAN_LIKELIHOODS,
+    ("plan.schema.json", "/properties/based_on/properties/mjoa_band"): MJOA_BANDS,
+    ("plan.schema.json", "/properties/investigations/items/properties/status"):
+        INVESTIGATION_STATUSES,
+    ("plan.schema.json", "/properties/first_line/items/properties/choice"): TREATMENT_CHOICES,
+    ("plan.schema.json", "/properties/avoid/items/properties/basis"): AVOID_BASES,
+    ("plan.schema.json", "/properties/review/items/properties/instrument"): REVIEW_INSTRUMENTS,
+    ("plan.schema.json", "/properties/review/items/properties/pain_site"): PAIN_SITES,
+    ("plan.schema.json", "/$defs/programme/properties/status"): PROGRAMME_STATUSES,
+    ("plan.schema.json", "/$defs/programme/properties/pain/properties/site"): PAIN_SITES,
+    ("plan.schema.json", "/$defs/programme/properties/exercises/items/properties/category"):
+        EXERCISE_CATEGORIES,
+}

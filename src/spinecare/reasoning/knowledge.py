@@ -39,6 +39,11 @@ from spinecare.vocabulary import Likelihood as Likelihood
 from spinecare.vocabulary import RedFlagCode as RedFlagCode
 
 EXPERT = EXPERT_JUDGEMENT
+
+# A condition is defined by the knowledge: the engine, the reference and the report take any
+# condition conditions.toml defines. The packaged knowledge's conditions are held equal to
+# vocabulary.CONDITION_CODES and the schema enums by tests/test_vocabulary.py.
+ConditionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Level = TriageLevel
 
 
@@ -116,7 +121,7 @@ class Exclusion(Cited):
     base: Annotated[float, Field(gt=0, lt=1)]
     if_unknown: Annotated[float, Field(ge=0, le=1)]
     if_absent: Annotated[float, Field(ge=0, le=1)]
-    excluded_by: list[ConditionCode]
+    excluded_by: list[ConditionId]
 
 
 class Condition(Cited):
@@ -175,7 +180,7 @@ class Knowledge(_Strict):
     red_flag_rules: list[RedFlagRule]
     triage_rules: list[TriageRule]
     triage_default: TriageDefault
-    conditions: dict[ConditionCode, Condition]
+    conditions: dict[ConditionId, Condition]
     bands: Bands
     lbp_rules: list[LbpRule]
     prediction_rules: dict[str, PredictionRule]
@@ -259,11 +264,6 @@ def load_knowledge(folder: Traversable | None = None) -> Knowledge:
         citations = {}
     manifest, cond = docs["knowledge.toml"], docs["conditions.toml"]
     coded = cond.get("condition", {})
-    if isinstance(coded, dict):
-        # An unknown code is one problem; its entry is not checked further.
-        for code in [c for c in coded if c not in CONDITION_CODES]:
-            problems.add("conditions.toml", f"condition.{code}", "not a condition code")
-        coded = {c: v for c, v in coded.items() if c in CONDITION_CODES}
     parts: dict[str, Any] = {
         "version": manifest.get("version"),
         "citations": citations,
@@ -351,9 +351,15 @@ def check(k: Knowledge) -> None:
 
     def parse(text: str, file: str, item: str) -> None:
         try:
-            criteria.parse(text, item, names)
+            node = criteria.parse(text, item, names)
         except KnowledgeError as exc:
             problems.add_error(file, exc)
+            return
+        for ref in criteria.refs(node):
+            if ref.kind in ("likely", "high") and ref.name not in k.conditions:
+                problems.add(file, item, f"{ref.kind}.{ref.name}: no such condition")
+            if ref.kind == "flag" and ref.name not in RED_FLAG_CODES:
+                problems.add(file, item, f"flag.{ref.name}: no such red flag")
 
     for where, cited in cited_items(k):
         file, _, item = where.partition(": ")
@@ -385,10 +391,6 @@ def check(k: Knowledge) -> None:
         for item_name in items:
             if item_name not in names:
                 problems.add("prediction_rules.toml", pname, f"unknown finding {item_name!r}")
-    missing = sorted(set(CONDITION_CODES) - set(k.conditions))
-    if missing:
-        problems.add("conditions.toml", "", f"every condition code needs an entry; missing "
-                                            f"{missing}")
     priorities = [c.priority for c in k.conditions.values()]
     if len(set(priorities)) != len(priorities):
         problems.add("conditions.toml", "", "every condition needs its own priority")
@@ -402,6 +404,10 @@ def check(k: Knowledge) -> None:
         if c.exclusion and c.exclusion.requires not in names:
             problems.add("conditions.toml", code,
                          f"unknown finding {c.exclusion.requires!r}")
+        for other in c.exclusion.excluded_by if c.exclusion else ():
+            if other not in k.conditions:
+                problems.add("conditions.toml", f"{code}.exclusion",
+                             f"excluded_by: no such condition {other!r}")
     ids = [("red_flags.toml", r.id) for r in k.red_flag_rules]
     ids += [("triage.toml", t.id) for t in k.triage_rules]
     ids += [("lbp_source.toml", r.id) for r in k.lbp_rules]
