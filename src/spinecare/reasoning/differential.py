@@ -11,8 +11,9 @@ minimum); caps limit the likelihood band. A diagnosis of exclusion takes its bas
 complaint instead. The conditions come out most likely first, then by priority (serious
 pathology first), then by probability.
 
-:func:`reference_odds` computes the likelihood-ratio update by plain iteration; a test checks
-the compiled function against it on generated cases.
+:func:`reference_odds` computes the likelihood-ratio update by plain iteration, and
+:mod:`spinecare.reasoning.reference` the whole assessment; tests check the compiled function
+against both on generated cases.
 """
 
 from __future__ import annotations
@@ -26,14 +27,6 @@ from spinecare.reasoning.knowledge import Condition, Evidence, Knowledge
 
 LIKELIHOOD_RANK = {"low": 0, "moderate": 1, "high": 2}
 LIKELIHOOD_NAME = ("low", "moderate", "high")
-
-Differential = Callable[
-    [Mapping[str, Tri], Mapping[str, Tri]],
-    tuple[list[dict[str, Any]], dict[str, Tri], dict[str, Tri], dict[str, str]]]
-"""``(findings, bounds) -> (conditions, likely by code, high by code, the citations used, by id
-with their text, in order of first mention)``:
-a condition is *likely* at moderate or high likelihood."""
-
 
 class _Source:
     """Collects the constants the generated code refers to, by index."""
@@ -85,24 +78,6 @@ Ref = Callable[[str], str]
 """Names a value in the generated code: a finding, a floor or cap, or a likelihood by code."""
 
 
-def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
-                         floor_label: Callable[[str, Any, float], str],
-                         citation_text: Mapping[str, str]) -> Differential:
-    """Compile the differential for ``conditions`` (exclusion diagnoses last).
-
-    The lists in the result are tuples (JSON arrays): a condition with nothing applied shares
-    the empty ones, so a case allocates only what it says.
-    """
-    lines, namespace = differential_lines(
-        k, conditions, floor_label, citation_text, finding=lambda n: f"F[{n!r}]",
-        bound=lambda n: f"B[{n!r}]", likely=lambda n: f"LK[{n!r}]", high=lambda n: f"HI[{n!r}]")
-    lines = ["def _differential(F, B):", "    LK = {}", "    HI = {}", "    CIT = {}", *lines,
-             "    return CONDITIONS, LK, HI, CIT"]
-    exec(compile("\n".join(lines), "<spinecare differential>", "exec"), namespace)
-    fn: Differential = namespace["_differential"]
-    return fn
-
-
 def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                        floor_label: Callable[[str, Any, float], str],
                        citation_text: Mapping[str, str], *,
@@ -113,8 +88,8 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
     ``CONDITIONS`` and adding their citations, with their text, to the dict ``CIT`` (which
     the caller makes, so that the citations it adds first come first). ``F``, whatever the
     caller holds its findings in, is passed to ``floor_label`` as it is.
-    :func:`compile_differential` wraps them into a function; the engine splices them into its
-    single generated function, where the names are locals."""
+    The engine splices them into its single generated function, where the names are
+    locals."""
     src = _Source()
     high_at, moderate = k.bands.high, k.bands.moderate
     lines: list[str] = []

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
@@ -25,11 +24,7 @@ from spinecare import __version__, criteria
 from spinecare.case import Case
 from spinecare.criteria.logic import Tri, count_decision
 from spinecare.instruments.scoring import score_instruments
-from spinecare.reasoning.differential import (
-    Differential,
-    compile_differential,
-    differential_lines,
-)
+from spinecare.reasoning.differential import differential_lines
 from spinecare.reasoning.knowledge import (
     EXPERT,
     LEVEL_RANK,
@@ -224,8 +219,8 @@ class Engine:
         finding_order, every rule's value in status_ids order, the red-flag rules that hold,
         the triage table's rows whose rule holds, conditions, the citations of the red-flag
         rules and conditions (id -> text), the low back pain rule that holds, the questions)``.
-        The stages also exist one by one (``_findings`` ... ``_late``, ``_ask``), for tests
-        that check each against a reference."""
+        :mod:`spinecare.reasoning.reference` computes the same assessment in plain Python,
+        and a test holds the two equal."""
         prog = criteria.Program()
         found = prog.batch(self._finding_batch, local_kind="finding")
         # The findings are still needed together, for explanations and scores: as
@@ -283,7 +278,9 @@ class Engine:
 
     def _ask_lines(self, found: list[str], var_of: dict[str, str],
                    namespace: dict[str, Any]) -> list[str]:
-        """Lines leaving in ``ASK`` the questions :meth:`_ask` would give, as straight-line
+        """Lines leaving in ``ASK`` the questions to ask: unknown findings whose answers could
+        raise the triage level, most serious first, each naming the most serious rule it could
+        complete; a question under a composite finding already known is not asked. As straight-line
         tests of the findings' and rules' locals (``found`` and ``var_of``) against the level
         the rules that hold give (``HELD`` is most serious first)."""
         default_rank = LEVEL_RANK[self.triage_default[0]]
@@ -309,35 +306,6 @@ class Engine:
         """``cites`` with their text, in order."""
         return {c: self.citation_text[c] for c in cites}
 
-    # The stages one by one, compiled on first use (by tests: assess uses _core).
-
-    @cached_property
-    def _findings(self) -> criteria.Batch:
-        return criteria.compile_batch(self._finding_batch, local_kind="finding")
-
-    @cached_property
-    def _red(self) -> criteria.Batch:
-        return criteria.compile_batch([(r.id, n) for r, n in self.red_rules],
-                                  local_kind=None, inputs=("finding",))
-
-    @cached_property
-    def _bounds(self) -> criteria.Batch:
-        return criteria.compile_batch(self._bound_batch, local_kind=None,
-                                  inputs=("finding", "flag"))
-
-    @cached_property
-    def _differential(self) -> Differential:
-        order = self.finding_order
-        return compile_differential(
-            self.knowledge, self.conditions,
-            lambda fid, F, p: self._floor_label(fid, tuple(F[n] for n in order), p),
-            self.citation_text)
-
-    @cached_property
-    def _late(self) -> criteria.Batch:
-        return criteria.compile_batch(self._late_batch, local_kind=None,
-                                  inputs=("finding", "flag", "likely", "high"))
-
     def _ask_paths(self, names: Iterable[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """The questions under ``names``, in order, each with the composite findings above it:
         a question is asked only while it and everything above it are unknown. A finding with
@@ -355,6 +323,15 @@ class Engine:
         for n in names:
             walk(n, ())
         return tuple(out)
+
+    def findings(self, case: Case) -> dict[str, Tri]:
+        """Every finding of ``case`` by name, in ``finding_order`` (for tests and tools; assess
+        keeps them as a tuple)."""
+        return dict(zip(self.finding_order, self._core(case)[0], strict=True))
+
+    def rule_values(self, case: Case) -> dict[str, Tri]:
+        """Every rule's value by id, in ``status_ids`` order (for tests and tools)."""
+        return dict(zip(self.status_ids, self._core(case)[1], strict=True))
 
     # --- explanations -----------------------------------------------------------------------
 
@@ -473,33 +450,6 @@ class Engine:
         cited.update(self._texts(sources))
         return {"level": LEVELS[top], "reasons": reasons, "rules": rules,
                 "citations": list(sources)}
-
-    def _ask(self, status: Sequence[Tri], F: Sequence[Tri], level: str
-             ) -> list[dict[str, Any]]:
-        """Unknown findings whose answers could raise the triage level, most serious first; each
-        names the most serious rule it could complete. A question under a composite finding
-        that is already known is not asked. (The reference for the generated lines of
-        :meth:`_ask_lines`, which assess uses.)"""
-        now = LEVEL_RANK[level]
-        found: list[tuple[int, dict[str, Any]]] = []
-        for name, at, top, question, entries in self.question_list:
-            # entries are most serious first: none can raise the level if the first cannot
-            if top <= now or F[at] is not None:
-                continue
-            for place, rank, rid, rule_at, rule_level, above in entries:
-                if rank <= now:
-                    break
-                if status[rule_at] is not None:
-                    continue
-                for a in above:
-                    if F[a] is not None:
-                        break
-                else:
-                    found.append((place, {"finding": name, "question": question, "rule": rid,
-                                          "could_raise_to": rule_level}))
-                    break
-        found.sort()  # places are distinct: the dicts are never compared
-        return [q for _, q in found]
 
     def _prediction_rule(self, spec: _PredictionSpec, F: Sequence[Tri]
                          ) -> dict[str, Any] | None:
