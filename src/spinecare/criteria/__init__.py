@@ -25,7 +25,14 @@ Comparisons with an unknown operand are unknown; ``and``/``or``/``not`` are Klee
 
 from __future__ import annotations
 
-from spinecare.criteria.compiler import Batch, Program, compile_batch
+from spinecare.criteria.compiler import (
+    Batch,
+    EvaluationError,
+    Names,
+    Program,
+    compile_batch,
+    identifier,
+)
 from spinecare.criteria.interpreter import Values, evaluate
 from spinecare.criteria.logic import Tri
 from spinecare.criteria.nodes import (
@@ -56,9 +63,11 @@ __all__ = [
     "CmpOp",
     "Const",
     "Count",
+    "EvaluationError",
     "Fact",
     "In",
     "ItemFact",
+    "Names",
     "Node",
     "Not",
     "Or",
@@ -70,6 +79,7 @@ __all__ = [
     "compile_batch",
     "evaluate",
     "facts",
+    "identifier",
     "parse",
     "refs",
 ]

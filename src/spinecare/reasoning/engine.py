@@ -176,6 +176,7 @@ class Engine:
 
         self.citation_text = {cid: c.short() for cid, c in k.citations.items()}
         self.citation_text[EXPERT] = "expert judgement (no published source)"
+        self.program = criteria.Program()
         self._core = self._compile_core()
         self.floor_refs: dict[str, tuple[tuple[int, ...], tuple[str, ...], bool]] = {}
         for _, c in self.conditions:
@@ -221,71 +222,85 @@ class Engine:
         rules and conditions (id -> text), the low back pain rule that holds, the questions)``.
         :mod:`spinecare.reasoning.reference` computes the same assessment in plain Python,
         and a test holds the two equal."""
-        prog = criteria.Program()
-        found = prog.batch(self._finding_batch, local_kind="finding")
+        prog = self.program
+        names = prog.names
+        # The names of the generated code say what each value is: f_<finding>, the rules by
+        # their ids (rf_ces_saddle_anaesthesia), flag_<code>, likely_<code>; the constants it
+        # reads are globals named likewise (RULE_<id>, ROW_<id>, CITES_<condition>).
+        prog.emit(["    # --- findings"])
+        found = prog.batch(self._finding_batch, local_kind="finding", prefix="f_")
         # The findings are still needed together, for explanations and scores: as
         # a tuple in finding_order (a dict of a hundred entries cost more to build).
-        prog.emit(["    F = (" + "".join(f"{v}, " for v in found) + ")"])
-        red = prog.batch([(r.id, n) for r, n in self.red_rules], local_kind=None)
+        prog.emit(["    # --- red flags",
+                   "    F = (" + "".join(f"{v}, " for v in found) + ")"])
+        red = prog.batch([(r.id, n) for r, n in self.red_rules], local_kind=None, prefix="")
         for code in RED_FLAG_CODES:
             # a flag is raised when any of its rules holds (as in assess's list of flags)
             raising = [v for (r, _), v in zip(self.red_rules, red, strict=True) if r.flag == code]
             prog.let(criteria.Ref("flag", code), " or ".join(f"{v} is True" for v in raising)
-                     or "False")
+                     or "False", name=f"flag_{code}")
         # The red-flag rules that hold, in order: straight-line tests of locals, rather than
         # a loop in assess. The citations of the assessment start with theirs (CIT: id ->
         # text, in order of first mention; the differential adds its own next).
         # as plain tuples: a knowledge model's attributes are read through pydantic's
         # __getattr__ hook
-        red_rows = [(r.id, r.flag, r.triage, LEVEL_RANK[r.triage], tuple(r.cite))
-                    for r, _ in self.red_rules]
-        red_texts = [self._texts(row[4]) for row in red_rows]
+        namespace: dict[str, Any] = {}
         prog.emit(["    CIT = {}", "    FIRED = []"])
-        prog.emit([f"    if {v} is True:\n        FIRED.append(RED[{i}])\n"
-                   f"        CIT.update(RED_TEXTS[{i}])" for i, v in enumerate(red)])
+        for (r, _), v in zip(self.red_rules, red, strict=True):
+            fired, texts = names.claim(f"RULE_{r.id}"), names.claim(f"CITES_{r.id}")
+            namespace[fired] = (r.id, r.flag, r.triage, LEVEL_RANK[r.triage], tuple(r.cite))
+            namespace[texts] = self._texts(r.cite)
+            prog.emit([f"    if {v} is True:\n        FIRED.append({fired})\n"
+                       f"        CIT.update({texts})"])
+        prog.emit(["    # --- floors and caps"])
         bound = dict(zip((i for i, _ in self._bound_batch),
-                         prog.batch(self._bound_batch, local_kind=None), strict=True))
+                         prog.batch(self._bound_batch, local_kind=None, prefix=""), strict=True))
         for code, _ in self.conditions:
-            prog.local[criteria.Ref("likely", code)] = prog.var()
-            prog.local[criteria.Ref("high", code)] = prog.var()
+            prog.local[criteria.Ref("likely", code)] = prog.var(f"likely_{code}")
+            prog.local[criteria.Ref("high", code)] = prog.var(f"high_{code}")
         local = prog.local
-        lines, namespace = differential_lines(
+        lines, more = differential_lines(
             self.knowledge, self.conditions, self._floor_label, self.citation_text,
             finding=lambda n: local[criteria.Ref("finding", n)], bound=bound.__getitem__,
             likely=lambda n: local[criteria.Ref("likely", n)],
-            high=lambda n: local[criteria.Ref("high", n)])
+            high=lambda n: local[criteria.Ref("high", n)], names=names)
+        namespace.update(more)
         prog.emit(lines)
-        late = prog.batch(self._late_batch, local_kind=None)
-        namespace["RED"], namespace["RED_TEXTS"] = red_rows, red_texts
+        prog.emit(["    # --- triage and the source of low back pain"])
+        late = prog.batch(self._late_batch, local_kind=None, prefix="")
         # the first low back pain rule that holds
-        namespace["LBP"] = [(r.id, r.source, r.reason, tuple(r.cite)) for r, _ in self.lbp_rules]
         lbp = late[len(self.triage_rules):]
-        prog.emit(["    LBP_RULE = " + "".join(f"LBP[{i}] if {v} is True else "
-                                               for i, v in enumerate(lbp)) + "None"])
+        choice = []
+        for (lr, _), v in zip(self.lbp_rules, lbp, strict=True):
+            const = names.claim(f"RULE_{lr.id}")
+            namespace[const] = (lr.id, lr.source, lr.reason, tuple(lr.cite))
+            choice.append(f"{const} if {v} is True else ")
+        prog.emit(["    LBP_RULE = " + "".join(choice) + "None"])
         var_of = dict(zip(self.status_ids, [*red, *late], strict=True))
         # The rows of the triage table whose rule holds, in the table's order (most serious
         # first), for _triage.
-        namespace["TRIAGE"] = self.triage_table
         prog.emit(["    HELD = []"])
-        prog.emit([f"    if {var_of[row[2]]} is True:\n        HELD.append(TRIAGE[{i}])"
-                   for i, row in enumerate(self.triage_table)])
-        prog.emit(self._ask_lines(found, var_of, namespace))
+        for table_row in self.triage_table:
+            const = names.claim(f"ROW_{table_row[2]}")
+            namespace[const] = table_row
+            prog.emit([f"    if {var_of[table_row[2]]} is True:\n        HELD.append({const})"])
+        prog.emit(["    # --- questions"])
+        prog.emit(self._ask_lines(found, var_of, namespace, names))
         status = "".join(f"{v}, " for v in var_of.values())
         fn: _Core = prog.function(
             "F, (" + status + "), FIRED, HELD, CONDITIONS, CIT, LBP_RULE, ASK",
-            "<spinecare assessment>", namespace)
+            f"<spinecare knowledge {self.knowledge.version}: assessment>", namespace)
         return fn
 
-    def _ask_lines(self, found: list[str], var_of: dict[str, str],
-                   namespace: dict[str, Any]) -> list[str]:
+    def _ask_lines(self, found: list[str], var_of: dict[str, str], namespace: dict[str, Any],
+                   names: criteria.Names) -> list[str]:
         """Lines leaving in ``ASK`` the questions to ask: unknown findings whose answers could
         raise the triage level, most serious first, each naming the most serious rule it could
-        complete; a question under a composite finding already known is not asked. As straight-line
-        tests of the findings' and rules' locals (``found`` and ``var_of``) against the level
-        the rules that hold give (``HELD`` is most serious first)."""
+        complete; a question under a composite finding already known is not asked. As
+        straight-line tests of the findings' and rules' locals (``found`` and ``var_of``)
+        against the level the rules that hold give (``HELD`` is most serious first)."""
         default_rank = LEVEL_RANK[self.triage_default[0]]
         lines = [f"    NOW = HELD[0][0] if HELD else {default_rank}", "    ASK = []"]
-        asked: list[dict[str, str]] = []
         for name, at, top, question, entries in self.question_list:
             # A question is asked for the first of its rules (most serious first) that could
             # still raise the level, is unknown, and has nothing known above the question.
@@ -293,11 +308,11 @@ class Engine:
             for n, (place, rank, rid, _, rule_level, above) in enumerate(entries):
                 test = " and ".join([f"NOW < {rank}", f"{var_of[rid]} is None",
                                      *(f"{found[a]} is None" for a in above)])
-                asked.append({"finding": name, "question": question, "rule": rid,
-                              "could_raise_to": rule_level})
+                const = names.claim(f"QUESTION_{name}__{rid}")
+                namespace[const] = {"finding": name, "question": question, "rule": rid,
+                                    "could_raise_to": rule_level}
                 lines += [f"        {'if' if n == 0 else 'elif'} {test}:",
-                          f"            ASK.append(({place}, QUESTION[{len(asked) - 1}]))"]
-        namespace["QUESTION"] = asked
+                          f"            ASK.append(({place}, {const}))"]
         # places are distinct: the dicts are never compared; each is a copy of the constant
         lines += ["    ASK.sort()", "    ASK = [q.copy() for _, q in ASK]"]
         return lines
@@ -323,6 +338,12 @@ class Engine:
         for n in names:
             walk(n, ())
         return tuple(out)
+
+    @property
+    def source(self) -> str:
+        """The generated code of :meth:`assess` (registered in :mod:`linecache` as
+        ``<spinecare knowledge VERSION: assessment>``)."""
+        return self.program.source
 
     def findings(self, case: Case) -> dict[str, Tri]:
         """Every finding of ``case`` by name, in ``finding_order`` (for tests and tools; assess
@@ -362,7 +383,14 @@ class Engine:
 
     def assess(self, case: Case) -> dict[str, Any]:
         """Assess one validated case. Pure: the same case always gives the same assessment."""
-        F, _, fired, held, conditions, cited, lbp_rule, ask = self._core(case)
+        try:
+            F, _, fired, held, conditions, cited, lbp_rule, ask = self._core(case)
+        except Exception as exc:
+            # said in the knowledge's terms: the rule whose line failed, and its version
+            error = self.program.error(exc, self.knowledge.version)
+            if error is None:
+                raise
+            raise error from exc
 
         # cited: the citations (id -> text), in order of first mention; the red-flag rules'
         # and the conditions' are already in
