@@ -80,6 +80,11 @@ def _apply_known(indent: str, record: tuple[float, str, dict[str, Any], str, tup
             *([f"{indent}ci += {cites!r}"] if cites else [])]
 
 
+# The names the differential's lines use for their own working values; a caller splicing them
+# into a function keeps its own names clear of these.
+SCRATCH = ("ev", "ag", "det", "ru", "ci", "o", "p", "v", "q", "rank", "gw", "gr", "add", "x",
+           "CONDITIONS", "CIT", "FL", "NAMES", "TEXT")
+
 Ref = Callable[[str], str]
 """Names a value in the generated code: a finding, a floor or cap, or a likelihood by code."""
 

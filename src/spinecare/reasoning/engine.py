@@ -24,7 +24,7 @@ from spinecare import __version__, criteria
 from spinecare.case import Case
 from spinecare.criteria.logic import Tri, count_decision
 from spinecare.instruments.scoring import score_instruments
-from spinecare.reasoning.differential import differential_lines
+from spinecare.reasoning.differential import SCRATCH, differential_lines
 from spinecare.reasoning.knowledge import (
     EXPERT,
     LEVEL_RANK,
@@ -224,6 +224,9 @@ class Engine:
         and a test holds the two equal."""
         prog = self.program
         names = prog.names
+        # names of the code itself: no rule or finding may be given one
+        names.taken.update((*SCRATCH, "F", "FIRED", "HELD", "NOW", "ASK", "LBP_RULE",
+                            "_at_least", "_at_most", "_any_item"))
         # The names of the generated code say what each value is: f_<finding>, the rules by
         # their ids (rf_ces_saddle_anaesthesia), flag_<code>, likely_<code>; the constants it
         # reads are globals named likewise (RULE_<id>, ROW_<id>, CITES_<condition>).
