@@ -214,8 +214,8 @@ class Program:
         """Append ``named`` in order; returns the local holding each value. When ``local_kind``
         is set, later expressions may refer to each as a reference of that kind. With
         ``prefix`` each value gets a local named ``prefix`` + its name, on a line tagged with
-        the name (so an error there names it); without, a value that is merely a fact or an
-        earlier value is not copied."""
+        the name (so an error there names it). A value that is merely a fact or an earlier
+        value is not copied (a local more costs every case), only noted in a comment."""
         self.gen.inputs = {}
         body = []
         out = []
@@ -224,11 +224,13 @@ class Program:
                 if r.kind == local_kind and r not in self.local:
                     raise KnowledgeError(f"{name}: refers to {r.name!r} before it is defined")
             code = self.gen.expr(node)
-            if prefix is not None:
+            if code.isidentifier() and not keyword.iskeyword(code):
+                var = code  # a fact or an earlier value as it is: no need to copy it
+                if prefix is not None:
+                    body.append(f"    # {name} is {code}  # {name}")
+            elif prefix is not None:
                 var = self.var(prefix + name)
                 body.append(f"    {var} = {code}  # {name}")
-            elif code.isidentifier() and not keyword.iskeyword(code):
-                var = code  # a fact or an earlier value as it is: no need to copy it
             else:
                 var = self.var()
                 body.append(f"    {var} = {code}")
@@ -250,12 +252,17 @@ class Program:
         self.lines += lines
 
     def function(self, returns: str, name: str = "<spinecare knowledge>",
-                 namespace: Mapping[str, Any] | None = None) -> Callable[..., Any]:
-        """The compiled function of ``(c, in_KIND...)``, returning the expression ``returns``.
-        Its source is registered in :mod:`linecache` as ``name``: a traceback through it shows
-        the generated lines."""
+                 namespace: Mapping[str, Any] | None = None, hot: tuple[str, ...] = ()
+                 ) -> Callable[..., Any]:
+        """The compiled function of ``(c, in_KIND...)``, returning the expression ``returns``;
+        ``hot`` names the locals used most. Its source is registered in :mod:`linecache` as
+        ``name``: a traceback through it shows the generated lines."""
+        # Locals are numbered in order of first mention, and one numbered above 255 costs an
+        # extra instruction at every use: the ``hot`` ones (read in every part of the
+        # function) are mentioned first.
+        first = [f"    {' = '.join(hot)} = None"] if hot else []
         lines = [f"def _program(c{''.join(', in_' + k for k in self.inputs)}):",
-                 *self.gen.prologue(), *self.lines, f"    return {returns}"]
+                 *first, *self.gen.prologue(), *self.lines, f"    return {returns}"]
         ns: dict[str, Any] = {
             "_at_least": logic.at_least, "_at_most": logic.at_most, "_any_item": any_item,
             **(namespace or {}),

@@ -82,8 +82,8 @@ def _apply_known(indent: str, record: tuple[float, str, dict[str, Any], str, tup
 
 # The names the differential's lines use for their own working values; a caller splicing them
 # into a function keeps its own names clear of these.
-SCRATCH = ("ev", "ag", "det", "ru", "ci", "o", "p", "v", "q", "rank", "gw", "gr", "add", "x",
-           "CONDITIONS", "CIT", "FL", "NAMES", "TEXT")
+SCRATCH_LOCALS = ("ev", "ag", "det", "ru", "ci", "o", "p", "v", "q", "rank", "gw", "gr")
+SCRATCH = (*SCRATCH_LOCALS, "add", "x", "CONDITIONS", "CIT", "FL", "NAMES", "TEXT")
 
 Ref = Callable[[str], str]
 """Names a value in the generated code: a finding, a floor or cap, or a likelihood by code."""

@@ -24,7 +24,7 @@ from spinecare import __version__, criteria
 from spinecare.case import Case
 from spinecare.criteria.logic import Tri, count_decision
 from spinecare.instruments.scoring import score_instruments
-from spinecare.reasoning.differential import SCRATCH, differential_lines
+from spinecare.reasoning.differential import SCRATCH, SCRATCH_LOCALS, differential_lines
 from spinecare.reasoning.knowledge import (
     EXPERT,
     LEVEL_RANK,
@@ -292,7 +292,8 @@ class Engine:
         status = "".join(f"{v}, " for v in var_of.values())
         fn: _Core = prog.function(
             "F, (" + status + "), FIRED, HELD, CONDITIONS, CIT, LBP_RULE, ASK",
-            f"<spinecare knowledge {self.knowledge.version}: assessment>", namespace)
+            f"<spinecare knowledge {self.knowledge.version}: assessment>", namespace,
+            hot=SCRATCH_LOCALS)
         return fn
 
     def _ask_lines(self, found: list[str], var_of: dict[str, str], namespace: dict[str, Any],

@@ -60,9 +60,14 @@ class Reference:
         self.when = {n: criteria.parse(f.when, n, names) for n, f in knowledge.findings.items()}
         self.texts = citation_texts(knowledge)
         self.names = names
+        self.parsed: dict[str, criteria.Node] = {}
 
     def node(self, text: str, where: str) -> criteria.Node:
-        return criteria.parse(text, where, self.names)
+        """``text`` parsed (once: the tree of a text never changes)."""
+        node = self.parsed.get(text)
+        if node is None:
+            node = self.parsed[text] = criteria.parse(text, where, self.names)
+        return node
 
     def finding_refs(self, text: str, where: str) -> list[str]:
         return [r.name for r in criteria.refs(self.node(text, where)) if r.kind == "finding"]
