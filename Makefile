@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml requirements-dev.txt
 run: $(STAMP)
 	$(BIN)/spinecare serve --demo
 
+# ruff, then the layers and the absence of import cycles (import-linter, contracts in
+# pyproject.toml; docs/ARCHITECTURE.md explains them).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -50,3 +53,8 @@ bench-api: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info
+
+# The engine on the independent clinical vignettes (tests/data/vignettes): writes docs/validation.md.
+.PHONY: validate
+validate: $(STAMP)
+	$(BIN)/python scripts/validate.py

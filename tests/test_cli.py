@@ -91,3 +91,17 @@ def test_broken_json_is_a_clear_error(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "not valid JSON" in r.stderr.decode()
     assert "Traceback" not in r.stderr.decode()
+
+
+def test_knowledge_coverage_lists_every_criterion_with_its_rule_and_the_gaps() -> None:
+    r = spinecare("knowledge", "coverage", "--json")
+    assert r.returncode == 0, r.stderr
+    table = json.loads(r.stdout)
+    saddle = next(row for row in table["criteria"] if row["id"] == "ces.saddle_reported")
+    assert saddle["rules"] == ["rf.ces.saddle_anaesthesia"]
+    assert (saddle["given"], saddle["without"], saddle["holds"]) == ("emergency", "routine", True)
+    assert all(row["holds"] and row["rules"] for row in table["criteria"])
+    assert any(g["reference"] == "2.4" for g in table["gaps"])
+    text = spinecare("knowledge", "coverage").stdout.decode()
+    assert "rf.malignancy.cord_compression: ok" in text
+    assert "Not expressible in the case yet:" in text

@@ -5,6 +5,9 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from spinecare.instruments.display import report_name, score_suffix
+from spinecare.instruments.registry import instrument
+
 LEVEL_WORDS = {
     "emergency": "EMERGENCY: same-day emergency department",
     "urgent": "URGENT: specialist assessment within about two weeks",
@@ -21,11 +24,12 @@ def _wrap(text: str, indent: str, first: str | None = None) -> list[str]:
 
 def _score_lines(scores: dict[str, Any]) -> list[str]:
     lines = []
-    names = {"odi": ("ODI", "%"), "ndi": ("NDI", "%"), "mjoa": ("mJOA", "/18")}
-    for key, (name, unit) in names.items():
+    for key in ("odi", "ndi", "mjoa"):
         s = scores.get(key)
         if s is None:
             continue
+        inst = instrument(key)
+        name, unit = report_name(inst), score_suffix(inst)
         if s["value"] is None:
             lines.append(f"  {name}: not scored ({s.get('reason', 'too many items missing')})")
         else:
@@ -36,18 +40,21 @@ def _score_lines(scores: dict[str, Any]) -> list[str]:
         parts = [f"{k.replace('_', ' ')} {zcq[k] if zcq[k] is not None else 'not scored'}"
                  for k in ("symptom_severity", "physical_function") if k in zcq]
         reason = f" ({zcq['reason']})" if zcq.get("reason") else ""
-        lines.append(f"  ZCQ: {', '.join(parts)}{reason}")
+        lines.append(f"  {report_name(instrument('zcq'))}: {', '.join(parts)}{reason}")
     nrs = scores.get("pain_nrs")
     if nrs:
-        parts = [f"{k} {v['value']}/10 ({v['band']})" for k, v in nrs.items()]
-        lines.append(f"  Pain: {', '.join(parts)}")
-    for key, name in (("cook_myelopathy_cpr", "Cook myelopathy cluster"),
-                      ("cook_lss_cpr", "Cook LSS cluster")):
+        inst = instrument("pain_nrs")
+        unit = score_suffix(inst)
+        parts = [f"{k} {v['value']}{unit} ({v['band']})" for k, v in nrs.items()]
+        lines.append(f"  {report_name(inst)}: {', '.join(parts)}")
+    for key in ("cook_myelopathy_cpr", "cook_lss_cpr"):
         c = scores.get(key)
         if c:
             count = (f"{c['positive']}/{c['of']}" if c["unknown"] == 0
                      else f"{c['positive']}/{c['of']} ({c['unknown']} unknown)")
-            lines.append(f"  {name}: {count}: {c['meaning']}")
+            lines.append(f"  {report_name(instrument(key))}: {count}: {c['meaning']}")
+    # Konno's support tool is a prediction rule of the engine (prediction_rules.toml), not a
+    # registered instrument, so its name here is the report's own.
     konno = scores.get("konno_lss_dst")
     if konno:
         shown = konno["value"] if konno["value"] is not None else \

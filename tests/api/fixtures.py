@@ -25,8 +25,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from spinecare.api.app import create_app
-from spinecare.api.settings import Settings
+from spinecare.app import create_app
+from spinecare.http.settings import Settings
 from spinecare.store.db import Database, normalise_url
 
 POSTGRES_ENV = "SPINECARE_TEST_POSTGRES_URL"

@@ -6,7 +6,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from spinecare.instruments.forms import Form, form
+from spinecare.instruments.catalogue import form
+from spinecare.instruments.forms import Form
 from spinecare.instruments.registry import Instrument, instruments
 
 REGISTRY = instruments()

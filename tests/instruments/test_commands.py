@@ -200,13 +200,17 @@ def test_a_real_run_reads_standard_input_and_never_shows_a_traceback() -> None:
 
 
 def test_loading_the_command_module_imports_nothing_heavy() -> None:
-    code = ("import sys, spinecare.instruments.commands as c; "
+    code = ("import sys, spinecare.cli.instruments as c; "
             "print(sorted(m for m in sys.modules if m.startswith(('pydantic', 'fhir', "
             "'orjson', 'spinecare'))))")
     r = _subprocess("-c", code)
     assert r.returncode == 0
-    assert r.stdout.decode().strip() == ("['spinecare', 'spinecare.instruments', "
-                                         "'spinecare.instruments.commands']")
+    assert r.stdout.decode().strip() == ("['spinecare', 'spinecare.cli', "
+                                         "'spinecare.cli.assess', 'spinecare.cli.db', "
+                                         "'spinecare.cli.instruments', 'spinecare.cli.io', "
+                                         "'spinecare.cli.knowledge', "
+                                         "'spinecare.cli.plan', 'spinecare.cli.serve', "
+                                         "'spinecare.errors']")
 
 
 def test_score_json_names_the_software_and_knowledge_versions(

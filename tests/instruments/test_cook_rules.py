@@ -4,6 +4,9 @@ case."""
 
 from __future__ import annotations
 
+import tomllib
+from importlib.resources import as_file, files
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 
 from spinecare import criteria
 from spinecare.case import parse_case
+from spinecare.errors import KnowledgeError
 from spinecare.instruments.scoring import answers_from_case, score_case_rules
 from spinecare.reasoning.engine import assess
-from spinecare.reasoning.knowledge import default_knowledge
-from tests.conftest import CASES
+from spinecare.reasoning.knowledge import default_knowledge, load_knowledge
+from tests.conftest import CASES, broken_copy
 from tests.instruments.conftest import REGISTRY
 from tests.strategies import valid_case_documents
 
@@ -88,3 +92,27 @@ def test_the_example_cases_give_the_same_cook_results_both_ways(path: Any) -> No
 @given(valid_case_documents)
 def test_any_case_gives_the_same_cook_results_both_ways(doc: dict[str, Any]) -> None:
     _check_agreement(doc)
+
+
+def _knowledge_copy(tmp_path: Path, file: str, old: str, new: str) -> Any:
+    with as_file(files("spinecare.knowledge")) as folder:
+        return broken_copy(Path(folder), tmp_path / "knowledge", file, old, new)
+
+
+def test_the_clusters_are_defined_once_as_instruments_not_again_as_engine_rules() -> None:
+    text = files("spinecare.knowledge").joinpath("prediction_rules.toml").read_text()
+    assert set(tomllib.loads(text)) == {"points"}
+    assert set(KNOWLEDGE.prediction_rules) == set(RULES)
+
+
+def test_the_engine_counts_a_cluster_as_its_instrument_file_defines_it(tmp_path: Path) -> None:
+    folder = _knowledge_copy(tmp_path, "instruments/cook_lss_cpr.toml",
+                             "rule_in_at_least = 4", "rule_in_at_least = 3")
+    assert load_knowledge(folder).prediction_rules["cook_lss_cpr"].rule_in_at_least == 3
+
+
+def test_a_cluster_item_naming_no_finding_is_refused(tmp_path: Path) -> None:
+    folder = _knowledge_copy(tmp_path, "instruments/cook_lss_cpr.toml",
+                             'finding = "relief_sitting"\n', "")
+    with pytest.raises(KnowledgeError, match=r"instruments/cook_lss_cpr.toml: item: every item"):
+        load_knowledge(folder)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from spinecare.case import parse_case
 from spinecare.instruments.answers import read_response
 from spinecare.instruments.cases import case_from_responses, responses_from_case
+from spinecare.instruments.catalogue import form_ids
 from spinecare.instruments.fhir import (
     CANONICAL_BASE,
     ORDINAL_VALUE,
@@ -26,7 +27,6 @@ from spinecare.instruments.fhir import (
     questionnaire,
     questionnaire_response,
 )
-from spinecare.instruments.forms import form_ids
 from spinecare.instruments.scoring import score_answers
 from spinecare.reasoning.engine import assess
 from tests.conftest import CASES

@@ -153,10 +153,39 @@ def test_unknown_low_back_pain_is_undetermined() -> None:
     assert run(symptoms={"neck_pain": True})["low_back_pain_source"] == "undetermined"
 
 
-def test_recent_back_pain_without_nerve_symptoms_is_self_care() -> None:
+SCREEN_NO = {"history": {"cancer_history": False, "fever": False, "onset": "gradual"},
+             "symptoms": {"saddle_anesthesia": False, "bladder": "normal"}}
+
+
+def _screened(age: int, history: dict[str, Any], symptoms: dict[str, Any]) -> dict[str, Any]:
+    return run(age=age, history={**SCREEN_NO["history"], **history},
+               symptoms={**SCREEN_NO["symptoms"], **symptoms})
+
+
+def test_recent_back_pain_with_the_red_flag_screen_answered_no_is_self_care() -> None:
+    a = _screened(30, {"duration_weeks": 2, "course": "improving"},
+                  {"low_back_pain": True, "leg_pain": "none"})
+    assert level(a) == "self_care"
+
+
+def test_recent_back_pain_with_the_red_flag_screen_unasked_is_routine_and_asks_it() -> None:
     a = run(age=30, history={"duration_weeks": 2, "course": "improving"},
             symptoms={"low_back_pain": True, "leg_pain": "none"})
-    assert level(a) == "self_care"
+    assert level(a) == "routine"
+    asked = {q["finding"] for q in a["ask"]}
+    assert {"saddle_anaesthesia", "cancer_history", "fever"} <= asked
+
+
+def test_an_older_adult_needs_the_weight_loss_and_steroid_questions_before_self_care() -> None:
+    young = _screened(45, {"duration_weeks": 2, "course": "improving"}, {"low_back_pain": True})
+    older = _screened(72, {"duration_weeks": 2, "course": "improving"}, {"low_back_pain": True})
+    assert level(young) == "self_care"
+    assert level(older) == "routine"
+    answered = _screened(72, {"duration_weeks": 2, "course": "improving",
+                              "unexplained_weight_loss": False, "long_term_steroids": False,
+                              "osteoporosis": False, "minor_trauma": False},
+                         {"low_back_pain": True})
+    assert level(answered) == "self_care"
 
 
 def test_a_raised_red_flag_keeps_non_specific_back_pain_provisional() -> None:

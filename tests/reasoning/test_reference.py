@@ -79,8 +79,7 @@ def _thresholds(n: criteria.Node) -> Iterator[tuple[criteria.Node, float]]:
             yield n.left, float(n.right.value)
         return
     for child in ((n.arg,) if isinstance(n, criteria.Not) else
-                  n.args if isinstance(n, criteria.And | criteria.Or | criteria.Count) else
-                  (n.where, n.pred) if isinstance(n, criteria.AnyItem) else ()):
+                  n.args if isinstance(n, criteria.And | criteria.Or | criteria.Call) else ()):
         yield from _thresholds(child)
 
 

@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from spinecare.api.settings import SettingsError, load_settings
+from spinecare.http.settings import SettingsError, load_settings
 from spinecare.service.clinical import prepare_visit
 from spinecare.store import accounts, records
 from spinecare.store.db import Database, current_revision, head_revision

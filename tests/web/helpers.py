@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 
-from spinecare.api.app import create_app
-from spinecare.api.settings import Settings
+from spinecare.app import create_app
+from spinecare.http.settings import Settings
 from spinecare.store import accounts, records
 from spinecare.store.db import Database
 from spinecare.web import mount
@@ -53,7 +53,7 @@ def lss_case(odi: list[int], leg: int, back: int) -> dict[str, Any]:
 def add_three_visits(db: Database, clinician_id: int, patient_id: str) -> None:
     """Baseline, 6 and 12 weeks: disability and pain falling past their MCIDs."""
     from spinecare.service.clinical import prepare_visit
-    from spinecare.store.records import utcnow
+    from spinecare.store.stamps import utcnow
 
     start = utcnow() - timedelta(weeks=12)
     series = [([2, 1, 2, 3, 2, 2, 1, 2, 2, 2], 7, 4), ([2, 1, 1, 2, 2, 1, 1, 1, 2, 1], 5, 3),

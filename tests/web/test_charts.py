@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from spinecare.web.charts import mcid_threshold, outcome_chart
+from spinecare.web.charts import mcid_threshold, outcome_chart, pain_chart
 
 
 def measure(higher_is_worse: bool, mcid: dict[str, Any], values: list[float]) -> dict[str, Any]:
@@ -39,3 +39,16 @@ def test_every_point_has_a_text_alternative() -> None:
                       "01 Feb 2026: 30, improved (passes the MCID)",
                       "01 Mar 2026: 20, improved (passes the MCID)"]
     assert 'role="img"' in svg and "<desc" in svg
+
+
+def test_the_pain_chart_draws_the_rating_scale_of_the_registry() -> None:
+    svg = str(pain_chart([{"label": "day 1", "pain_before": 6, "pain_after": 4}]))
+    assert "pain from 0 (none) to 10 (worst)" in svg
+    assert re.findall(r'text-anchor="end">([^<]*)<', svg) == ["0", "5", "10"]
+
+
+def test_an_outcome_chart_is_drawn_on_the_instruments_own_scale() -> None:
+    m = measure(False, {"absolute": 2, "percent": None, "improved_by": "absolute"}, [12, 15])
+    svg = str(outcome_chart("mjoa", m))
+    assert re.findall(r'class="axis"[^>]*text-anchor="end">([^<]*)<', svg) == [
+        "0", "4.5", "9", "13.5", "18"]

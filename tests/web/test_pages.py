@@ -300,6 +300,28 @@ def test_a_visit_form_sent_twice_stores_one_visit(built: tuple[FastAPI, Database
     assert r.status_code == 409 and "already saved" in r.text
 
 
+def test_a_visit_form_resent_a_second_later_stores_one_visit(
+        built: tuple[FastAPI, Database], ids: dict[str, int], doc: TestClient,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The case id once came from the time of each post, so a resend in the next second built
+    # another case and was refused as a conflict (this failed under load, not on every run).
+    from datetime import timedelta
+
+    from spinecare.store import records
+    from spinecare.web import clinician
+
+    _, db = built
+    pid = add_patient(db, ids["doc"], "Slow Double Click")
+    data = {**hidden(doc.get(f"/patients/{pid}/visits/new").text), **MYELOPATHY}
+    later = clinician.now_utc() + timedelta(seconds=90)
+    monkeypatch.setattr(clinician, "now_utc", lambda: later)
+    for _ in range(2):
+        assert doc.post(f"/patients/{pid}/visits", data=data).status_code == 200
+        later += timedelta(seconds=1)
+    with db.session(read_only=True) as session:
+        assert records.list_visits(session, pid)[1] == 1
+
+
 def test_an_intake_answered_to_the_end_is_stored_complete(
         built: tuple[FastAPI, Database], ids: dict[str, int], doc: TestClient) -> None:
     app, db = built

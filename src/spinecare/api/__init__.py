@@ -1,1 +1,2 @@
-"""The HTTP service: FastAPI routes over the engine, the plan and the store."""
+"""The HTTP API: FastAPI routes over the use cases in ``spinecare.service``, wired onto the
+app by :func:`spinecare.app.create_app`."""

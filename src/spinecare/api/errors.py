@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from spinecare.case import _describe, json_path
 from spinecare.errors import Problem
+from spinecare.service import errors as service
 from spinecare.store.db import KeepChanges
 
 log = logging.getLogger("spinecare.api")
@@ -44,6 +45,16 @@ class Invalid(ApiError):
     def __init__(self, detail: str, problems: Sequence[Problem]):
         super().__init__(422, detail)
         self.problems = list(problems)
+
+
+def from_service(exc: service.ServiceError) -> Exception:
+    """The API's answer to a use case's refusal: its message as the ``detail``."""
+    if isinstance(exc, service.Invalid):
+        return Invalid(exc.detail, exc.problems)
+    if isinstance(exc, service.NotAuthenticated):
+        return ApiError(401, str(exc), headers={"WWW-Authenticate": "Bearer"})
+    status = {service.NotFound: 404, service.Forbidden: 403, service.Conflict: 409}
+    return ApiError(status.get(type(exc), 400), str(exc))
 
 
 def _body(detail: str, problems: Sequence[Problem]) -> bytes:

@@ -1,9 +1,10 @@
 """The routes of CONTRACT.md section 4 (and a few more: patient list, care team, invitations,
 questionnaire responses, exercise logs, the audit trail, token revocation).
 
-Each route authenticates, authorises against the patient (404 for a patient the caller may not
-see, never 403), calls the store or a service, and writes the audit event in the same
-transaction as the read or write it records. Clinical documents are returned as stored.
+Each route parses its input, calls one use case of :mod:`spinecare.service` (which authorises
+against the patient, 404 for a patient the caller may not see, never 403, and writes the audit
+event) and renders the answer. A use case's refusal becomes its JSON error through the routes'
+class (:func:`spinecare.api.errors.from_service`). Clinical documents are returned as stored.
 """
 
 from __future__ import annotations
@@ -15,17 +16,10 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from spinecare.api.deps import (
-    DB,
-    PATIENT_NOT_FOUND,
-    AppSettings,
-    Caller,
-    unauthorized,
-)
-from spinecare.api.errors import ApiError, Invalid, JSONBytes
+from spinecare.api.deps import DB, AppSettings, Caller
+from spinecare.api.errors import JSONBytes, from_service
 from spinecare.api.openapi import CASE_BODY, json_responses
 from spinecare.api.schemas import (
     AuditEventOut,
@@ -48,13 +42,22 @@ from spinecare.api.schemas import (
     VisitList,
     VisitOut,
 )
-from spinecare.errors import CaseError, Problem, SpinecareError
-from spinecare.store import accounts, records
-from spinecare.store.accounts import Principal
-from spinecare.store.db import Database
-from spinecare.store.models import ExerciseLog, Patient, QuestionnaireResponse, Visit
+from spinecare.http.deps import forget_token, get_db
+from spinecare.http.routing import translating_route
+from spinecare.service import (
+    admin,
+    auth,
+    care_team,
+    exercise_logs,
+    invitations,
+    patients,
+    questionnaires,
+    visits,
+)
+from spinecare.service.patients import PatientWithTeam
+from spinecare.store.models import ExerciseLog, QuestionnaireResponse, Visit
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=translating_route(from_service))
 
 Limit = Annotated[int, Query(ge=1, le=500, description="at most this many items")]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="skip this many items")]
@@ -69,30 +72,6 @@ def _iso(value: datetime) -> str:
     return value.isoformat() + "Z"
 
 
-def _not_found(detail: str = PATIENT_NOT_FOUND) -> ApiError:
-    return ApiError(404, detail)
-
-
-def _forbidden(detail: str) -> ApiError:
-    return ApiError(403, detail)
-
-
-def _visible(session: Session, who: Principal, patient_id: str, action: str) -> Patient:
-    """The patient, or a 404 whose refusal is audited (the session still commits)."""
-    patient = records.visible_patient(session, who, patient_id)
-    if patient is None:
-        records.audit(session, who, action, patient_id=patient_id, outcome="denied")
-        raise _not_found()
-    return patient
-
-
-def _no_patient_writes(session: Session, who: Principal, patient_id: str, action: str,
-                       what: str) -> None:
-    if who.role == "patient":
-        records.audit(session, who, action, patient_id=patient_id, outcome="denied")
-        raise _forbidden(f"Patients cannot {what}")
-
-
 # --- authentication ---------------------------------------------------------------------------
 
 
@@ -101,49 +80,25 @@ def _no_patient_writes(session: Session, who: Principal, patient_id: str, action
 def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DB,
           settings: AppSettings) -> TokenOut:
     """OAuth2 password flow for clinicians and admins."""
-    with db.session() as session:
-        user = accounts.authenticate(session, form.username, form.password)
-        if user is None:
-            records.audit(session, None, "auth.login", outcome="denied")
-        else:
-            token, expires = accounts.issue_token(session, user.id, settings.token_ttl)
-            records.audit(session, accounts.principal_of(user), "auth.login")
-    if user is None:
-        raise unauthorized("Incorrect username or password")
-    return TokenOut(access_token=token, expires_at=_aware(expires))
+    issued = auth.login(db, form.username, form.password, settings.token_ttl)
+    return TokenOut(access_token=issued.token, expires_at=_aware(issued.expires_at))
 
 
 @router.post("/auth/invitation", response_model=TokenOut, tags=["auth"],
              responses=json_responses(401, 422))
 def redeem_invitation(body: InvitationRedeemIn, db: DB, settings: AppSettings) -> TokenOut:
     """Exchange a patient's one-time invitation for a patient token."""
-    with db.session() as session:
-        user = accounts.redeem_invitation(session, settings.secret_key, body.token)
-        if user is None:
-            records.audit(session, None, "auth.invitation", outcome="denied")
-        else:
-            token, expires = accounts.issue_token(session, user.id, settings.patient_token_ttl)
-            records.audit(session, accounts.principal_of(user), "auth.invitation",
-                          patient_id=user.patient_id)
-    if user is None:
-        raise unauthorized("Invalid, expired or already used invitation")
-    return TokenOut(access_token=token, expires_at=_aware(expires))
+    issued = invitations.redeem(db, body.token, secret_key=settings.secret_key,
+                                ttl=settings.patient_token_ttl)
+    return TokenOut(access_token=issued.token, expires_at=_aware(issued.expires_at))
 
 
 @router.post("/auth/revoke", status_code=204, tags=["auth"], responses=json_responses(401))
 async def revoke(request: Request, who: Caller) -> Response:
     """Revoke the token this request carries (log out)."""
     token = request.headers["authorization"].partition(" ")[2].strip()
-    token_hash = accounts.hash_token(token)
-    request.app.state.token_cache.drop(token_hash)
-    db: Database = request.app.state.db
-
-    def work() -> None:
-        with db.session() as session:
-            accounts.revoke_token(session, token_hash)
-            records.audit(session, who, "auth.revoke")
-
-    await run_in_threadpool(work)
+    token_hash = forget_token(request, token)
+    await run_in_threadpool(auth.logout, get_db(request), who, token_hash)
     return Response(status_code=204)
 
 
@@ -155,70 +110,45 @@ async def revoke(request: Request, who: Caller) -> Response:
                                                          "(spinecare.assessment/1)")))
 async def assess(request: Request, who: Caller) -> Response:
     """A case in, its assessment out. Stores nothing and reads no patient data."""
-    from spinecare.case import parse_case
-    from spinecare.reasoning.engine import default_engine
-
-    body = await request.body()
-    try:
-        case = parse_case(body)
-    except CaseError as exc:
-        raise Invalid("Invalid case", exc.problems) from None
-    return JSONBytes(orjson.dumps(default_engine().assess(case)))
+    return JSONBytes(orjson.dumps(visits.assess(await request.body())))
 
 
 # --- patients ---------------------------------------------------------------------------------
 
 
-def _patient_out(session: Session, patient: Patient) -> PatientOut:
+def _patient_out(found: PatientWithTeam) -> PatientOut:
+    patient = found.patient
     return PatientOut(id=patient.id, display_name=patient.display_name,
                       birth_year=patient.birth_year, created_at=_aware(patient.created_at),
-                      care_team=records.care_team(session, patient.id))
+                      care_team=found.care_team)
 
 
 @router.post("/patients", status_code=201, response_model=PatientOut, tags=["patients"],
              responses=json_responses(401, 403, 422))
 def create_patient(body: PatientIn, who: Caller, db: DB) -> PatientOut:
     """Register a patient; the caller becomes its clinician."""
-    if who.role != "clinician":
-        raise _forbidden("Only clinicians can register patients")
-    with db.session() as session:
-        patient = records.create_patient(session, who.user_id, body.display_name,
-                                         body.birth_year)
-        records.audit(session, who, "patient.create", patient_id=patient.id)
-        return _patient_out(session, patient)
+    return _patient_out(patients.create(db, who, body.display_name, body.birth_year))
 
 
 @router.get("/patients", response_model=PatientList, tags=["patients"],
             responses=json_responses(401, 422))
 def list_patients(who: Caller, db: DB, limit: Limit = 50, offset: Offset = 0) -> PatientList:
     """The patients the caller may see (a patient sees only themself)."""
-    with db.session() as session:
-        rows, total = records.list_patients(session, who, limit=limit, offset=offset)
-        for patient in rows:
-            records.audit(session, who, "patient.list", patient_id=patient.id)
-        return PatientList(items=[_patient_out(session, p) for p in rows], total=total)
+    rows, total = patients.page(db, who, limit=limit, offset=offset)
+    return PatientList(items=[_patient_out(p) for p in rows], total=total)
 
 
 @router.get("/patients/{patient_id}", response_model=PatientOut, tags=["patients"],
             responses=json_responses(401, 404))
 def get_patient(patient_id: PatientId, who: Caller, db: DB) -> PatientOut:
-    with db.session() as session:
-        patient = _visible(session, who, patient_id, "patient.read")
-        records.audit(session, who, "patient.read", patient_id=patient_id)
-        return _patient_out(session, patient)
+    return _patient_out(patients.get(db, who, patient_id))
 
 
 @router.post("/patients/{patient_id}/care-team", response_model=PatientOut, tags=["patients"],
              responses=json_responses(401, 403, 404, 422))
 def add_clinician(patient_id: PatientId, body: CareTeamIn, who: Caller, db: DB) -> PatientOut:
     """Add another clinician to the patient's care team."""
-    with db.session() as session:
-        patient = _visible(session, who, patient_id, "care_team.add")
-        _no_patient_writes(session, who, patient_id, "care_team.add", "change their care team")
-        if not records.add_to_care_team(session, patient_id, body.username):
-            raise Invalid("Invalid request", [Problem("username", "is not an active clinician")])
-        records.audit(session, who, "care_team.add", patient_id=patient_id)
-        return _patient_out(session, patient)
+    return _patient_out(care_team.add(db, who, patient_id, body.username))
 
 
 @router.post("/patients/{patient_id}/invitations", status_code=201, tags=["patients"],
@@ -226,13 +156,9 @@ def add_clinician(patient_id: PatientId, body: CareTeamIn, who: Caller, db: DB) 
 def invite_patient(patient_id: PatientId, who: Caller, db: DB,
                    settings: AppSettings) -> InvitationOut:
     """A signed one-time link for the patient to sign in (valid for a week)."""
-    with db.session() as session:
-        _visible(session, who, patient_id, "invitation.create")
-        _no_patient_writes(session, who, patient_id, "invitation.create", "invite")
-        token, invitation = accounts.create_invitation(
-            session, settings.secret_key, patient_id, who.user_id, settings.invitation_ttl)
-        records.audit(session, who, "invitation.create", patient_id=patient_id,
-                      target_id=invitation.id)
+    invitation = invitations.create(db, who, patient_id, secret_key=settings.secret_key,
+                                    ttl=settings.invitation_ttl)
+    token = invitation.token
     # The token travels in the fragment, which browsers never send to a server or its logs.
     return InvitationOut(token=token, link=f"{settings.public_url}/invite#{token}",
                          expires_at=_aware(invitation.expires_at))
@@ -269,36 +195,8 @@ async def create_visit(request: Request, patient_id: PatientId, who: Caller,
     """Assess a case, plan care, and store both as a visit. A repeated ``Idempotency-Key``
     (per patient) returns the first visit with 200 instead of storing another."""
     body = await request.body()
-    db: Database = request.app.state.db
-    return await run_in_threadpool(create_visit_impl, db, who, patient_id, body,
-                                   idempotency_key)
-
-
-def create_visit_impl(db: Database, who: Principal, patient_id: str, body: bytes,
-                      idempotency_key: str | None) -> Response:
-    from spinecare.service.clinical import prepare_visit
-
-    with db.session(read_only=True) as session:
-        visible = records.visible_patient(session, who, patient_id) is not None
-    if not visible or who.role == "patient":
-        with db.session() as session:
-            _visible(session, who, patient_id, "visit.create")
-            _no_patient_writes(session, who, patient_id, "visit.create", "add visits")
-    try:
-        new = prepare_visit(body)
-    except CaseError as exc:
-        with db.session() as session:
-            records.audit(session, who, "visit.create", patient_id=patient_id,
-                          outcome="invalid")
-        raise Invalid("Invalid case", exc.problems) from None
-    try:
-        with db.session() as session:
-            visit, created = records.add_visit(session, patient_id, who.user_id, new,
-                                               idempotency_key=idempotency_key)
-            records.audit(session, who, "visit.create" if created else "visit.replay",
-                          patient_id=patient_id, target_id=visit.id)
-    except records.IdempotencyConflict:
-        raise ApiError(409, "Idempotency-Key was already used for a different case") from None
+    visit, created = await run_in_threadpool(visits.create, get_db(request), who, patient_id,
+                                             body, idempotency_key)
     headers = {"Location": f"/api/v1/patients/{patient_id}/visits/{visit.id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
@@ -310,10 +208,7 @@ def create_visit_impl(db: Database, who: Principal, patient_id: str, body: bytes
                        200: {"model": VisitList, "description": "the visits, oldest first"}})
 def list_visits(patient_id: PatientId, who: Caller, db: DB, limit: Limit = 50,
                 offset: Offset = 0) -> Response:
-    with db.session() as session:
-        _visible(session, who, patient_id, "visit.list")
-        rows, total = records.list_visits(session, patient_id, limit=limit, offset=offset)
-        records.audit(session, who, "visit.list", patient_id=patient_id)
+    rows, total = visits.page(db, who, patient_id, limit=limit, offset=offset)
     return JSONBytes(_page([visit_json(v) for v in rows], total))
 
 
@@ -321,13 +216,7 @@ def list_visits(patient_id: PatientId, who: Caller, db: DB, limit: Limit = 50,
             responses={**json_responses(401, 404),
                        200: {"model": VisitOut, "description": "the visit as stored"}})
 def get_visit(patient_id: PatientId, visit_id: str, who: Caller, db: DB) -> Response:
-    with db.session() as session:
-        _visible(session, who, patient_id, "visit.read")
-        visit = records.get_visit(session, patient_id, visit_id)
-        records.audit(session, who, "visit.read", patient_id=patient_id, target_id=visit_id[:64],
-                      outcome="ok" if visit else "not_found")
-    if visit is None:
-        raise _not_found("Visit not found")
+    _, visit = visits.get(db, who, patient_id, visit_id)
     return JSONBytes(visit_json(visit))
 
 
@@ -336,13 +225,7 @@ def get_visit(patient_id: PatientId, visit_id: str, who: Caller, db: DB) -> Resp
 def outcomes(patient_id: PatientId, who: Caller, db: DB) -> Response:
     """Per measure: the series of scores over the visits, the change from baseline, and
     whether each change passes its minimal clinically important difference."""
-    from spinecare.service.clinical import outcomes as compute
-
-    with db.session() as session:
-        _visible(session, who, patient_id, "outcomes.read")
-        rows, _ = records.list_visits(session, patient_id)
-        records.audit(session, who, "outcomes.read", patient_id=patient_id)
-    return JSONBytes(orjson.dumps({"patient_id": patient_id, **compute(rows)}))
+    return JSONBytes(orjson.dumps(visits.outcomes(db, who, patient_id)))
 
 
 # --- questionnaire responses and exercise logs ------------------------------------------------
@@ -361,39 +244,16 @@ def add_questionnaire(patient_id: PatientId, body: QuestionnaireIn, who: Caller,
                       db: DB) -> QuestionnaireOut:
     """A questionnaire response (answers by linkId), scored and stored. Patients may add
     their own."""
-    from spinecare.instruments.errors import AnswerError
-    from spinecare.instruments.registry import instruments
-    from spinecare.instruments.scoring import score_answers
-
-    with db.session() as session:
-        _visible(session, who, patient_id, "questionnaire.create")
-    if body.instrument not in instruments():
-        raise Invalid("Invalid request", [Problem(
-            "instrument", f"must be one of {', '.join(sorted(instruments()))}")])
-    try:
-        score = score_answers(body.instrument, body.answers)
-    except AnswerError as exc:
-        raise Invalid("Invalid request", [Problem(f"answers.{p.path}", p.message)
-                                          for p in exc.problems]) from None
-    with db.session() as session:
-        row = records.add_questionnaire_response(
-            session, patient_id, who.user_id, body.instrument,
-            orjson.dumps(body.answers).decode(), orjson.dumps(score).decode())
-        records.audit(session, who, "questionnaire.create", patient_id=patient_id,
-                      target_id=row.id)
-        return _questionnaire_out(row)
+    return _questionnaire_out(questionnaires.submit(db, who, patient_id, body.instrument,
+                                                    body.answers))
 
 
 @router.get("/patients/{patient_id}/questionnaires", response_model=QuestionnaireList,
             tags=["records"], responses=json_responses(401, 404, 422))
 def list_questionnaires(patient_id: PatientId, who: Caller, db: DB, limit: Limit = 50,
                         offset: Offset = 0) -> QuestionnaireList:
-    with db.session() as session:
-        _visible(session, who, patient_id, "questionnaire.list")
-        rows, total = records.list_questionnaire_responses(session, patient_id, limit=limit,
-                                                           offset=offset)
-        records.audit(session, who, "questionnaire.list", patient_id=patient_id)
-        return QuestionnaireList(items=[_questionnaire_out(r) for r in rows], total=total)
+    rows, total = questionnaires.page(db, who, patient_id, limit=limit, offset=offset)
+    return QuestionnaireList(items=[_questionnaire_out(r) for r in rows], total=total)
 
 
 def _log_out(row: ExerciseLog) -> ExerciseLogOut:
@@ -407,42 +267,18 @@ def add_exercise_log(patient_id: PatientId, body: dict[str, Any], who: Caller,
                      db: DB) -> ExerciseLogOut:
     """One home-exercise session as logged (``spinecare.plan`` ProgrammeLog). Patients may add
     their own."""
-    from spinecare.plan.programme import LogError, parse_logs
-
-    with db.session() as session:
-        _visible(session, who, patient_id, "exercise_log.create")
-    try:
-        (log,) = parse_logs([body])
-    except LogError as exc:
-        raise Invalid("Invalid request", [Problem(p.path.removeprefix("logs[0]").lstrip(".")
-                                                  or "(document)", p.message)
-                                          for p in exc.problems]) from None
-    with db.session() as session:
-        row = records.add_exercise_log(session, patient_id, who.user_id,
-                                       orjson.dumps(log.model_dump(mode="json")).decode())
-        records.audit(session, who, "exercise_log.create", patient_id=patient_id,
-                      target_id=row.id)
-        return _log_out(row)
+    return _log_out(exercise_logs.add(db, who, patient_id, body))
 
 
 @router.get("/patients/{patient_id}/exercise-logs", response_model=ExerciseLogList,
             tags=["records"], responses=json_responses(401, 404, 422))
 def list_exercise_logs(patient_id: PatientId, who: Caller, db: DB, limit: Limit = 50,
                        offset: Offset = 0) -> ExerciseLogList:
-    with db.session() as session:
-        _visible(session, who, patient_id, "exercise_log.list")
-        rows, total = records.list_exercise_logs(session, patient_id, limit=limit,
-                                                 offset=offset)
-        records.audit(session, who, "exercise_log.list", patient_id=patient_id)
-        return ExerciseLogList(items=[_log_out(r) for r in rows], total=total)
+    rows, total = exercise_logs.page(db, who, patient_id, limit=limit, offset=offset)
+    return ExerciseLogList(items=[_log_out(r) for r in rows], total=total)
 
 
 # --- administration ---------------------------------------------------------------------------
-
-
-def _admin_only(who: Principal) -> None:
-    if who.role != "admin":
-        raise _forbidden("Only admins can do this")
 
 
 @router.get("/audit", response_model=AuditList, tags=["admin"],
@@ -451,27 +287,18 @@ def list_audit(who: Caller, db: DB, limit: Limit = 50, offset: Offset = 0,
                patient_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
                ) -> AuditList:
     """The audit trail, oldest first (admins only)."""
-    _admin_only(who)
-    with db.session() as session:
-        rows, total = records.list_audit(session, patient_id=patient_id, limit=limit,
-                                         offset=offset)
-        records.audit(session, who, "audit.list", patient_id=patient_id)
-        return AuditList(items=[AuditEventOut(
-            id=r.id, at=_aware(r.at), actor_id=r.actor_id, actor_role=r.actor_role,
-            action=r.action, patient_id=r.patient_id, target_id=r.target_id,
-            outcome=r.outcome) for r in rows], total=total)
+    rows, total = admin.audit_trail(db, who, patient_id=patient_id, limit=limit,
+                                    offset=offset)
+    return AuditList(items=[AuditEventOut(
+        id=r.id, at=_aware(r.at), actor_id=r.actor_id, actor_role=r.actor_role,
+        action=r.action, patient_id=r.patient_id, target_id=r.target_id,
+        outcome=r.outcome) for r in rows], total=total)
 
 
 @router.post("/admin/users", status_code=201, response_model=UserOut, tags=["admin"],
              responses=json_responses(401, 403, 422))
 def create_user(body: UserIn, who: Caller, db: DB) -> UserOut:
     """Create a clinician or admin account (admins only)."""
-    _admin_only(who)
-    try:
-        with db.session() as session:
-            user = accounts.create_user(session, body.username, body.role, body.password)
-            records.audit(session, who, "user.create", target_id=str(user.id))
-            return UserOut(id=user.id, username=body.username, role=body.role)
-    except SpinecareError as exc:
-        raise Invalid("Invalid request", [Problem("username", str(exc))]) from None
+    user = admin.create_user(db, who, body.username, body.role, body.password)
+    return UserOut(id=user.id, username=body.username, role=body.role)
 

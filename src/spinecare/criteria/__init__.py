@@ -11,7 +11,17 @@ Names:
 - a bare name is a *finding* (a named, labelled predicate from ``findings.toml``);
 - ``flag.CODE`` is whether a red flag was raised; ``likely.CODE`` whether a condition is at least
   moderately likely; ``high.CODE`` whether it is highly likely;
-- ``item.field`` is a field of the current element inside ``any_imaging`` / ``any_deficit``.
+- ``item.field`` is a field of the current element inside ``any_imaging`` / ``any_deficit``;
+- care-plan rules (parsed with ``references=PLAN_REFERENCES``) also read the finished
+  assessment: ``situation.triage``, ``situation.mjoa_band``, ``situation.duration_weeks``,
+  ``flag_level.CODE``, ``unlikely.CODE``, ``triage_rule.RULE_ID``, ``lbp_source.SOURCE`` and
+  ``contraindication.ID`` (values in :class:`spinecare.plan.select.Situation`).
+
+:func:`unknowns` names the unknown facts and references an unknown result depends on (what to
+ask to settle it); :func:`unparse` writes a tree back as text.
+
+Functions (``at_least``, ``any_imaging``, ``known``...) are declared once, in the function table
+(:mod:`spinecare.criteria.functions`), with their meaning and their code generation.
 
 The tree is the contract between the knowledge and its evaluators. Two evaluate it here: the
 reference interpreter :func:`evaluate` (plain recursion, easy to trust) and the compiler
@@ -33,15 +43,15 @@ from spinecare.criteria.compiler import (
     compile_batch,
     identifier,
 )
-from spinecare.criteria.interpreter import Values, evaluate
+from spinecare.criteria.functions import FUNCTIONS, Function
+from spinecare.criteria.interpreter import Values, evaluate, unknowns
 from spinecare.criteria.logic import Tri
 from spinecare.criteria.nodes import (
     And,
-    AnyItem,
+    Call,
     Cmp,
     CmpOp,
     Const,
-    Count,
     Fact,
     In,
     ItemFact,
@@ -53,18 +63,21 @@ from spinecare.criteria.nodes import (
     facts,
     refs,
 )
-from spinecare.criteria.parser import parse
+from spinecare.criteria.parser import ASSESSMENT_REFERENCES, PLAN_REFERENCES, parse, unparse
 
 __all__ = [
+    "ASSESSMENT_REFERENCES",
+    "FUNCTIONS",
+    "PLAN_REFERENCES",
     "And",
-    "AnyItem",
     "Batch",
+    "Call",
     "Cmp",
     "CmpOp",
     "Const",
-    "Count",
     "EvaluationError",
     "Fact",
+    "Function",
     "In",
     "ItemFact",
     "Names",
@@ -82,4 +95,6 @@ __all__ = [
     "identifier",
     "parse",
     "refs",
+    "unknowns",
+    "unparse",
 ]

@@ -19,13 +19,11 @@ from types import TracebackType
 from typing import Any
 
 from spinecare.criteria import logic
-from spinecare.criteria.interpreter import any_item
 from spinecare.criteria.nodes import (
     And,
-    AnyItem,
+    Call,
     Cmp,
     Const,
-    Count,
     Fact,
     In,
     ItemFact,
@@ -92,6 +90,7 @@ class _Codegen:
         self.inputs: dict[Ref, str] = {}
         self.n_inputs = 0
         self.n = 0
+        self.runtime: dict[str, Any] = {}  # helpers the table's functions call, by name
 
     def tmp(self) -> str:
         self.n += 1
@@ -165,16 +164,16 @@ class _Codegen:
         if isinstance(n, Not):
             first, a = self.bind(n.arg, item)
             return f"(None if {first} is None else not {a})"
-        if isinstance(n, Count):
-            fn = "_at_most" if n.most else "_at_least"
-            return f"{fn}({n.k}, ({', '.join(self.expr(a, item) for a in n.args)},))"
-        if isinstance(n, AnyItem):
-            source = "c.imaging" if n.collection == "imaging" else "c.exam.motor_deficits"
-            it, items = self.tmp(), self.tmp()
-            where, pred = self.expr(n.where, it), self.expr(n.pred, it)
-            # Most cases list no imaging: decide that without building the two closures.
-            return (f"(None if ({items} := {source}) is None else _any_item({items}, "
-                    f"{n.collection!r}, lambda {it}: {where}, lambda {it}: {pred}))")
+        if isinstance(n, Call):
+            self.runtime.update(n.fn.runtime)
+            args: list[str] = []
+            for kind, arg in zip(n.fn.kinds(len(n.args)), n.args, strict=True):
+                if kind == "item":
+                    it = self.tmp()
+                    args.append(f"lambda {it}: {self.expr(arg, it)}")
+                else:
+                    args.append(self.expr(arg, item))
+            return n.fn.generate(tuple(args), self.tmp)
         raise TypeError(n)
 
 
@@ -263,10 +262,7 @@ class Program:
         first = [f"    {' = '.join(hot)} = None"] if hot else []
         lines = [f"def _program(c{''.join(', in_' + k for k in self.inputs)}):",
                  *first, *self.gen.prologue(), *self.lines, f"    return {returns}"]
-        ns: dict[str, Any] = {
-            "_at_least": logic.at_least, "_at_most": logic.at_most, "_any_item": any_item,
-            **(namespace or {}),
-        }
+        ns: dict[str, Any] = {**self.gen.runtime, **(namespace or {})}
         self.source = "\n".join(lines) + "\n"
         self.filename = name
         # Each line's item: its own tag, else the section it is in (lines are numbered from 1).

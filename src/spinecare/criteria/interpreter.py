@@ -14,10 +14,9 @@ from spinecare.case import Case
 from spinecare.criteria import logic
 from spinecare.criteria.nodes import (
     And,
-    AnyItem,
+    Call,
     Cmp,
     Const,
-    Count,
     Fact,
     In,
     ItemFact,
@@ -25,9 +24,12 @@ from spinecare.criteria.nodes import (
     Not,
     Or,
     Ref,
+    children,
 )
 
-Values = Mapping[Ref, logic.Tri]
+Values = Mapping[Ref, Any]
+"""The value of each reference: mostly a truth value (``flag.x``), for some kinds a code
+(``situation.triage``), ``None`` when unknown."""
 
 
 def evaluate(node: Node, case: Case, values: Values, item: BaseModel | None = None) -> Any:
@@ -55,37 +57,47 @@ def evaluate(node: Node, case: Case, values: Values, item: BaseModel | None = No
         return logic.or_(*(evaluate(a, case, values, item) for a in node.args))
     if isinstance(node, Not):
         return logic.not_(evaluate(node.arg, case, values, item))
-    if isinstance(node, Count):
-        counted = [evaluate(a, case, values, item) for a in node.args]
-        return logic.at_most(node.k, counted) if node.most else logic.at_least(node.k, counted)
-    if isinstance(node, AnyItem):
-        items = case.imaging if node.collection == "imaging" else case.exam.motor_deficits
-        return any_item(items, node.collection,
-                         lambda it: evaluate(node.where, case, values, it),
-                         lambda it: evaluate(node.pred, case, values, it))
+    if isinstance(node, Call):
+        return node.fn.reference(case, *(
+            _per_item(a, case, values) if kind == "item" else evaluate(a, case, values, item)
+            for kind, a in zip(node.fn.kinds(len(node.args)), node.args, strict=True)))
     raise TypeError(node)
+
+
+def unknowns(node: Node, case: Case, values: Values) -> list[Fact | Ref]:
+    """The case facts and references, left unknown, that make ``node`` unknown: what to ask for
+    to settle it. Empty when ``node`` is known.
+
+    Only the unknown parts of an unknown whole are followed (in ``a and b`` with ``a`` false the
+    whole is false, and nothing is missing). A criterion over the elements of a case list is not
+    followed into its elements; it names nothing.
+    """
+    out: dict[Fact | Ref, None] = {}
+
+    def walk(n: Node) -> None:
+        if evaluate(n, case, values) is not None:
+            return
+        if isinstance(n, Fact | Ref):
+            out[n] = None
+            return
+        if isinstance(n, Call):
+            for kind, a in zip(n.fn.kinds(len(n.args)), n.args, strict=True):
+                if kind in ("criterion", "value"):
+                    walk(a)
+            return
+        for child in children(n):
+            walk(child)
+
+    walk(node)
+    return list(out)
+
+
+def _per_item(node: Node, case: Case, values: Values) -> Callable[[BaseModel], Any]:
+    return lambda it: evaluate(node, case, values, it)
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
 }
-
-
-def any_item(items: list[Any] | None, collection: str, where: Callable[[Any], logic.Tri],
-              pred: Callable[[Any], logic.Tri]) -> logic.Tri:
-    if items is None:
-        return None
-    results = []
-    for it in items:
-        w = where(it)
-        if w is False:
-            continue
-        results.append(logic.and_(w, pred(it)))
-    if not results:
-        # No element was looked at: an examination that lists no weakness found none, but no
-        # lumbar scan says nothing about the lumbar canal.
-        return False if collection == "motor_deficits" else None
-    return logic.or_(*results)
-
 

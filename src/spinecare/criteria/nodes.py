@@ -6,11 +6,20 @@ and later the columnar compilers for screening). See :mod:`spinecare.criteria` f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from spinecare.criteria.functions import Function
 
 CmpOp = Literal["==", "!=", "<", "<=", ">", ">="]
-RefKind = Literal["finding", "flag", "likely", "high"]
+RefKind = Literal[
+    # the assessment's own stages
+    "finding", "flag", "likely", "high",
+    # what the care plan reads from a finished assessment (spinecare.plan.select)
+    "unlikely", "flag_level", "triage_rule", "lbp_source", "contraindication", "situation",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,24 +74,15 @@ class Not:
 
 
 @dataclass(frozen=True, slots=True)
-class Count:
-    """``at_least(k, ...)`` (``most=False``) or ``at_most(k, ...)`` (``most=True``)."""
+class Call:
+    """A function of the table (:mod:`spinecare.criteria.functions`) applied to its arguments;
+    an ``integer`` argument is a :class:`Const`."""
 
-    k: int
-    most: bool
+    fn: Function
     args: tuple[Node, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class AnyItem:
-    """Any element of a case list that passes ``where`` satisfies ``pred``."""
-
-    collection: Literal["imaging", "motor_deficits"]
-    where: Node
-    pred: Node
-
-
-Node = Const | Fact | ItemFact | Ref | Cmp | In | And | Or | Not | Count | AnyItem
+Node = Const | Fact | ItemFact | Ref | Cmp | In | And | Or | Not | Call
 
 def refs(node: Node) -> list[Ref]:
     """Every reference in ``node`` (findings, flags, likelihoods), in order, without repeats."""
@@ -98,12 +98,9 @@ def refs(node: Node) -> list[Ref]:
             walk(n.operand)
         elif isinstance(n, Not):
             walk(n.arg)
-        elif isinstance(n, And | Or | Count):
+        elif isinstance(n, And | Or | Call):
             for a in n.args:
                 walk(a)
-        elif isinstance(n, AnyItem):
-            walk(n.where)
-            walk(n.pred)
 
     walk(node)
     return list(out)
@@ -116,24 +113,30 @@ def facts(node: Node) -> list[Fact]:
     def walk(n: Node) -> None:
         if isinstance(n, Fact):
             out[n] = None
-        for child in _children(n):
+        for child in children(n):
             walk(child)
 
     walk(node)
     return list(out)
 
 
-def _children(n: Node) -> tuple[Node, ...]:
+def walk(node: Node) -> Iterator[Node]:
+    """``node`` and every node below it, parents before their children."""
+    yield node
+    for child in children(node):
+        yield from walk(child)
+
+
+def children(n: Node) -> tuple[Node, ...]:
+    """The nodes directly below ``n``."""
     if isinstance(n, Cmp):
         return (n.left, n.right)
     if isinstance(n, In):
         return (n.operand,)
     if isinstance(n, Not):
         return (n.arg,)
-    if isinstance(n, And | Or | Count):
+    if isinstance(n, And | Or | Call):
         return n.args
-    if isinstance(n, AnyItem):
-        return (n.where, n.pred)
     return ()
 
 

@@ -10,19 +10,20 @@ from __future__ import annotations
 import ast
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from spinecare.case import Case, Exam, Imaging, MotorDeficit
+from spinecare.case import Case, Exam
+from spinecare.criteria.functions import FUNCTIONS, Function
 from spinecare.criteria.nodes import (
     And,
-    AnyItem,
+    Call,
     Cmp,
     CmpOp,
     Const,
-    Count,
     Fact,
     In,
     ItemFact,
@@ -40,12 +41,10 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     for name, field in Case.model_fields.items()
     if name in ("patient", "history", "symptoms", "exam")
 }
-_COLLECTIONS: dict[str, tuple[Literal["imaging", "motor_deficits"], type[BaseModel], bool]] = {
-    # name in expressions: (case attribute, element model, empty-or-no-match counts as false)
-    "any_imaging": ("imaging", Imaging, False),
-    "any_deficit": ("motor_deficits", MotorDeficit, True),
-}
-_REF_KINDS: dict[str, RefKind] = {"flag": "flag", "likely": "likely", "high": "high"}
+#: The references the assessment's own knowledge may use (its earlier stages' conclusions).
+ASSESSMENT_REFERENCES: frozenset[RefKind] = frozenset({"flag", "likely", "high"})
+#: The references a care-plan rule may use: the finished assessment and the plan's own findings.
+PLAN_REFERENCES: frozenset[RefKind] = frozenset(typing.get_args(RefKind)) - {"finding"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +80,12 @@ def _flatten(annotation: Any) -> set[Any]:
 
 
 class _Parser:
-    def __init__(self, where: str, findings: frozenset[str] | None):
+    def __init__(self, where: str, findings: frozenset[str] | None,
+                 functions: Mapping[str, Function], references: frozenset[RefKind]):
         self.where = where
         self.findings = findings
+        self.functions = functions
+        self.references = references
         self.item_model: type[BaseModel] | None = None
 
     def fail(self, message: str) -> KnowledgeError:
@@ -120,13 +122,17 @@ class _Parser:
             if self.findings is not None and node.id not in self.findings:
                 raise self.fail(f"unknown finding {node.id!r}")
             return Ref("finding", node.id), None
+        dotted = _dotted(node)
+        if dotted is not None and dotted[0] in self.references and len(dotted) > 1:
+            # rule ids have dots of their own: triage_rule.tr.routine.cord_compression_imaging
+            return Ref(dotted[0], ".".join(dotted[1:])), None
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             head, name = node.value.id, node.attr
-            if head in _REF_KINDS:
-                return Ref(_REF_KINDS[head], name), None
             if head == "item":
                 if self.item_model is None:
-                    raise self.fail("item.* is only meaningful inside any_imaging/any_deficit")
+                    over_items = "/".join(
+                        n for n, f in self.functions.items() if "item" in f.params)
+                    raise self.fail(f"item.* is only meaningful inside {over_items}")
                 ftype = _field_type(self.item_model, name)
                 if ftype is None:
                     raise self.fail(f"unknown field item.{name}")
@@ -188,37 +194,90 @@ class _Parser:
 
     def call(self, node: ast.Call) -> Node:
         name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+        fn = self.functions.get(name)
+        if fn is None:
+            raise self.fail(f"unknown function {name}()")
         if node.keywords:
             raise self.fail(f"{name}() takes no keyword arguments")
-        if name in ("at_least", "at_most"):
-            if len(node.args) < 2 or not (
-                isinstance(node.args[0], ast.Constant) and type(node.args[0].value) is int
-            ):
-                raise self.fail(f"{name}(k, ...) needs an integer k and criteria")
-            k = node.args[0].value
-            return Count(k, name == "at_most", tuple(self.truth(a) for a in node.args[1:]))
-        if name in _COLLECTIONS:
-            if len(node.args) != 2:
-                raise self.fail(f"{name}(where, criterion) takes two arguments")
-            if self.item_model is not None:
-                raise self.fail(f"{name}() cannot be nested")
-            attr, model, _ = _COLLECTIONS[name]
-            self.item_model = model
-            try:
-                where, pred = self.truth(node.args[0]), self.truth(node.args[1])
-            finally:
-                self.item_model = None
-            return AnyItem(attr, where, pred)
-        raise self.fail(f"unknown function {name}()")
+        if not fn.accepts(len(node.args)):
+            raise self.fail(f"{name}() is called as {fn.usage()}")
+        args: list[Node] = []
+        for kind, a in zip(fn.kinds(len(node.args)), node.args, strict=True):
+            if kind == "integer":
+                if not (isinstance(a, ast.Constant) and type(a.value) is int):
+                    raise self.fail(f"{fn.usage()} needs a whole number, not {ast.unparse(a)}")
+                args.append(Const(a.value))
+            elif kind == "criterion":
+                args.append(self.truth(a))
+            elif kind == "value":
+                args.append(self.operand(a)[0])
+            else:
+                args.append(self.per_item(fn, a))
+        return Call(fn, tuple(args))
+
+    def per_item(self, fn: Function, node: ast.expr) -> Node:
+        if self.item_model is not None:
+            raise self.fail(f"{fn.name}() cannot be nested")
+        self.item_model = fn.item_model
+        try:
+            return self.truth(node)
+        finally:
+            self.item_model = None
 
 
-def parse(text: str, where: str, findings: frozenset[str] | None = None) -> Node:
+def _dotted(node: ast.expr) -> list[str] | None:
+    """``a.b.c`` as ``['a', 'b', 'c']``; None for anything but names joined by dots."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return [node.id, *reversed(parts)]
+
+
+def unparse(node: Node) -> str:
+    """``node`` as criteria text that :func:`parse` reads back into the same tree."""
+    if isinstance(node, Const):
+        return repr(node.value)
+    if isinstance(node, Fact):
+        return f"{node.section}.{node.field}"
+    if isinstance(node, ItemFact):
+        return f"item.{node.field}"
+    if isinstance(node, Ref):
+        return node.name if node.kind == "finding" else f"{node.kind}.{node.name}"
+    if isinstance(node, Cmp):
+        return f"{unparse(node.left)} {node.op} {unparse(node.right)}"
+    if isinstance(node, In):
+        values = ", ".join(repr(v) for v in node.values) + ("," if len(node.values) == 1 else "")
+        return f"{unparse(node.operand)} {'not in' if node.negate else 'in'} ({values})"
+    if isinstance(node, And | Or):
+        if not node.args:
+            return "True" if isinstance(node, And) else "False"
+        word = " and " if isinstance(node, And) else " or "
+        return word.join(_grouped(a) for a in node.args)
+    if isinstance(node, Not):
+        return f"not {_grouped(node.arg)}"
+    return f"{node.fn.name}({', '.join(unparse(a) for a in node.args)})"
+
+
+def _grouped(node: Node) -> str:
+    # Parentheses keep the tree's grouping: (a or b) and c, not a or (b and c).
+    text = unparse(node)
+    return f"({text})" if isinstance(node, And | Or) else text
+
+
+def parse(text: str, where: str, findings: frozenset[str] | None = None,
+          functions: Mapping[str, Function] = FUNCTIONS,
+          references: frozenset[RefKind] = ASSESSMENT_REFERENCES) -> Node:
     """Parse a criterion. ``where`` names the knowledge item for error messages; ``findings``,
-    when given, is the closed set of finding names the expression may use."""
+    when given, is the closed set of finding names the expression may use; ``functions`` is the
+    function table (tests pass a deliberately broken one); ``references`` the kinds of
+    ``kind.name`` references allowed (:data:`PLAN_REFERENCES` for care-plan rules)."""
     try:
         tree = ast.parse("(" + text.strip() + "\n)", mode="eval")
     except SyntaxError as exc:
         raise KnowledgeError(f"{where}: cannot parse {text!r}: {exc.msg}") from None
-    return _Parser(where, findings).truth(tree.body)
+    return _Parser(where, findings, functions, references).truth(tree.body)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from spinecare.store import accounts, records
 from spinecare.store.db import Database
 from spinecare.store.models import User
+from spinecare.store.stamps import utcnow
 
 DEMO_USERNAME = "demo"
 
@@ -68,7 +69,7 @@ def seed(db: Database) -> tuple[str, str]:
             accounts.set_password(session, DEMO_USERNAME, password)
             return DEMO_USERNAME, password
         user = accounts.create_user(session, DEMO_USERNAME, "clinician", password)
-        today = records.utcnow()
+        today = utcnow()
         for display_name, birth_year, case_name, weeks in PATIENTS:
             patient = records.create_patient(session, user.id, display_name, birth_year)
             base = _case(case_name)

@@ -26,9 +26,10 @@ from fractions import Fraction
 from typing import Any
 
 from spinecare.errors import KnowledgeError, Problem
+from spinecare.instruments.catalogue import form, form_ids
 from spinecare.instruments.errors import AnswerError
 from spinecare.instruments.fhir import CANONICAL_BASE, UCUM, code_system, fhir_path
-from spinecare.instruments.forms import Form, FormItem, form, form_ids
+from spinecare.instruments.forms import Form, FormItem
 
 _PLAIN_KEYS = frozenset({"questionnaire", "version", "date", "answers"})
 

@@ -26,7 +26,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from spinecare.errors import KnowledgeError
-from spinecare.instruments.forms import ANSWERABLE, Form, FormItem, form
+from spinecare.instruments.catalogue import form
+from spinecare.instruments.forms import ANSWERABLE, Form, FormItem
 
 CANONICAL_BASE = "https://spinecare.example/fhir"
 """Where spinecare's canonical resources live. ``.example`` is a reserved name (RFC 2606): a

@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cache
 from typing import Any, Literal
 
-from spinecare.instruments.registry import Coding, Instrument, instruments
+from spinecare.instruments.registry import Coding, Instrument
+from spinecare.kb.citations import packaged_citations
+from spinecare.vocabulary import EnableBehavior, PublicationStatus
 
 ItemType = Literal["group", "display", "boolean", "choice", "integer", "decimal", "quantity"]
 ANSWERABLE: frozenset[str] = frozenset({"boolean", "choice", "integer", "decimal", "quantity"})
@@ -65,7 +66,7 @@ class FormItem:
     """``quantity``: the units an answer may use, the first being the base unit; ``decimal``:
     the single unit of the number."""
     enable_when: tuple[Condition, ...] = ()
-    enable_behavior: Literal["all", "any"] = "all"
+    enable_behavior: EnableBehavior = "all"
     items: tuple[FormItem, ...] = ()
     codes: tuple[Coding, ...] = ()
 
@@ -83,7 +84,7 @@ class Form:
     """A machine-friendly name (``OswestryDisabilityIndex``)."""
     title: str
     version: str
-    status: Literal["active", "draft"]
+    status: PublicationStatus
     description: str
     copyright: str | None
     codes: tuple[Coding, ...]
@@ -172,9 +173,7 @@ def _criteria_text(inst: Instrument) -> str:
 
 def instrument_description(inst: Instrument) -> str:
     """Markdown for ``Questionnaire.description``: what it is, its scoring, what is unverified."""
-    from spinecare.reasoning.knowledge import default_knowledge
-
-    citations = default_knowledge().citations
+    citations = packaged_citations()
     who = "the patient" if inst.administered_by == "patient" else "a clinician"
     lines = [f"{inst.name} (version {inst.version}), completed by {who}.", "",
              describe_rule(inst)]
@@ -233,20 +232,3 @@ def _question(inst: Instrument, item: Any, number: int) -> FormItem:
         return FormItem(item.link_id, "integer", item.text, prefix=f"{number}.",
                         min_value=scale.min, max_value=scale.max, codes=codes)
     return FormItem(item.link_id, "boolean", item.text, prefix=f"{number}.", codes=codes)
-
-
-@cache
-def form(form_id: str) -> Form:
-    """The form of an instrument, or the intake (``"intake"``)."""
-    if form_id == "intake":
-        from spinecare.instruments.intake import intake_form
-
-        return intake_form()
-    from spinecare.instruments.registry import instrument
-
-    return instrument_form(instrument(form_id))
-
-
-def form_ids() -> list[str]:
-    """Every form: the instruments in registry order, then the intake."""
-    return [*instruments(), "intake"]

@@ -13,20 +13,21 @@ answers contradict each other.
 
 from __future__ import annotations
 
-import tomllib
 import typing
 from collections.abc import Mapping
 from fractions import Fraction
 from functools import lru_cache
-from importlib.resources import files
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from spinecare.case import Case, History, Symptoms, parse_case
 from spinecare.errors import KnowledgeError
 from spinecare.instruments.forms import Choice, Condition, Form, FormItem, Unit
 from spinecare.instruments.registry import LinkId, Option
+from spinecare.kb import Problems, knowledge_dir, read_toml
+from spinecare.kb.citations import packaged_citations
+from spinecare.vocabulary import EnableBehavior, PublicationStatus
 
 WHERE = "instruments/intake.toml"
 SECTIONS: dict[str, type[BaseModel]] = {"history": History, "symptoms": Symptoms}
@@ -68,7 +69,7 @@ class Node(_Strict):
     text: Annotated[str, Field(min_length=1)]
     scale: str | None = None
     enable_when: list[When] = []
-    enable_behavior: Literal["all", "any"] = "all"
+    enable_behavior: EnableBehavior = "all"
     item: list[Node] = []
 
     @model_validator(mode="after")
@@ -89,13 +90,18 @@ class IntakeSpec(_Strict):
     id: Literal["intake"]
     title: str
     version: str
-    status: Literal["active", "draft"]
-    cite: Annotated[list[str], Field(min_length=1)]
+    status: PublicationStatus
+    citations: Annotated[list[str], Field(min_length=1)]
     copyright: str
     urgent_notice: str
     introduction: str
     scale: dict[str, IntakeScale]
     section: Annotated[list[Node], Field(min_length=1)]
+
+    @property
+    def cite(self) -> list[str]:
+        """``citations`` under its old name, for code not yet moved to it."""
+        return self.citations
 
     def questions(self) -> list[Node]:
         """Every question, in document order."""
@@ -213,15 +219,11 @@ def _check_when(spec: IntakeSpec, n: Node, w: When, target: Node) -> None:
 @lru_cache(maxsize=1)
 def intake_spec() -> IntakeSpec:
     """The intake questionnaire's data, loaded and checked once."""
-    text = files("spinecare.knowledge").joinpath("instruments", "intake.toml").read_text(
-        encoding="utf-8")
-    try:
-        spec = IntakeSpec.model_validate(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as exc:
-        raise _fail(f"not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise _fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    problems = Problems()
+    data = read_toml(knowledge_dir().joinpath("instruments", "intake.toml"), WHERE)
+    spec = problems.validate(IntakeSpec, data, WHERE)
+    problems.raise_if_any()
+    assert spec is not None
     check_spec(spec)
     return spec
 
@@ -258,10 +260,8 @@ def _item(spec: IntakeSpec, n: Node) -> FormItem:
 @lru_cache(maxsize=1)
 def intake_form() -> Form:
     """The intake questionnaire as a :class:`Form`, urgent-care statement first."""
-    from spinecare.reasoning.knowledge import default_knowledge
-
     spec = intake_spec()
-    citations = default_knowledge().citations
+    citations = packaged_citations()
     description = (
         "Patient intake for spinecare: the history and symptoms of a spinecare.case/1, asked in "
         "plain words (not the examination). Safety questions come first. Each answer fills the "

@@ -9,25 +9,29 @@ instrument-specific code is the small scoring function of each scoring ``kind``.
 
 Loading is strict: unknown keys are errors, vocabularies are closed, and the cross-checks in
 :func:`check_instrument` reject a file whose items contradict its own scoring rule, naming the
-file and the item.
+file and the item. One load reports every problem of every file.
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Iterator
 from functools import lru_cache
-from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from spinecare import criteria
 from spinecare.errors import KnowledgeError
-from spinecare.reasoning.knowledge import Basis
-
-Verification = Literal["V", "P", "U"]
-"""Verification tags of the clinical reference: V checked, P partly checked, U not checked."""
+from spinecare.kb import (
+    STRICT,
+    KnowledgeFileError,
+    KnowledgeProblem,
+    Problems,
+    knowledge_dir,
+    read_toml,
+    toml_files,
+)
+from spinecare.vocabulary import Basis, PublicationStatus, Verification
 
 LinkId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
@@ -36,7 +40,7 @@ NOT_INSTRUMENTS = frozenset({"intake.toml"})
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = STRICT
 
 
 class Band(_Strict):
@@ -133,8 +137,13 @@ class Subscale(_Strict):
     min_answered: int
     min_answered_basis: Basis = "published"
     band: list[Band] = []
-    band_cite: list[str] = []
+    band_citations: list[str] = []
     band_basis: Basis | None = None
+
+    @property
+    def band_cite(self) -> list[str]:
+        """``band_citations`` under its old name, for code not yet moved to it."""
+        return self.band_citations
 
 
 class Scoring(_Strict):
@@ -169,8 +178,13 @@ class Scoring(_Strict):
 class MeasureChange(_Strict):
     mcid_absolute: float | None = None
     mcid_percent: float | None = None
-    cite: list[str] = []
+    citations: list[str] = []
     basis: Basis = "published"
+
+    @property
+    def cite(self) -> list[str]:
+        """``citations`` under its old name, for code not yet moved to it."""
+        return self.citations
 
 
 class Change(_Strict):
@@ -179,7 +193,7 @@ class Change(_Strict):
     higher_is_worse: bool | None = None
     mcid_absolute: float | None = None
     mcid_percent: float | None = None
-    cite: list[str] = []
+    citations: list[str] = []
     basis: Basis = "published"
     improved_by: Literal["percent", "absolute", "either"] = "absolute"
     """Which threshold decides "improved": the percent rule falls back to the absolute one when
@@ -193,15 +207,22 @@ class Change(_Strict):
             raise ValueError("a tracked instrument must say whether higher is worse")
         return self
 
+    @property
+    def cite(self) -> list[str]:
+        """``citations`` under its old name, for code not yet moved to it."""
+        return self.citations
+
 
 class Instrument(_Strict):
     id: str
     name: str
     short_name: str
+    report_name: str | None = None
+    """What the assessment report calls the score, where that is not the short name."""
     version: str
-    status: Literal["active", "draft"] = "active"
+    status: PublicationStatus = "active"
     administered_by: Literal["patient", "clinician"]
-    cite: Annotated[list[str], Field(min_length=1)]
+    citations: Annotated[list[str], Field(min_length=1)]
     licence: str
     wording: Literal["withheld", "paraphrased"]
     """What the shipped text is: ``withheld`` (licensed or unchecked wording: titles and neutral
@@ -211,7 +232,7 @@ class Instrument(_Strict):
     """The LOINC panel code, where one exists."""
     score_code: Coding | None = None
     """The LOINC code of the total score, where one exists."""
-    band_cite: list[str] = []
+    band_citations: list[str] = []
     band_basis: Basis | None = None
     scoring: Scoring
     band: list[Band] = []
@@ -220,6 +241,16 @@ class Instrument(_Strict):
     gate: dict[LinkId, Gate] = {}
     group: dict[str, Group] = {}
     item: Annotated[list[Item], Field(min_length=1)]
+
+    @property
+    def cite(self) -> list[str]:
+        """``citations`` under its old name, for code not yet moved to it."""
+        return self.citations
+
+    @property
+    def band_cite(self) -> list[str]:
+        """``band_citations`` under its old name, for code not yet moved to it."""
+        return self.band_citations
 
     def band_for(self, value: float) -> Band | None:
         """The first band whose inclusive upper bound holds ``value``."""
@@ -274,157 +305,175 @@ class Instrument(_Strict):
 # --- cross-checks ----------------------------------------------------------------------------
 
 
-def _fail(where: str, message: str) -> KnowledgeError:
-    return KnowledgeError(f"{where}: {message}")
+class _Bad(Exception):
+    """A check that failed; the checks after it in the same group depend on it and are skipped."""
 
 
-def check_instrument(inst: Instrument, where: str) -> None:
-    """Check that an instrument's items, scales, groups and scoring rule agree with each other."""
-    s = inst.scoring
+def instrument_problems(inst: Instrument) -> list[str]:
+    """Every way an instrument's items, scales, groups and scoring rule disagree."""
+    found: list[str] = []
     ids = [i.link_id for i in inst.item] + list(inst.gate)
     dupes = sorted({x for x in ids if ids.count(x) > 1})
     if dupes:
-        raise _fail(where, f"link ids must be unique; repeated: {dupes}")
+        found.append(f"link ids must be unique; repeated: {dupes}")
     for item in inst.item:
         if item.scale not in inst.scale:
-            raise _fail(where, f"item {item.link_id}: unknown scale {item.scale!r}")
+            found.append(f"item {item.link_id}: unknown scale {item.scale!r}")
         if item.group is not None and item.group not in inst.group:
-            raise _fail(where, f"item {item.link_id}: group {item.group!r} has no [group] entry")
+            found.append(f"item {item.link_id}: group {item.group!r} has no [group] entry")
     for name, group in inst.group.items():
         if not inst.items_in(name):
-            raise _fail(where, f"group {name} has no items")
+            found.append(f"group {name} has no items")
         if group.enabled_by is not None and group.enabled_by not in inst.gate:
-            raise _fail(where, f"group {name}: enabled_by {group.enabled_by!r} is not a gate")
+            found.append(f"group {name}: enabled_by {group.enabled_by!r} is not a gate")
     used = {i.scale for i in inst.item}
     if set(inst.scale) - used:
-        raise _fail(where, f"unused scales {sorted(set(inst.scale) - used)}")
+        found.append(f"unused scales {sorted(set(inst.scale) - used)}")
     uptos = [b.upto for b in inst.band]
     if uptos != sorted(uptos):
-        raise _fail(where, "bands must be in increasing order")
-    _check_scoring(inst, where)
-    _check_change(inst, where)
+        found.append("bands must be in increasing order")
+    # The scoring checks read each item's scale: with a scale missing they cannot run.
+    checks = [_check_change]
+    if all(item.scale in inst.scale for item in inst.item):
+        checks.insert(0, _check_scoring)
+    for check in checks:
+        try:
+            check(inst)
+        except _Bad as exc:
+            found.append(str(exc))
     for item in inst.item:
         if item.from_case is not None:
-            from spinecare import criteria
-
             # Only case facts: an item of a rule must not depend on the engine's findings.
-            criteria.parse(item.from_case, f"{where}: item {item.link_id}", frozenset())
-    if s.kind == "count_positive" and any(i.from_case is None for i in inst.item):
-        raise _fail(where, "every item of a count_positive rule needs from_case")
+            try:
+                criteria.parse(item.from_case, f"item {item.link_id}", frozenset())
+            except KnowledgeError as exc:
+                found.append(str(exc))
+    if inst.scoring.kind == "count_positive" and any(i.from_case is None for i in inst.item):
+        found.append("every item of a count_positive rule needs from_case")
+    return found
 
 
-def _numeric_range(inst: Instrument, items: list[Item], where: str) -> tuple[int, int]:
+def check_instrument(inst: Instrument, where: str) -> None:
+    """Check that an instrument's items, scales, groups and scoring rule agree with each other,
+    raising one error that lists every disagreement, each after ``where`` (its file)."""
+    found = instrument_problems(inst)
+    if found:
+        raise KnowledgeFileError([KnowledgeProblem(where, "", message) for message in found])
+
+
+def _numeric_range(inst: Instrument, items: list[Item]) -> tuple[int, int]:
     lows, highs = set(), set()
     for item in items:
         values = inst.scale_of(item).values()
         if not all(type(v) is int for v in values):
-            raise _fail(where, f"item {item.link_id}: a scored item needs integer values")
+            raise _Bad(f"item {item.link_id}: a scored item needs integer values")
         ints = [int(v) for v in values]
         lows.add(min(ints))
         highs.add(max(ints))
     return min(lows), max(highs)
 
 
-def _check_scoring(inst: Instrument, where: str) -> None:
+def _check_scoring(inst: Instrument) -> None:
     s = inst.scoring
     groups = inst.groups()
     if s.kind == "percent_of_answered":
         if groups or s.items != len(inst.item) or s.max_missing is None:
-            raise _fail(where, "percent_of_answered needs ungrouped items, items = their count "
+            raise _Bad("percent_of_answered needs ungrouped items, items = their count "
                                "and max_missing")
-        if _numeric_range(inst, inst.item, where) != (s.item_min, s.item_max):
-            raise _fail(where, "item answer values must run from item_min to item_max")
+        if _numeric_range(inst, inst.item) != (s.item_min, s.item_max):
+            raise _Bad("item answer values must run from item_min to item_max")
     elif s.kind == "sum_of_domains":
         if s.domains is None or groups != list(s.domains):
-            raise _fail(where, "sum_of_domains needs one item group per domain, in order")
+            raise _Bad("sum_of_domains needs one item group per domain, in order")
         for name, top in s.domains.items():
             members = inst.items_in(name)
-            if len(members) != 1 or _numeric_range(inst, members, where) != (0, top):
-                raise _fail(where, f"domain {name}: one item scored 0 to {top}")
+            if len(members) != 1 or _numeric_range(inst, members) != (0, top):
+                raise _Bad(f"domain {name}: one item scored 0 to {top}")
     elif s.kind == "subscale_means":
         if s.subscales is None or groups != list(s.subscales):
-            raise _fail(where, "subscale_means needs one item group per subscale, in order")
+            raise _Bad("subscale_means needs one item group per subscale, in order")
         for name, sub in s.subscales.items():
             members = inst.items_in(name)
             if len(members) != sub.items or not 0 < sub.min_answered <= sub.items:
-                raise _fail(where, f"subscale {name}: {sub.items} items and a valid "
+                raise _Bad(f"subscale {name}: {sub.items} items and a valid "
                                    "min_answered")
-            low, high = _numeric_range(inst, members, where)
+            low, high = _numeric_range(inst, members)
             if low < sub.item_min or high > sub.item_max or (low, high) != (sub.item_min,
                                                                                sub.item_max):
-                raise _fail(where, f"subscale {name}: item values must span "
+                raise _Bad(f"subscale {name}: item values must span "
                                    f"{sub.item_min}-{sub.item_max}")
     elif s.kind == "ratings":
         if s.ratings is None or groups != s.ratings:
-            raise _fail(where, "ratings needs one item group per rating, in order")
+            raise _Bad("ratings needs one item group per rating, in order")
         for name in s.ratings:
             members = inst.items_in(name)
-            span = _numeric_range(inst, members, where)
+            span = _numeric_range(inst, members)
             if len(members) != 1 or span != (s.item_min, s.item_max):
-                raise _fail(where, f"rating {name}: one item from item_min to item_max")
+                raise _Bad(f"rating {name}: one item from item_min to item_max")
     elif s.kind == "count_positive":
         n = len(inst.item)
         if groups or any(inst.scale_of(i).type != "boolean" for i in inst.item):
-            raise _fail(where, "count_positive needs ungrouped yes/no items")
+            raise _Bad("count_positive needs ungrouped yes/no items")
         if (s.rule_in_at_least is None or s.rule_out_at_most is None or not s.rule_in
                 or not s.rule_out
                 or not 0 <= s.rule_out_at_most < s.rule_in_at_least <= n):
-            raise _fail(where, "count_positive needs 0 <= rule_out_at_most < rule_in_at_least "
+            raise _Bad("count_positive needs 0 <= rule_out_at_most < rule_in_at_least "
                                "<= items, with both meanings")
     elif s.kind == "count_criteria":
         if any(inst.scale_of(i).type != "boolean" for i in inst.item) or not s.criteria:
-            raise _fail(where, "count_criteria needs yes/no items and criteria")
+            raise _Bad("count_criteria needs yes/no items and criteria")
         if not s.positive or not s.negative:
-            raise _fail(where, "count_criteria needs the meaning of positive and negative")
+            raise _Bad("count_criteria needs the meaning of positive and negative")
         for criterion in s.criteria:
             for group, least in criterion.items():
                 if group not in groups or not 0 < least <= len(inst.items_in(group)):
-                    raise _fail(where, f"criterion {criterion}: {group} must be a group with "
+                    raise _Bad(f"criterion {criterion}: {group} must be a group with "
                                        f"at least {least} items")
 
 
-def _check_change(inst: Instrument, where: str) -> None:
+def _check_change(inst: Instrument) -> None:
     c = inst.change
     if not c.tracked:
         if c.mcid_absolute is not None or c.mcid_percent is not None or c.subscales:
-            raise _fail(where, "an untracked instrument has no MCID")
+            raise _Bad("an untracked instrument has no MCID")
         return
     if c.improved_by in ("percent", "either") and c.mcid_percent is None:
-        raise _fail(where, f"improved_by = {c.improved_by!r} needs mcid_percent")
+        raise _Bad(f"improved_by = {c.improved_by!r} needs mcid_percent")
     if c.worse_by == "percent" and c.mcid_percent is None:
-        raise _fail(where, "worse_by = 'percent' needs mcid_percent")
+        raise _Bad("worse_by = 'percent' needs mcid_percent")
     if c.subscales and set(c.subscales) - set(inst.scoring.subscales or {}):
-        raise _fail(where, "change.subscales must name scoring subscales")
+        raise _Bad("change.subscales must name scoring subscales")
 
 
 # --- loading --------------------------------------------------------------------------------
 
 
-def _instrument_files(folder: Traversable) -> Iterator[Traversable]:
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml") and entry.name not in NOT_INSTRUMENTS:
-            yield entry
-
-
 def load_instruments(folder: Traversable | None = None) -> dict[str, Instrument]:
-    """Load and cross-check every instrument file in ``folder`` (the packaged one by default)."""
-    folder = folder or files("spinecare.knowledge").joinpath("instruments")
+    """Load and cross-check every instrument file in ``folder`` (the packaged one by default).
+
+    Every problem of every file is collected and raised together, each naming its file.
+    """
+    folder = folder or knowledge_dir().joinpath("instruments")
+    problems = Problems()
     out: dict[str, Instrument] = {}
-    for entry in _instrument_files(folder):
+    for entry in toml_files(folder, NOT_INSTRUMENTS):
         where = f"instruments/{entry.name}"
-        try:
-            data = tomllib.loads(entry.read_text(encoding="utf-8"))
-            inst = Instrument.model_validate(data)
-        except tomllib.TOMLDecodeError as exc:
-            raise KnowledgeError(f"{where}: not valid TOML: {exc}") from None
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise KnowledgeError(f"{where}: {loc}: {first['msg']}") from None
+        data = read_toml(entry, where, problems)
+        if not data:
+            continue
+        inst = problems.validate(Instrument, data, where)
+        if inst is None:
+            continue
         if inst.id in out or f"{inst.id}.toml" != entry.name:
-            raise KnowledgeError(f"{where}: id {inst.id!r} must be unique and match the file")
-        check_instrument(inst, where)
+            problems.add(where, "id", f"{inst.id!r} must be unique and match the file")
+            continue
+        try:
+            check_instrument(inst, where)
+        except KnowledgeFileError as exc:
+            problems.add_error(where, exc)
+            continue
         out[inst.id] = inst
+    problems.raise_if_any()
     return out
 
 

@@ -20,9 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from spinecare import criteria
 from spinecare.case import Case, Instruments
 from spinecare.criteria.logic import count_rule
 from spinecare.errors import Problem
+from spinecare.instruments.display import score_suffix
 from spinecare.instruments.errors import AnswerError
 from spinecare.instruments.registry import Instrument, instrument, instruments
 
@@ -322,8 +324,6 @@ def score_instruments(given: Instruments) -> dict[str, Any]:
 
 def answers_from_case(inst: Instrument, case: Case) -> dict[str, Any]:
     """The answers of a rule defined over case facts (``from_case``), unknown as ``None``."""
-    from spinecare import criteria
-
     out: dict[str, Any] = {}
     for item in inst.item:
         if item.from_case is None:
@@ -333,15 +333,13 @@ def answers_from_case(inst: Instrument, case: Case) -> dict[str, Any]:
     return out
 
 
-_PARSED: dict[tuple[str, str], Any] = {}
+_PARSED: dict[tuple[str, str], criteria.Node] = {}
 
 
-def _parsed(inst_id: str, link_id: str, text: str) -> Any:
+def _parsed(inst_id: str, link_id: str, text: str) -> criteria.Node:
     key = (inst_id, link_id)
     node = _PARSED.get(key)
     if node is None:
-        from spinecare import criteria
-
         node = _PARSED[key] = criteria.parse(text, f"instruments/{inst_id}.toml: {link_id}",
                                          frozenset())
     return node
@@ -365,9 +363,7 @@ def describe(inst: Instrument, score: Mapping[str, Any]) -> str:
     if kind in ("percent_of_answered", "sum_of_domains"):
         if score["value"] is None:
             return f"not scored: {score['reason']}"
-        top = sum((inst.scoring.domains or {}).values())
-        unit = "%" if kind == "percent_of_answered" else f"/{top}"
-        text = f"{score['value']}{unit} - {score['band_label']}"
+        text = f"{score['value']}{score_suffix(inst)} - {score['band_label']}"
         if "answered" in score:
             text += f" ({score['answered']} of {score['answered'] + score['missing']} answered)"
         if score.get("flag"):
@@ -386,8 +382,9 @@ def describe(inst: Instrument, score: Mapping[str, Any]) -> str:
         text = ", ".join(parts) or "no subscale answered"
         return text + (f" ({score['reason']})" if score.get("reason") else "")
     if kind == "ratings":
-        return ", ".join(f"{k} {v['value']}/10 ({v['band_label']})" for k, v in score.items()) \
-            or "no rating given"
+        unit = score_suffix(inst)
+        return ", ".join(f"{k} {v['value']}{unit} ({v['band_label']})"
+                         for k, v in score.items()) or "no rating given"
     if kind == "count_positive":
         count = f"{score['positive']} of {score['of']} positive"
         if score["unknown"]:

@@ -9,8 +9,7 @@ The clinical content is versioned data in ``spinecare/knowledge/``: the treatmen
   programme and the progress / hold / step back / stop decision from the patient's logs;
 - :func:`evidence_for` (``evidence``): one treatment's evidence and the website claims it answers.
 
-The names are imported on first use, so ``import spinecare.plan.commands`` (done by every CLI
-call) stays cheap.
+The names are imported on first use, so ``import spinecare.plan`` stays cheap.
 """
 
 from __future__ import annotations

@@ -19,34 +19,53 @@ check, :func:`verify_citations`, rather than part of loading a single file.
 from __future__ import annotations
 
 import functools
-import tomllib
-from collections.abc import Iterable, Mapping, Set
-from importlib.resources import files
+from collections.abc import Mapping, Set
 from importlib.resources.abc import Traversable
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, Self, TypeVar, get_args
+from typing import Annotated, Any, Self, TypeVar, get_args
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    StringConstraints,
-    ValidationError,
-    WrapSerializer,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, model_validator
 
 from spinecare.errors import KnowledgeError, Problem
+from spinecare.kb import (
+    Citation,
+    CitationIds,
+    Id,
+    Ids,
+    KnowledgeFileError,
+    Problems,
+    ReadOnlyMap,
+    Text,
+    Texts,
+    Version,
+    freeze,
+    knowledge_dir,
+    load_citation_folder,
+    packaged_citations,
+    parse_citations,
+    parse_toml,
+    read_text,
+    top_level_problems,
+    unique,
+    unresolved_citations,
+)
+from spinecare.kb import StrictModel as _Frozen
+from spinecare.vocabulary import EXPERT_JUDGEMENT as EXPERT_JUDGEMENT
+from spinecare.vocabulary import ConditionCode as Condition
+from spinecare.vocabulary import EvidenceGrade as EvidenceGrade
+from spinecare.vocabulary import ExerciseCategory as ExerciseCategory
+from spinecare.vocabulary import Recommendation as Recommendation
+from spinecare.vocabulary import Verification as Verification
 
 __all__ = [
     "CATEGORIES",
     "CONDITIONS",
     "EVIDENCE_GRADES",
+    "EXERCISES_FILE",
     "EXPERT_JUDGEMENT",
     "NEGATIVE_RECOMMENDATIONS",
     "RECOMMENDATIONS",
+    "TREATMENTS_FILE",
     "Citation",
     "Claim",
     "Condition",
@@ -74,60 +93,12 @@ __all__ = [
     "verify_citations",
 ]
 
-KNOWLEDGE_PACKAGE = "spinecare.knowledge"
 TREATMENTS_FILE = "treatments.toml"
 EXERCISES_FILE = "exercises.toml"
-CITATIONS_DIR = "citations"
-
-#: Reserved citation id: no published source exists, and the output says so plainly.
-EXPERT_JUDGEMENT = "expert_judgement"
 
 # ---------------------------------------------------------------------------------------------
-# Closed vocabularies
+# Closed vocabularies (written once, in spinecare.vocabulary)
 # ---------------------------------------------------------------------------------------------
-
-#: Condition codes, shared with the assessment's differential (``assessment.schema.json``).
-Condition = Literal[
-    "lumbar_spinal_stenosis",
-    "degenerative_cervical_myelopathy",
-    "cervical_radiculopathy",
-    "lumbar_radiculopathy",
-    "cauda_equina_syndrome",
-    "vascular_claudication",
-    "hip_osteoarthritis",
-    "peripheral_neuropathy",
-    "spinal_infection",
-    "spinal_malignancy",
-    "vertebral_fracture",
-    "nonspecific_low_back_pain",
-    "nonspecific_neck_pain",
-]
-
-#: GRADE-style certainty that the treatment helps. ``evidence_against``: good evidence that it
-#: does not help, or a guideline says do not offer it.
-EvidenceGrade = Literal["high", "moderate", "low", "very_low", "insufficient", "evidence_against"]
-
-Recommendation = Literal[
-    "recommended",
-    "consider",
-    "only_within_package",
-    "not_recommended",
-    "do_not_offer",
-    "not_approved",
-]
-
-ExerciseCategory = Literal[
-    "flexion_bias",
-    "walking",
-    "cycling",
-    "neck",
-    "balance",
-    "general_mobility",
-    "strengthening",
-]
-
-#: Verification tag of a fact, as in the clinical reference: V verified, P partly, U not checked.
-Verification = Literal["V", "P", "U"]
 
 CONDITIONS: frozenset[str] = frozenset(get_args(Condition))
 EVIDENCE_GRADES: frozenset[str] = frozenset(get_args(EvidenceGrade))
@@ -139,48 +110,11 @@ NEGATIVE_RECOMMENDATIONS: frozenset[str] = frozenset(
     {"not_recommended", "do_not_offer", "not_approved"}
 )
 
+Conditions = Annotated[tuple[Condition, ...], Field(min_length=1), AfterValidator(unique)]
+
 # ---------------------------------------------------------------------------------------------
-# Field types
+# Shared checks
 # ---------------------------------------------------------------------------------------------
-
-_K = TypeVar("_K", bound=str)
-_V = TypeVar("_V")
-_T = TypeVar("_T")
-
-
-def _read_only(value: Mapping[_K, _V]) -> Mapping[_K, _V]:
-    # Loaded knowledge is cached and shared; a caller must not be able to edit it in place.
-    return MappingProxyType(dict(value))
-
-
-def _as_dict(value: Mapping[str, Any], handler: SerializerFunctionWrapHandler) -> Any:
-    return handler(dict(value))
-
-
-def _unique(values: tuple[_T, ...]) -> tuple[_T, ...]:
-    seen: set[_T] = set()
-    repeated: list[_T] = []
-    for value in values:
-        if value in seen:
-            repeated.append(value)
-        seen.add(value)
-    if repeated:
-        raise ValueError(f"repeated entries: {', '.join(map(str, repeated))}")
-    return values
-
-
-ReadOnlyMap = Annotated[Mapping[_K, _V], AfterValidator(_read_only), WrapSerializer(_as_dict)]
-Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
-Text = Annotated[str, StringConstraints(pattern=r"\S")]
-Version = Annotated[str, StringConstraints(pattern=r"^\d{4}\.\d{1,2}\.\d+$")]
-Ids = Annotated[tuple[Id, ...], AfterValidator(_unique)]
-CitationIds = Annotated[tuple[Id, ...], Field(min_length=1), AfterValidator(_unique)]
-Conditions = Annotated[tuple[Condition, ...], Field(min_length=1), AfterValidator(_unique)]
-Texts = Annotated[tuple[Text, ...], Field(min_length=1), AfterValidator(_unique)]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _check_grade_fits_recommendation(grade: str, recommendation: str) -> None:
@@ -189,28 +123,6 @@ def _check_grade_fits_recommendation(grade: str, recommendation: str) -> None:
             f"evidence_grade 'evidence_against' needs a negative recommendation "
             f"({', '.join(sorted(NEGATIVE_RECOMMENDATIONS))}), not {recommendation!r}"
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# Citations
-# ---------------------------------------------------------------------------------------------
-
-
-class Citation(_Frozen):
-    """One source, as described in ``knowledge/citations/README.md``."""
-
-    authors: Text
-    year: Annotated[int, Field(ge=1900, le=2100)] | None = None
-    title: Text | None = None
-    journal: Text
-    volume: Text | None = None
-    issue: Text | None = None
-    pages: Text | None = None
-    doi: Annotated[str, StringConstraints(pattern=r"^10\.\d{4,9}/\S+$")] | None = None
-    pmid: Annotated[str, StringConstraints(pattern=r"^\d{1,9}$")] | None = None
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
-    verification: Verification
-    note: Text | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -513,107 +425,53 @@ def _unknown_codes(exercises: Mapping[str, Exercise], contraindications: Set[str
 
 
 # ---------------------------------------------------------------------------------------------
-# Parsing
+# Parsing (every problem of a file is collected, then raised together)
 # ---------------------------------------------------------------------------------------------
-
-
-class KnowledgeFileError(KnowledgeError):
-    """A knowledge file that breaks its rules. ``problems`` point at items (``treatment.x.y``)."""
-
-    def __init__(self, file: str, problems: Iterable[Problem]):
-        self.file = file
-        self.problems = tuple(problems)
-        super().__init__("; ".join(f"{file}: {p}" for p in self.problems))
-
-
-def _freeze(value: Any) -> Any:
-    # TOML arrays arrive as lists; the strict models hold tuples.
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _freeze(v) for k, v in value.items()}
-    return value
-
-
-def _problems_from(error: ValidationError, prefix: str) -> list[Problem]:
-    problems = []
-    for detail in error.errors(include_url=False):
-        path = prefix + "".join(
-            f".{part}" if isinstance(part, str) else f"[{part}]" for part in detail["loc"]
-        )
-        kind = detail["type"]
-        if kind == "extra_forbidden":
-            message = "unknown key"
-        elif kind == "missing":
-            message = "missing required key"
-        else:
-            message = detail["msg"].removeprefix("Value error, ")
-        problems.append(Problem(path.lstrip("."), message))
-    return problems
-
-
-def _parse_toml(text: str, source: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise KnowledgeFileError(source, [Problem("(file)", f"not valid TOML: {exc}")]) from exc
-
-
-def _check_top_level(
-    data: Mapping[str, Any], allowed: Set[str], required: Set[str]
-) -> list[Problem]:
-    problems = [Problem(key, "unknown key") for key in data if key not in allowed]
-    problems += [Problem(key, "missing required key") for key in sorted(required - set(data))]
-    return problems
-
 
 _M = TypeVar("_M", Treatment, Contraindication, Exercise)
 
 
 def _parse_items(
-    data: Mapping[str, Any], table: str, model: type[_M], problems: list[Problem]
+    data: Mapping[str, Any], table: str, model: type[_M], source: str, problems: Problems
 ) -> dict[str, _M]:
     items: dict[str, _M] = {}
     tables = data.get(table, {})
     if not isinstance(tables, dict):
-        problems.append(Problem(table, f"must be a table of [{table}.<id>] tables"))
+        problems.add(source, table, f"must be a table of [{table}.<id>] tables")
         return items
     for key, raw in tables.items():
         prefix = f"{table}.{key}"
         if not isinstance(raw, dict):
-            problems.append(Problem(prefix, "must be a table"))
+            problems.add(source, prefix, "must be a table")
             continue
         if "id" in raw:
-            problems.append(Problem(f"{prefix}.id", "the id comes from the table name; remove it"))
+            problems.add(source, f"{prefix}.id", "the id comes from the table name; remove it")
             continue
-        try:
-            items[key] = model.model_validate(_freeze({"id": key, **raw}))
-        except ValidationError as exc:
-            problems.extend(_problems_from(exc, prefix))
+        item = problems.validate(model, freeze({"id": key, **raw}), source, prefix)
+        if item is not None:
+            items[key] = item
     return items
 
 
 def parse_treatments(text: str, *, source: str = TREATMENTS_FILE) -> TreatmentBase:
     """Parse and check a treatment knowledge base given as TOML text."""
-    data = _parse_toml(text, source)
-    problems = _check_top_level(
+    data = parse_toml(text, source)
+    problems = Problems()
+    problems.add_all(source, top_level_problems(
         data, {"version", "treatment", "contraindication"}, {"version", "treatment"}
-    )
-    contraindications = _parse_items(data, "contraindication", Contraindication, problems)
-    treatments = _parse_items(data, "treatment", Treatment, problems)
-    problems += _dangling_contraindications(treatments, set(contraindications))
-    if problems:
-        raise KnowledgeFileError(source, problems)
-    try:
-        return TreatmentBase.model_validate(
-            {
-                "version": data["version"],
-                "treatments": treatments,
-                "contraindications": contraindications,
-            }
-        )
-    except ValidationError as exc:
-        raise KnowledgeFileError(source, _problems_from(exc, "")) from exc
+    ))
+    contraindications = _parse_items(data, "contraindication", Contraindication, source, problems)
+    treatments = _parse_items(data, "treatment", Treatment, source, problems)
+    problems.add_all(source, _dangling_contraindications(treatments, set(contraindications)))
+    problems.raise_if_any()
+    base = problems.validate(TreatmentBase, {
+        "version": data["version"],
+        "treatments": treatments,
+        "contraindications": contraindications,
+    }, source)
+    problems.raise_if_any()
+    assert base is not None
+    return base
 
 
 def parse_exercises(
@@ -624,37 +482,20 @@ def parse_exercises(
     ``contraindication_ids`` are the ids ``avoid_with`` and ``supervise_with`` may use besides
     condition codes (normally those of the treatment knowledge base).
     """
-    data = _parse_toml(text, source)
-    problems = _check_top_level(data, {"version", "exercise"}, {"version", "exercise"})
-    exercises = _parse_items(data, "exercise", Exercise, problems)
-    problems += _unknown_codes(exercises, contraindication_ids)
-    problems += _broken_links(exercises)
-    if problems:
-        raise KnowledgeFileError(source, problems)
-    try:
-        return ExerciseLibrary.model_validate({"version": data["version"], "exercises": exercises})
-    except ValidationError as exc:
-        raise KnowledgeFileError(source, _problems_from(exc, "")) from exc
-
-
-def parse_citations(text: str, *, source: str) -> dict[str, Citation]:
-    """Parse one citations file (a table per source, keyed by its id)."""
-    data = _parse_toml(text, source)
-    problems: list[Problem] = []
-    citations: dict[str, Citation] = {}
-    for key, raw in data.items():
-        if key == EXPERT_JUDGEMENT:
-            problems.append(Problem(key, "reserved id: expert judgement is not a source"))
-        elif not isinstance(raw, dict):
-            problems.append(Problem(key, "must be a table"))
-        else:
-            try:
-                citations[key] = Citation.model_validate(_freeze(raw))
-            except ValidationError as exc:
-                problems.extend(_problems_from(exc, key))
-    if problems:
-        raise KnowledgeFileError(source, problems)
-    return citations
+    data = parse_toml(text, source)
+    problems = Problems()
+    problems.add_all(source, top_level_problems(data, {"version", "exercise"},
+                                                {"version", "exercise"}))
+    exercises = _parse_items(data, "exercise", Exercise, source, problems)
+    problems.add_all(source, _unknown_codes(exercises, contraindication_ids))
+    problems.add_all(source, _broken_links(exercises))
+    problems.raise_if_any()
+    library = problems.validate(
+        ExerciseLibrary, {"version": data["version"], "exercises": exercises}, source
+    )
+    problems.raise_if_any()
+    assert library is not None
+    return library
 
 
 # ---------------------------------------------------------------------------------------------
@@ -662,28 +503,17 @@ def parse_citations(text: str, *, source: str) -> dict[str, Citation]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _knowledge_dir() -> Traversable:
-    return files(KNOWLEDGE_PACKAGE)
-
-
-def _read(resource: Traversable, name: str) -> str:
-    try:
-        return resource.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise KnowledgeFileError(name, [Problem("(file)", "not found")]) from exc
-
-
 @functools.lru_cache(maxsize=1)
 def load_treatments() -> TreatmentBase:
     """The treatment knowledge base shipped with spinecare (read once, then cached)."""
-    return parse_treatments(_read(_knowledge_dir() / TREATMENTS_FILE, TREATMENTS_FILE))
+    return parse_treatments(read_text(knowledge_dir() / TREATMENTS_FILE, TREATMENTS_FILE))
 
 
 @functools.lru_cache(maxsize=1)
 def load_exercises() -> ExerciseLibrary:
     """The exercise library shipped with spinecare (read once, then cached)."""
     return parse_exercises(
-        _read(_knowledge_dir() / EXERCISES_FILE, EXERCISES_FILE),
+        read_text(knowledge_dir() / EXERCISES_FILE, EXERCISES_FILE),
         contraindication_ids=set(load_treatments().contraindications),
     )
 
@@ -694,31 +524,8 @@ def load_citations(folder: Traversable | None = None) -> Mapping[str, Citation]:
     Ids must be unique across files.
     """
     if folder is None:
-        return _packaged_citations()
-    return _load_citation_folder(folder)
-
-
-@functools.lru_cache(maxsize=1)
-def _packaged_citations() -> Mapping[str, Citation]:
-    return _load_citation_folder(_knowledge_dir() / CITATIONS_DIR)
-
-
-def _load_citation_folder(folder: Traversable) -> Mapping[str, Citation]:
-    merged: dict[str, Citation] = {}
-    origin: dict[str, str] = {}
-    entries = sorted(
-        (e for e in folder.iterdir() if e.is_file() and e.name.endswith(".toml")),
-        key=lambda e: e.name,
-    )
-    for entry in entries:
-        for key, citation in parse_citations(_read(entry, entry.name), source=entry.name).items():
-            if key in merged:
-                raise KnowledgeFileError(
-                    entry.name, [Problem(key, f"id already defined in {origin[key]}")]
-                )
-            merged[key] = citation
-            origin[key] = entry.name
-    return MappingProxyType(merged)
+        return packaged_citations()
+    return load_citation_folder(folder)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -726,38 +533,24 @@ def _load_citation_folder(folder: Traversable) -> Mapping[str, Citation]:
 # ---------------------------------------------------------------------------------------------
 
 
-def unresolved_citations(
-    cited: Mapping[str, Iterable[str]], known: Set[str]
-) -> dict[str, tuple[str, ...]]:
-    """Per item path, the cited ids that are neither in ``known`` nor ``expert_judgement``."""
-    missing = {
-        item: tuple(sorted(set(ids) - known - {EXPERT_JUDGEMENT})) for item, ids in cited.items()
-    }
-    return {item: ids for item, ids in missing.items() if ids}
-
-
 def verify_citations(
     known: Set[str],
     treatments: TreatmentBase | None = None,
     exercises: ExerciseLibrary | None = None,
 ) -> None:
-    """Raise :class:`KnowledgeFileError` if any item cites an id that ``known`` lacks.
+    """Raise :class:`KnowledgeFileError` if any item cites an id that ``known`` lacks, listing
+    every such id of both files.
 
     Defaults to the packaged knowledge base and exercise library.
     """
     treatments = load_treatments() if treatments is None else treatments
     exercises = load_exercises() if exercises is None else exercises
+    problems = Problems()
     for source, cited in (
         (TREATMENTS_FILE, treatments.cited_ids()),
         (EXERCISES_FILE, exercises.cited_ids()),
     ):
-        missing = unresolved_citations(cited, known)
-        if missing:
-            raise KnowledgeFileError(
-                source,
-                [
-                    Problem(f"{item}.citations", f"unknown source {ref!r}")
-                    for item, refs in missing.items()
-                    for ref in refs
-                ],
-            )
+        for item, refs in unresolved_citations(cited, known).items():
+            for ref in refs:
+                problems.add(source, f"{item}.citations", f"unknown source {ref!r}")
+    problems.raise_if_any()

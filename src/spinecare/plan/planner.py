@@ -51,7 +51,7 @@ from spinecare.plan.rules import (
     SafetyNetRule,
     load_plan_rules,
 )
-from spinecare.plan.select import Situation, evaluate
+from spinecare.plan.select import Situation, holds
 
 __all__ = ["PLAN_SCHEMA_ID", "PlanKnowledge", "default_plan_knowledge", "make_plan"]
 
@@ -122,13 +122,13 @@ class _Planner:
         chosen: list[Any] = []
         fallbacks: list[Any] = []
         for rule in rules.rules(section):
-            holds, missing = evaluate(rule.when, s, rules.selector)
-            if holds is None and not rule.fallback:
+            value, missing = holds(rules.criterion(rule), s)
+            if value is None and not rule.fallback:
                 self.pending.append(
                     {"rule": rule.id, "section": _OUTPUT.get(section, section),
                      "missing": sorted(missing)}
                 )
-            if holds is True:
+            if value is True:
                 (fallbacks if rule.fallback else chosen).append(rule)
         for rule in fallbacks:
             rank = URGENCY_RANK.get(getattr(rule, "urgency", ""), 0)
@@ -374,11 +374,11 @@ class _Planner:
         rules = self.k.rules
         withheld: str | None = None
         for w in rules.programme.withhold:
-            holds, missing = evaluate(w.when, self.s, rules.selector)
-            if holds is None:
+            value, missing = holds(rules.criterion(w), self.s)
+            if value is None:
                 self.pending.append({"rule": w.id, "section": "exercise_programme",
                                      "missing": sorted(missing)})
-            if holds is True and withheld is None:
+            if value is True and withheld is None:
                 withheld = w.patient_text
                 self.fired.append(w.id)
                 self._cite(w.citations)

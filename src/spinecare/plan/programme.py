@@ -26,31 +26,25 @@ from typing import Annotated, Any, Literal, cast
 from pydantic import Field, ValidationError
 
 from spinecare.errors import Problem, SpinecareError
+from spinecare.kb import CitationIds, Id, Ids, ReadOnlyMap, Text, freeze
+from spinecare.kb import StrictModel as _Frozen
 from spinecare.plan.knowledge import (
     CONDITIONS,
-    CitationIds,
     Condition,
     Dosage,
     Exercise,
     ExerciseLibrary,
-    Id,
-    Ids,
-    ReadOnlyMap,
-    Text,
-    _freeze,
-    _Frozen,
     load_exercises,
 )
 from spinecare.plan.rules import (
     URGENCY_RANK,
     AdjustRules,
-    PainSite,
     PlanRules,
     ProgrammeTemplate,
-    Tolerance,
-    Urgency,
     load_plan_rules,
 )
+from spinecare.vocabulary import PainSite, Tolerance, Urgency
+from spinecare.vocabulary import ProgrammeStatus as Status
 
 __all__ = [
     "Change",
@@ -68,7 +62,6 @@ __all__ = [
     "parse_logs",
 ]
 
-Status = Literal["active", "supervised_only", "withheld", "stopped"]
 Action = Literal["progress", "hold", "step_back", "stop"]
 
 
@@ -132,7 +125,7 @@ class Programme(_Frozen):
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Programme:
-        return cls.model_validate(_freeze(dict(data)))
+        return cls.model_validate(freeze(dict(data)))
 
 
 class ProgrammeLog(_Frozen):
@@ -288,7 +281,7 @@ def parse_logs(logs: Iterable[ProgrammeLog | Mapping[str, Any]],
     for i, raw in enumerate(logs):
         try:
             log = raw if isinstance(raw, ProgrammeLog) else \
-                ProgrammeLog.model_validate(_freeze(dict(raw)))
+                ProgrammeLog.model_validate(freeze(dict(raw)))
         except ValidationError as exc:
             for e in exc.errors(include_url=False):
                 where = "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in e["loc"])

@@ -10,6 +10,9 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from spinecare.instruments.display import score_range
+from spinecare.instruments.registry import instrument
+
 __all__ = ["render_evidence", "render_plan"]
 
 _WIDTH = 96
@@ -21,7 +24,6 @@ _URGENCY = {
     "routine": "routine",
     "if_not_improving": "only if not improving",
 }
-_INSTRUMENT = {"odi": "ODI", "ndi": "NDI", "mjoa": "mJOA", "zcq": "ZCQ"}
 _STATUS = {"do_now": "do now", "only_if": "only if needed", "not_needed": "NOT needed"}
 _GRADE = {
     "high": "high-certainty evidence",
@@ -64,6 +66,20 @@ def _grade(t: Mapping[str, Any]) -> str:
     grade = _GRADE.get(t["evidence_grade"], t["evidence_grade"])
     recommendation = _RECOMMENDATION.get(t["recommendation"], t["recommendation"])
     return f"{grade}; {recommendation}"
+
+
+def _pain_scale() -> str:
+    low, high = score_range(instrument("pain_nrs"))
+    return f"{low:g}-{high:g}"
+
+
+def _review_name(instrument_id: str, pain_site: str | None) -> str:
+    """The instrument to repeat, as a reader knows it: ``ODI``, ``Leg pain (0-10)``."""
+    inst = instrument(instrument_id)
+    if pain_site is None:
+        return inst.short_name
+    low, high = score_range(inst, pain_site)
+    return f"{inst.group[pain_site].title} ({low:g}-{high:g})"
 
 
 def _dose(d: Mapping[str, Any]) -> str:
@@ -137,7 +153,7 @@ def render_plan(plan: Mapping[str, Any]) -> str:
         if r["instrument"] is None:
             out += _wrap(r["patient_text"], "    ", "  - ")
             continue
-        name = _INSTRUMENT.get(r["instrument"]) or f"{r['pain_site'].capitalize()} pain (0-10)"
+        name = _review_name(r["instrument"], r["pain_site"])
         base = r["baseline"]
         if isinstance(base, Mapping):
             base = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in base.items()
@@ -160,7 +176,7 @@ def render_plan(plan: Mapping[str, Any]) -> str:
         out += _wrap(p["reason"])
     if p["pain"]["site"]:
         value = p["pain"]["value"]
-        out += _wrap(f"Track your {p['pain']['site']} pain (0-10)"
+        out += _wrap(f"Track your {p['pain']['site']} pain ({_pain_scale()})"
                      + (f"; starting at {value}." if value is not None else "."))
     for e in p["exercises"]:
         tag = " [supervised]" if e["supervised"] else ""

@@ -27,30 +27,46 @@ from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationError, model_validator
 
+from spinecare import criteria
 from spinecare.errors import Problem
-from spinecare.plan.knowledge import (
-    NEGATIVE_RECOMMENDATIONS,
+from spinecare.kb import (
     CitationIds,
-    Condition,
-    ExerciseLibrary,
     Id,
     Ids,
-    KnowledgeFileError,
+    Problems,
     ReadOnlyMap,
     Text,
     Texts,
-    TreatmentBase,
     Version,
-    _freeze,
-    _Frozen,
-    _knowledge_dir,
-    _parse_toml,
-    _problems_from,
-    _read,
-    _unique,
+    freeze,
+    knowledge_dir,
+    parse_toml,
+    read_text,
+    top_level_problems,
+    unique,
+    validation_problems,
+)
+from spinecare.kb import StrictModel as _Frozen
+from spinecare.plan.knowledge import (
+    NEGATIVE_RECOMMENDATIONS,
+    Condition,
+    ExerciseLibrary,
+    TreatmentBase,
     load_exercises,
     load_treatments,
 )
+from spinecare.vocabulary import (
+    InvestigationStatus,
+    LbpSource,
+    MjoaBand,
+    PainSite,
+    Tolerance,
+    TreatmentChoice,
+)
+from spinecare.vocabulary import RedFlagCode as RedFlag
+from spinecare.vocabulary import ReviewInstrument as Instrument
+from spinecare.vocabulary import TriageLevel as Level
+from spinecare.vocabulary import Urgency as Urgency
 
 __all__ = [
     "LEVELS",
@@ -88,32 +104,6 @@ PLAN_RULES_FILE = "plan_rules.toml"
 # Closed vocabularies (shared with the assessment and the case)
 # ---------------------------------------------------------------------------------------------
 
-Level = Literal["emergency", "urgent", "routine", "self_care"]
-RedFlag = Literal[
-    "cauda_equina_syndrome",
-    "spinal_infection",
-    "malignancy",
-    "fracture",
-    "progressive_neurological_deficit",
-    "myelopathy",
-]
-MjoaBand = Literal["normal", "mild", "moderate", "severe"]
-LbpSource = Literal["none", "lumbar", "cervical_myelopathy", "mixed", "undetermined"]
-
-#: How soon: the referral, escalation and safety-net vocabulary, most urgent first.
-Urgency = Literal[
-    "immediately",
-    "same_day",
-    "within_48_hours",
-    "within_2_weeks",
-    "routine",
-    "if_not_improving",
-]
-InvestigationStatus = Literal["do_now", "only_if", "not_needed"]
-Instrument = Literal["odi", "ndi", "mjoa", "zcq", "pain_nrs"]
-PainSite = Literal["back", "leg", "neck", "arm"]
-Tolerance = Literal["easy", "manageable", "hard", "could_not_finish"]
-
 LEVELS: tuple[str, ...] = get_args(Level)
 RED_FLAGS: frozenset[str] = frozenset(get_args(RedFlag))
 URGENCY_RANK: Mapping[str, int] = types.MappingProxyType(
@@ -140,7 +130,7 @@ FactValue = bool | str
 def _nonempty_unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
     if not values:
         raise ValueError("must not be empty; leave the key out instead")
-    return _unique(values)
+    return unique(values)
 
 
 _NonEmpty = AfterValidator(_nonempty_unique)
@@ -208,6 +198,79 @@ class Selector(_Frozen):
             yield from branch.branches()
 
 
+def criterion(selector: Selector, named: Mapping[str, Selector]) -> criteria.Node:
+    """``selector`` as a tree of the criteria language, which evaluates it (three-valued) and
+    says what is missing; ``named`` holds the shared selectors that ``use`` names.
+
+    Every key reads one kind of reference (:class:`spinecare.plan.select.Situation` gives their
+    values) or a case fact, so that an unknown result can name the fact or reference left
+    unknown.
+    """
+    Ref, In = criteria.Ref, criteria.In
+
+    def refs(kind: criteria.RefKind, names: tuple[str, ...]) -> list[criteria.Node]:
+        return [Ref(kind, n) for n in names]
+
+    def any_of(nodes: list[criteria.Node]) -> criteria.Node:
+        return nodes[0] if len(nodes) == 1 else criteria.Or(tuple(nodes))
+
+    def known(node: criteria.Node, wanted: bool) -> criteria.Node:
+        call = criteria.Call(criteria.FUNCTIONS["known"], (node,))
+        return call if wanted else criteria.Not(call)
+
+    duration = Ref("situation", "duration_weeks")
+    mjoa_band = Ref("situation", "mjoa_band")
+    parts: list[criteria.Node] = [criterion(named[name], named) for name in selector.use or ()]
+    if selector.triage is not None:
+        parts.append(In(Ref("situation", "triage"), selector.triage, negate=False))
+    if selector.red_flags_any is not None:
+        parts.append(any_of(refs("flag", selector.red_flags_any)))
+    if selector.red_flags_none is not None:
+        parts.append(criteria.Not(any_of(refs("flag", selector.red_flags_none))))
+    for flag, levels in (selector.flag_levels or {}).items():
+        # A flag raised without a level is unknown; one not raised is not at any level.
+        parts.append(criteria.And((Ref("flag", flag),
+                                   In(Ref("flag_level", flag), levels, negate=False))))
+    if selector.likely_any is not None:
+        parts.append(any_of(refs("likely", selector.likely_any)))
+    if selector.high_any is not None:
+        parts.append(any_of(refs("high", selector.high_any)))
+    if selector.unlikely_all is not None:
+        parts.append(criteria.And(tuple(refs("unlikely", selector.unlikely_all))))
+    if selector.mjoa_band is not None:
+        parts.append(In(mjoa_band, selector.mjoa_band, negate=False))
+    if selector.mjoa_scored is not None:
+        parts.append(known(mjoa_band, selector.mjoa_scored))
+    if selector.duration_weeks_under is not None:
+        parts.append(criteria.Cmp("<", duration, criteria.Const(selector.duration_weeks_under)))
+    if selector.duration_weeks_at_least is not None:
+        parts.append(
+            criteria.Cmp(">=", duration, criteria.Const(selector.duration_weeks_at_least)))
+    if selector.duration_known is not None:
+        parts.append(known(duration, selector.duration_known))
+    for path, values in (selector.facts or {}).items():
+        parts.append(In(_case_fact(path), values, negate=False))
+    if selector.triage_rules_any is not None:
+        parts.append(any_of(refs("triage_rule", selector.triage_rules_any)))
+    if selector.lbp_source is not None:
+        parts.append(any_of(refs("lbp_source", selector.lbp_source)))
+    if selector.contraindications_any is not None:
+        parts.append(any_of(refs("contraindication", selector.contraindications_any)))
+    if selector.contraindications_none is not None:
+        parts.append(
+            criteria.Not(any_of(refs("contraindication", selector.contraindications_none))))
+    if selector.any is not None:
+        parts.append(criteria.Or(tuple(criterion(b, named) for b in selector.any)))
+    if not parts:
+        return criteria.Const(True)  # an empty selector always holds
+    return parts[0] if len(parts) == 1 else criteria.And(tuple(parts))
+
+
+def _case_fact(path: str) -> criteria.Fact:
+    section, _, field = path.partition(".")
+    return criteria.Fact(section, field)
+
+
 # ---------------------------------------------------------------------------------------------
 # Rules, one model per plan section
 # ---------------------------------------------------------------------------------------------
@@ -255,7 +318,7 @@ class FirstLineRule(_Worded):
 
     condition: Condition | None = None
     treatments: Ids = ()
-    choice: Literal["all", "one_of"] = "all"
+    choice: TreatmentChoice = "all"
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -493,6 +556,18 @@ class PlanRules(_Frozen):
             )
         return self
 
+    @functools.cached_property
+    def when_criteria(self) -> Mapping[str, criteria.Node]:
+        """Every rule's ``when`` in the criteria language, by rule id (built once)."""
+        rules: list[_Rule | Withhold] = [
+            r for section in ("contraindication", *SECTIONS) for r in self.rules(section)]
+        rules += self.programme.withhold
+        return types.MappingProxyType({r.id: criterion(r.when, self.selector) for r in rules})
+
+    def criterion(self, rule: _Rule | Withhold) -> criteria.Node:
+        """The rule's ``when`` in the criteria language."""
+        return self.when_criteria[rule.id]
+
     def rules(self, section: str) -> tuple[_Rule, ...]:
         """The rules of one section (a name in :data:`SECTIONS` or ``contraindication``)."""
         value: tuple[_Rule, ...] = getattr(self, section)
@@ -587,6 +662,9 @@ def _selector_problems(
                 problems.append(
                     Problem(f"{where}.facts", f"{path!r} is not a true/false or coded case field")
                 )
+                continue
+            if path.count(".") != 1:
+                problems.append(Problem(f"{where}.facts", f"{path!r} is not section.field"))
                 continue
             bad = [v for v in values
                    if v not in allowed or isinstance(v, bool) != _is_bool(allowed)]
@@ -771,21 +849,23 @@ def parse_plan_rules(
 ) -> PlanRules:
     """Parse and check plan rules given as TOML text against the treatment knowledge base and
     exercise library (default: the packaged ones)."""
-    data = _parse_toml(text, source)
-    problems = [Problem(key, "unknown key") for key in data if key not in _TOP]
-    if problems:
-        raise KnowledgeFileError(source, problems)
+    data = parse_toml(text, source)
+    problems = Problems()
+    problems.add_all(source, top_level_problems(data, _TOP))
+    known = {key: value for key, value in data.items() if key in _TOP}
     try:
-        rules = PlanRules.model_validate(_freeze(_with_programme_ids(data)))
+        rules = PlanRules.model_validate(freeze(_with_programme_ids(known)))
     except ValidationError as exc:
-        raise KnowledgeFileError(source, _named(_problems_from(exc, ""), data)) from exc
-    problems = cross_check(
+        problems.add_all(source, _named(validation_problems(exc), known))
+        problems.raise_if_any()
+        raise  # unreachable: a validation error always adds a problem
+    problems.add_all(source, cross_check(
         rules,
         load_treatments() if treatments is None else treatments,
         load_exercises() if exercises is None else exercises,
-    )
-    if problems:
-        raise KnowledgeFileError(source, problems)
+    ))
+    problems.raise_if_any()
+    rules.when_criteria  # noqa: B018 -- built at load rather than by the first plan
     return rules
 
 
@@ -821,4 +901,4 @@ def _named(problems: list[Problem], data: Mapping[str, Any]) -> list[Problem]:
 @functools.lru_cache(maxsize=1)
 def load_plan_rules() -> PlanRules:
     """The plan rules shipped with spinecare (read once, then cached)."""
-    return parse_plan_rules(_read(_knowledge_dir() / PLAN_RULES_FILE, PLAN_RULES_FILE))
+    return parse_plan_rules(read_text(knowledge_dir() / PLAN_RULES_FILE, PLAN_RULES_FILE))

@@ -1,22 +1,26 @@
-"""Evaluating plan-rule selectors over one assessed case, in three-valued logic.
+"""Applying plan rules to one assessed case, in three-valued logic.
 
-:class:`Situation` is everything a selector may read, taken once from the case and its
-assessment. :func:`evaluate` gives ``True``, ``False`` or ``None`` (unknown) and, when unknown,
-what is missing ("mJOA score", "history.duration_weeks"), so the plan can say which answer would
-settle a rule.
+A rule's selector is a criterion of the criteria language (:func:`spinecare.plan.rules.criterion`),
+evaluated by its reference interpreter. :class:`Situation` is everything a criterion may read,
+taken once from the case and its assessment: case facts, and references to the assessment's
+conclusions (``flag.*``, ``likely.*``, ``situation.triage``...). :func:`holds` gives ``True``,
+``False`` or ``None`` (unknown) and, when unknown, what is missing ("mJOA score",
+"history.duration_weeks"), from the unknown facts and references the criteria language finds,
+so the plan can say which answer would settle a rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from spinecare import criteria
 from spinecare.case import Case
-from spinecare.criteria.logic import Tri, and_, or_
-from spinecare.plan.rules import Selector
+from spinecare.criteria.logic import Tri
+from spinecare.plan.rules import Selector, criterion
 
-__all__ = ["MISSING_DURATION", "MISSING_MJOA", "Situation", "evaluate"]
+__all__ = ["MISSING_DURATION", "MISSING_MJOA", "Situation", "evaluate", "holds", "missing"]
 
 MISSING_MJOA = "mJOA score (instruments.mjoa)"
 MISSING_DURATION = "how long the symptoms have lasted (history.duration_weeks)"
@@ -69,83 +73,80 @@ class Situation:
         """Conditions of moderate or high likelihood, most likely first."""
         return tuple(c for c in self.order if self.likelihood.get(c) in _LIKELY)
 
-    def fact(self, path: str) -> Any:
-        value: Any = self.case
-        for part in path.split("."):
-            value = getattr(value, part, None)
-            if value is None:
-                return None
-        return value
+    def values(self) -> criteria.Values:
+        """The value of every reference a plan rule's criterion may read."""
+        return _SituationValues(self)
+
+
+class _SituationValues(Mapping[criteria.Ref, Any]):
+    """References computed when read: a rule reads a handful of the many there are."""
+
+    def __init__(self, s: Situation):
+        self.s = s
+
+    def __getitem__(self, ref: criteria.Ref) -> Any:
+        s, name = self.s, ref.name
+        match ref.kind:
+            case "flag":
+                return name in s.flags
+            case "flag_level":
+                return s.flags.get(name)
+            case "likely":
+                return s.likelihood.get(name) in _LIKELY
+            case "high":
+                return s.likelihood.get(name) == "high"
+            case "unlikely":
+                # a condition the assessment does not list was not found likely
+                return s.likelihood.get(name, "low") == "low"
+            case "triage_rule":
+                return name in s.triage_rules
+            case "lbp_source":
+                return s.lbp_source == name
+            case "contraindication":
+                return name in s.contraindications
+            case "situation" if name == "triage":
+                return s.triage
+            case "situation" if name == "mjoa_band":
+                return s.mjoa_band
+            case "situation" if name == "duration_weeks":
+                return s.duration_weeks
+        raise KeyError(ref)
+
+    def __iter__(self) -> Iterator[criteria.Ref]:
+        raise TypeError("the references of a situation are computed when read, not listed")
+
+    def __len__(self) -> int:
+        raise TypeError("the references of a situation are computed when read, not listed")
+
+
+def missing(leaf: criteria.Fact | criteria.Ref) -> str:
+    """What the plan asks for when ``leaf`` is unknown."""
+    if isinstance(leaf, criteria.Fact):
+        return f"{leaf.section}.{leaf.field}"
+    if leaf == _DURATION:
+        return MISSING_DURATION
+    if leaf == _MJOA_BAND:
+        return MISSING_MJOA
+    if leaf.kind == "flag_level":
+        return f"triage level of the {leaf.name} red flag"
+    raise ValueError(f"{leaf} is never unknown in a situation")
+
+
+_DURATION = criteria.Ref("situation", "duration_weeks")
+_MJOA_BAND = criteria.Ref("situation", "mjoa_band")
+
+
+def holds(node: criteria.Node, s: Situation) -> tuple[Tri, frozenset[str]]:
+    """Whether the criterion ``node`` holds for ``s``, and what is missing when that is unknown."""
+    values = s.values()
+    result = criteria.evaluate(node, s.case, values)
+    if result is not None:
+        return result, frozenset()
+    return None, frozenset(missing(leaf) for leaf in criteria.unknowns(node, s.case, values))
 
 
 def evaluate(
     selector: Selector, s: Situation, named: Mapping[str, Selector]
 ) -> tuple[Tri, frozenset[str]]:
     """Whether ``selector`` holds for ``s``, and what is missing when that is unknown."""
-    parts: list[tuple[Tri, frozenset[str]]] = []
-
-    def known(value: bool) -> None:
-        parts.append((value, frozenset()))
-
-    for name in selector.use or ():
-        parts.append(evaluate(named[name], s, named))
-    if selector.triage is not None:
-        known(s.triage in selector.triage)
-    if selector.red_flags_any is not None:
-        known(any(f in s.flags for f in selector.red_flags_any))
-    if selector.red_flags_none is not None:
-        known(not any(f in s.flags for f in selector.red_flags_none))
-    for flag, levels in (selector.flag_levels or {}).items():
-        if flag not in s.flags:
-            known(False)
-        elif s.flags[flag] is None:
-            parts.append((None, frozenset({f"triage level of the {flag} red flag"})))
-        else:
-            known(s.flags[flag] in levels)
-    if selector.likely_any is not None:
-        known(any(s.likelihood.get(c) in _LIKELY for c in selector.likely_any))
-    if selector.high_any is not None:
-        known(any(s.likelihood.get(c) == "high" for c in selector.high_any))
-    if selector.unlikely_all is not None:
-        known(all(s.likelihood.get(c, "low") == "low" for c in selector.unlikely_all))
-    if selector.mjoa_band is not None:
-        if s.mjoa_band is None:
-            parts.append((None, frozenset({MISSING_MJOA})))
-        else:
-            known(s.mjoa_band in selector.mjoa_band)
-    if selector.mjoa_scored is not None:
-        known((s.mjoa_band is not None) == selector.mjoa_scored)
-    for bound, below in ((selector.duration_weeks_under, True),
-                         (selector.duration_weeks_at_least, False)):
-        if bound is None:
-            continue
-        if s.duration_weeks is None:
-            parts.append((None, frozenset({MISSING_DURATION})))
-        else:
-            known(s.duration_weeks < bound if below else s.duration_weeks >= bound)
-    if selector.duration_known is not None:
-        known((s.duration_weeks is not None) == selector.duration_known)
-    for path, values in (selector.facts or {}).items():
-        value = s.fact(path)
-        if value is None:
-            parts.append((None, frozenset({path})))
-        else:
-            known(value in values)
-    if selector.triage_rules_any is not None:
-        known(any(r in s.triage_rules for r in selector.triage_rules_any))
-    if selector.lbp_source is not None:
-        known(s.lbp_source in selector.lbp_source)
-    if selector.contraindications_any is not None:
-        known(any(c in s.contraindications for c in selector.contraindications_any))
-    if selector.contraindications_none is not None:
-        known(not any(c in s.contraindications for c in selector.contraindications_none))
-    if selector.any is not None:
-        branches = [evaluate(b, s, named) for b in selector.any]
-        value = or_(*(v for v, _ in branches))
-        missing = frozenset().union(*(m for v, m in branches if v is None))
-        parts.append((value, missing if value is None else frozenset()))
-
-    result = and_(*(v for v, _ in parts))
-    if result is None:
-        return None, frozenset().union(*(m for v, m in parts if v is None))
-    return result, frozenset()
+    return holds(criterion(selector, named), s)

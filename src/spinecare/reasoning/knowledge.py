@@ -7,79 +7,53 @@ file and the item, never in the middle of an assessment.
 
 from __future__ import annotations
 
-import tomllib
 from functools import lru_cache
-from importlib.resources import files
 from importlib.resources.abc import Traversable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from spinecare import criteria
 from spinecare.errors import KnowledgeError
+from spinecare.instruments.registry import load_instruments
+from spinecare.kb import (
+    STRICT,
+    Citation,
+    KnowledgeFileError,
+    Problems,
+    knowledge_dir,
+    load_citation_folder,
+    read_toml,
+    top_level_problems,
+)
 
-Level = Literal["emergency", "urgent", "routine", "self_care"]
-LEVEL_RANK: dict[str, int] = {"self_care": 0, "routine": 1, "urgent": 2, "emergency": 3}
-RedFlagCode = Literal[
-    "cauda_equina_syndrome", "spinal_infection", "malignancy", "fracture",
-    "progressive_neurological_deficit", "myelopathy",
-]
-RED_FLAG_CODES: tuple[str, ...] = RedFlagCode.__args__  # type: ignore[attr-defined]
-ConditionCode = Literal[
-    "lumbar_spinal_stenosis", "degenerative_cervical_myelopathy", "cervical_radiculopathy",
-    "lumbar_radiculopathy", "cauda_equina_syndrome", "vascular_claudication",
-    "hip_osteoarthritis", "peripheral_neuropathy", "spinal_infection", "spinal_malignancy",
-    "vertebral_fracture", "nonspecific_low_back_pain", "nonspecific_neck_pain",
-]
-CONDITION_CODES: tuple[str, ...] = ConditionCode.__args__  # type: ignore[attr-defined]
-LbpSource = Literal["none", "lumbar", "cervical_myelopathy", "mixed", "undetermined"]
-Likelihood = Literal["high", "moderate", "low"]
-Basis = Literal["published", "unverified", "expert_judgement"]
-"""How well a weight or rule is supported: by checked sources (V or P), by a source not checked
-(U), or by expert judgement alone."""
+# The code lists live in spinecare.vocabulary; these re-exports keep the engine's imports.
+from spinecare.vocabulary import CONDITION_CODES as CONDITION_CODES
+from spinecare.vocabulary import EXPERT_JUDGEMENT, TriageLevel
+from spinecare.vocabulary import LEVEL_RANK as LEVEL_RANK
+from spinecare.vocabulary import RED_FLAG_CODES as RED_FLAG_CODES
+from spinecare.vocabulary import Basis as Basis
+from spinecare.vocabulary import ConditionCode as ConditionCode
+from spinecare.vocabulary import LbpSource as LbpSource
+from spinecare.vocabulary import Likelihood as Likelihood
+from spinecare.vocabulary import RedFlagCode as RedFlagCode
 
-EXPERT = "expert_judgement"
+EXPERT = EXPERT_JUDGEMENT
+Level = TriageLevel
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class Citation(_Strict):
-    authors: str
-    year: int | None = None
-    title: str | None = None
-    journal: str
-    volume: str | None = None
-    issue: str | None = None
-    pages: str | None = None
-    doi: str | None = None
-    pmid: str | None = None
-    url: str | None = None
-    verification: Literal["V", "P", "U"]
-    note: str | None = None
-
-    def short(self) -> str:
-        """``Suri P et al. 2010, JAMA 304(23):2628-36``."""
-        first = self.authors.split(",")[0].strip()
-        many = "," in self.authors
-        who = f"{first} et al." if many and "et al" not in first else first
-        where = self.journal
-        if self.volume:
-            where += f" {self.volume}"
-            if self.issue:
-                where += f"({self.issue})"
-            if self.pages:
-                where += f":{self.pages}"
-        elif self.pages:
-            where += f" {self.pages}"
-        year = f" {self.year}" if self.year else ""
-        return f"{who}{year}, {where}"
+    model_config = STRICT
 
 
 class Cited(_Strict):
-    cite: Annotated[list[str], Field(min_length=1)]
+    citations: Annotated[list[str], Field(min_length=1)]
     basis: Basis
+
+    @property
+    def cite(self) -> list[str]:
+        """The citation ids under their old name, for code not yet moved to ``citations``."""
+        return self.citations
 
 
 class Finding(_Strict):
@@ -208,74 +182,140 @@ class Knowledge(_Strict):
     points_rules: dict[str, PointsRule]
 
 
-def _read(folder: Traversable, name: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(folder.joinpath(name).read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise KnowledgeError(f"{name}: not valid TOML: {exc}") from None
+#: Each file of the assessment knowledge: its top-level keys, and those it must have.
+FILES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "knowledge.toml": (frozenset({"version", "name"}), frozenset({"version"})),
+    "findings.toml": (frozenset({"finding"}), frozenset({"finding"})),
+    "red_flags.toml": (frozenset({"rule"}), frozenset({"rule"})),
+    "triage.toml": (frozenset({"rule", "default"}), frozenset({"rule", "default"})),
+    "conditions.toml": (frozenset({"condition", "bands"}), frozenset({"condition", "bands"})),
+    "lbp_source.toml": (frozenset({"rule"}), frozenset({"rule"})),
+    "prediction_rules.toml": (frozenset({"points"}), frozenset({"points"})),
+}
+
+_M = TypeVar("_M", bound=_Strict)
 
 
-def _model(cls: type[_Strict], data: Any, where: str) -> Any:
-    try:
-        return cls.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise KnowledgeError(f"{where}: {loc}: {first['msg']}") from None
-
-
-def load_citations(folder: Traversable) -> dict[str, Citation]:
-    out: dict[str, Citation] = {}
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".toml"):
-            continue
-        for cid, data in _read(folder, entry.name).items():
-            if cid in out or cid == EXPERT:
-                raise KnowledgeError(f"citations/{entry.name}: duplicate or reserved id {cid!r}")
-            out[cid] = _model(Citation, data, f"citations/{entry.name}: {cid}")
+def _table(problems: Problems, model: type[_M], file: str, doc: dict[str, Any],
+           key: str) -> dict[str, _M]:
+    """The ``[key.<name>]`` tables of ``doc`` as models, keyed by name."""
+    raw = doc.get(key, {})
+    if not isinstance(raw, dict):
+        problems.add(file, key, f"must be a table of [{key}.<name>] tables")
+        return {}
+    out: dict[str, _M] = {}
+    for name, data in raw.items():
+        item = problems.validate(model, data, file, name, sep=": ")
+        if item is not None:
+            out[name] = item
     return out
 
 
+def _one(problems: Problems, model: type[_M], file: str, doc: dict[str, Any],
+         key: str) -> _M | None:
+    """The table ``key`` of ``doc`` as a model (None if missing: that is reported already)."""
+    if key not in doc:
+        return None
+    return problems.validate(model, doc[key], file, key, sep=": ")
+
+
+def _rules(problems: Problems, model: type[_M], file: str, doc: dict[str, Any]) -> list[_M]:
+    """The ``[[rule]]`` array of ``doc`` as models; each rule is named by its id in problems."""
+    raw = doc.get("rule", [])
+    if not isinstance(raw, list):
+        problems.add(file, "rule", "must be an array of [[rule]] tables")
+        return []
+    out: list[_M] = []
+    for i, data in enumerate(raw):
+        rid = data.get("id") if isinstance(data, dict) else None
+        label = rid if isinstance(rid, str) else f"rule[{i}]"
+        item = problems.validate(model, data, file, label, sep=": ")
+        if item is not None:
+            out.append(item)
+    return out
+
+
+def load_citations(folder: Traversable) -> dict[str, Citation]:
+    """The sources in ``folder`` (a citations folder), every problem in them reported at once."""
+    return dict(load_citation_folder(folder, "citations/"))
+
+
 def load_knowledge(folder: Traversable | None = None) -> Knowledge:
-    """Load and cross-check the knowledge in ``folder`` (the packaged knowledge by default)."""
-    folder = folder or files("spinecare.knowledge")
-    manifest = _read(folder, "knowledge.toml")
-    findings_raw = _read(folder, "findings.toml")
-    red = _read(folder, "red_flags.toml")
-    tri = _read(folder, "triage.toml")
-    cond = _read(folder, "conditions.toml")
-    lbp = _read(folder, "lbp_source.toml")
-    pred = _read(folder, "prediction_rules.toml")
-    for name, doc, keys in (
-        ("findings.toml", findings_raw, {"finding"}), ("red_flags.toml", red, {"rule"}),
-        ("triage.toml", tri, {"rule", "default"}),
-        ("conditions.toml", cond, {"condition", "bands"}),
-        ("lbp_source.toml", lbp, {"rule"}), ("prediction_rules.toml", pred, {"rule", "points"}),
-        ("knowledge.toml", manifest, {"version", "name"}),
-    ):
-        unknown = set(doc) - keys
-        if unknown:
-            raise KnowledgeError(f"{name}: unknown top-level key(s) {sorted(unknown)}")
-    knowledge = Knowledge(
-        version=manifest["version"],
-        citations=load_citations(folder.joinpath("citations")),
-        findings={k: _model(Finding, v, f"findings.toml: {k}")
-                  for k, v in findings_raw["finding"].items()},
-        red_flag_rules=[_model(RedFlagRule, r, f"red_flags.toml: {r.get('id')}")
-                        for r in red["rule"]],
-        triage_rules=[_model(TriageRule, r, f"triage.toml: {r.get('id')}") for r in tri["rule"]],
-        triage_default=_model(TriageDefault, tri["default"], "triage.toml: default"),
-        conditions={k: _model(Condition, v, f"conditions.toml: {k}")
-                    for k, v in cond["condition"].items()},
-        bands=_model(Bands, cond["bands"], "conditions.toml: bands"),
-        lbp_rules=[_model(LbpRule, r, f"lbp_source.toml: {r.get('id')}") for r in lbp["rule"]],
-        prediction_rules={k: _model(PredictionRule, v, f"prediction_rules.toml: {k}")
-                          for k, v in pred["rule"].items()},
-        points_rules={k: _model(PointsRule, v, f"prediction_rules.toml: {k}")
-                      for k, v in pred.get("points", {}).items()},
-    )
+    """Load and cross-check the knowledge in ``folder`` (the packaged knowledge by default).
+
+    Every problem in every file is collected and raised together as a
+    :class:`~spinecare.kb.KnowledgeFileError`, each naming its file and item.
+    """
+    folder = folder or knowledge_dir()
+    problems = Problems()
+    docs = {name: read_toml(folder.joinpath(name), name, problems) for name in FILES}
+    for name, (allowed, required) in FILES.items():
+        if docs[name]:
+            problems.add_all(name, top_level_problems(docs[name], allowed, required))
+    try:
+        citations = load_citations(folder.joinpath("citations"))
+    except KnowledgeFileError as exc:
+        problems.add_error("citations", exc)
+        citations = {}
+    manifest, cond = docs["knowledge.toml"], docs["conditions.toml"]
+    coded = cond.get("condition", {})
+    if isinstance(coded, dict):
+        # An unknown code is one problem; its entry is not checked further.
+        for code in [c for c in coded if c not in CONDITION_CODES]:
+            problems.add("conditions.toml", f"condition.{code}", "not a condition code")
+        coded = {c: v for c, v in coded.items() if c in CONDITION_CODES}
+    parts: dict[str, Any] = {
+        "version": manifest.get("version"),
+        "citations": citations,
+        "findings": _table(problems, Finding, "findings.toml", docs["findings.toml"], "finding"),
+        "red_flag_rules": _rules(problems, RedFlagRule, "red_flags.toml", docs["red_flags.toml"]),
+        "triage_rules": _rules(problems, TriageRule, "triage.toml", docs["triage.toml"]),
+        "triage_default": _one(problems, TriageDefault, "triage.toml", docs["triage.toml"],
+                               "default"),
+        "conditions": _table(problems, Condition, "conditions.toml", {"condition": coded},
+                             "condition"),
+        "bands": _one(problems, Bands, "conditions.toml", cond, "bands"),
+        "lbp_rules": _rules(problems, LbpRule, "lbp_source.toml", docs["lbp_source.toml"]),
+        "prediction_rules": _clusters(problems, folder.joinpath("instruments")),
+        "points_rules": _table(problems, PointsRule, "prediction_rules.toml",
+                               docs["prediction_rules.toml"], "points"),
+    }
+    if not isinstance(parts["version"], str) and "version" in manifest:
+        problems.add("knowledge.toml", "version", "must be a string")
+    problems.raise_if_any()
+    knowledge = Knowledge(**parts)
     check(knowledge)
     return knowledge
+
+
+def _clusters(problems: Problems, folder: Traversable) -> dict[str, PredictionRule]:
+    """The counting prediction rules (the Cook clusters), defined once as instruments in
+    ``knowledge/instruments``: the engine counts the findings their items name, a clinician
+    answers the items themselves (Cook 2010, Cook 2011)."""
+    try:
+        instruments = load_instruments(folder)
+    except KnowledgeFileError as exc:
+        problems.add_error("instruments", exc)
+        return {}
+    out = {}
+    for name, inst in instruments.items():
+        s = inst.scoring
+        if s.kind != "count_positive":
+            continue
+        where = f"instruments/{name}.toml"
+        items = [i.finding for i in inst.item]
+        if None in items:
+            problems.add(where, "item", "every item of a count_positive rule names the finding "
+                         "the engine counts")
+            continue
+        rule = problems.validate(PredictionRule, {
+            "name": inst.name, "items": items, "rule_in_at_least": s.rule_in_at_least,
+            "rule_out_at_most": s.rule_out_at_most, "rule_in": s.rule_in,
+            "rule_out": s.rule_out, "citations": list(inst.citations), "basis": s.basis},
+            where, "scoring", sep=": ")
+        if rule is not None:
+            out[name] = rule
+    return out
 
 
 def cited_items(k: Knowledge) -> list[tuple[str, Cited]]:
@@ -297,65 +337,84 @@ def cited_items(k: Knowledge) -> list[tuple[str, Cited]]:
     return items
 
 
+def bounds_of(c: Condition) -> list[Floor | Cap]:
+    return [*c.floor, *c.cap]
+
+
 def check(k: Knowledge) -> None:
-    """Cross-checks between the files: ids resolve, bases match their sources, expressions parse."""
+    """Cross-checks between the files: ids resolve, bases match their sources, expressions parse.
+
+    Every problem is collected; one :class:`~spinecare.kb.KnowledgeFileError` lists them all.
+    """
+    problems = Problems()
     names = frozenset(k.findings)
-    for where, item in cited_items(k):
-        for cid in item.cite:
-            if cid != EXPERT and cid not in k.citations:
-                raise KnowledgeError(f"{where}: cites unknown source {cid!r}")
-        tags = {k.citations[c].verification for c in item.cite if c != EXPERT}
-        expected = (EXPERT if EXPERT in item.cite else "unverified" if "U" in tags
+
+    def parse(text: str, file: str, item: str) -> None:
+        try:
+            criteria.parse(text, item, names)
+        except KnowledgeError as exc:
+            problems.add_error(file, exc)
+
+    for where, cited in cited_items(k):
+        file, _, item = where.partition(": ")
+        unknown = [c for c in cited.citations if c != EXPERT and c not in k.citations]
+        for cid in unknown:
+            problems.add(file, item, f"cites unknown source {cid!r}")
+        if unknown:
+            continue
+        tags = {k.citations[c].verification for c in cited.citations if c != EXPERT}
+        expected = (EXPERT if EXPERT in cited.citations else "unverified" if "U" in tags
                     else "published")
         # An item may be marked less certain than its sources (a checked paper whose specific
         # value was not checked), never more.
-        downgraded = expected == "published" and item.basis == "unverified"
-        if item.basis != expected and not downgraded:
-            raise KnowledgeError(f"{where}: basis is {item.basis!r} but its sources make it "
-                                 f"{expected!r}")
+        downgraded = expected == "published" and cited.basis == "unverified"
+        if cited.basis != expected and not downgraded:
+            problems.add(file, item, f"basis is {cited.basis!r} but its sources make it "
+                                     f"{expected!r}")
     for name, f in k.findings.items():
-        criteria.parse(f.when, f"findings.toml: {name}", names)
+        parse(f.when, "findings.toml", name)
     for r in k.red_flag_rules:
-        criteria.parse(r.when, f"red_flags.toml: {r.id}", names)
+        parse(r.when, "red_flags.toml", r.id)
     for t in k.triage_rules:
-        criteria.parse(t.when, f"triage.toml: {t.id}", names)
+        parse(t.when, "triage.toml", t.id)
     for l_ in k.lbp_rules:
-        criteria.parse(l_.when, f"lbp_source.toml: {l_.id}", names)
-    for pname, p in k.prediction_rules.items():
-        for item_name in p.items:
+        parse(l_.when, "lbp_source.toml", l_.id)
+    used_by_rules = [(n, p.items) for n, p in k.prediction_rules.items()]
+    used_by_rules += [(n, [i.finding for i in p.items]) for n, p in k.points_rules.items()]
+    for pname, items in used_by_rules:
+        for item_name in items:
             if item_name not in names:
-                raise KnowledgeError(f"prediction_rules.toml: {pname}: unknown finding "
-                                     f"{item_name!r}")
-    for pname, pts in k.points_rules.items():
-        for item_name in (i.finding for i in pts.items):
-            if item_name not in names:
-                raise KnowledgeError(f"prediction_rules.toml: {pname}: unknown finding "
-                                     f"{item_name!r}")
-    if set(k.conditions) != set(CONDITION_CODES):
-        missing = sorted(set(CONDITION_CODES) - set(k.conditions))
-        raise KnowledgeError(f"conditions.toml: every condition code needs an entry; missing "
-                             f"{missing}")
+                problems.add("prediction_rules.toml", pname, f"unknown finding {item_name!r}")
+    missing = sorted(set(CONDITION_CODES) - set(k.conditions))
+    if missing:
+        problems.add("conditions.toml", "", f"every condition code needs an entry; missing "
+                                            f"{missing}")
     priorities = [c.priority for c in k.conditions.values()]
     if len(set(priorities)) != len(priorities):
-        raise KnowledgeError("conditions.toml: every condition needs its own priority")
+        problems.add("conditions.toml", "", "every condition needs its own priority")
     for code, c in k.conditions.items():
         for e in c.evidence:
             for used in (e.finding, e.given):
                 if used is not None and used not in names:
-                    raise KnowledgeError(f"conditions.toml: {e.id}: unknown finding {used!r}")
-        bounds: list[Floor | Cap] = [*c.floor, *c.cap]
-        for bound in bounds:
-            criteria.parse(bound.when, f"conditions.toml: {bound.id}", names)
+                    problems.add("conditions.toml", e.id, f"unknown finding {used!r}")
+        for bound in bounds_of(c):
+            parse(bound.when, "conditions.toml", bound.id)
         if c.exclusion and c.exclusion.requires not in names:
-            raise KnowledgeError(f"conditions.toml: {code}: unknown finding "
-                                 f"{c.exclusion.requires!r}")
-    ids = [r.id for r in k.red_flag_rules] + [t.id for t in k.triage_rules]
-    ids += [r.id for r in k.lbp_rules]
+            problems.add("conditions.toml", code,
+                         f"unknown finding {c.exclusion.requires!r}")
+    ids = [("red_flags.toml", r.id) for r in k.red_flag_rules]
+    ids += [("triage.toml", t.id) for t in k.triage_rules]
+    ids += [("lbp_source.toml", r.id) for r in k.lbp_rules]
     for c in k.conditions.values():
-        ids += [e.id for e in c.evidence] + [f.id for f in c.floor] + [x.id for x in c.cap]
-    dupes = {i for i in ids if ids.count(i) > 1}
-    if dupes:
-        raise KnowledgeError(f"duplicate rule ids: {sorted(dupes)}")
+        ids += [("conditions.toml", e.id) for e in c.evidence]
+        ids += [("conditions.toml", x.id) for x in bounds_of(c)]
+    first: dict[str, str] = {}
+    for file, rid in ids:
+        if rid in first:
+            problems.add(file, rid, f"duplicate rule id (first used in {first[rid]})")
+        else:
+            first[rid] = file
+    problems.raise_if_any()
 
 
 @lru_cache(maxsize=1)

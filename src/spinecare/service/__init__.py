@@ -1,2 +1,4 @@
-"""Domain services behind the HTTP API: they join the engine, the plan and the store, so that
-routes stay thin and the same operations serve the command line and the demo."""
+"""The use cases, one function each, behind both HTTP doors (``spinecare.api`` and
+``spinecare.web``) and the command line. Each takes the database, the principal and the input,
+writes its own audit event, and refuses with :mod:`spinecare.service.errors`, never with an
+HTTP status: the doors decide how a refusal looks."""

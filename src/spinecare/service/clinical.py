@@ -10,15 +10,14 @@ import orjson
 
 from spinecare.case import parse_case
 from spinecare.instruments.change import change_over_time
+from spinecare.plan.planner import make_plan
+from spinecare.reasoning.engine import default_engine
 from spinecare.store.models import Visit
 from spinecare.store.records import NewVisit
 
 
 def prepare_visit(body: bytes) -> NewVisit:
     """Validate, assess and plan one case (raises :class:`~spinecare.errors.CaseError`)."""
-    from spinecare.plan.planner import make_plan
-    from spinecare.reasoning.engine import default_engine
-
     case = parse_case(body)
     engine = default_engine()
     assessment = engine.assess(case)

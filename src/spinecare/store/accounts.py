@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from spinecare.errors import SpinecareError
 from spinecare.store.models import AccessToken, Invitation, User
-from spinecare.store.records import new_id, utcnow
+from spinecare.store.stamps import new_id, utcnow
 
 Role = Literal["clinician", "admin", "patient"]
 LOGIN_ROLES: tuple[Role, ...] = ("clinician", "admin")

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from spinecare.errors import SpinecareError
 from spinecare.store.db import Database, head_revision
 from spinecare.store.models import Base
-from spinecare.store.records import utcnow
+from spinecare.store.stamps import utcnow
 
 FORMAT = "spinecare.backup/1"
 

@@ -7,10 +7,9 @@ only through the care team (clinicians) or the caller's own account (patients).
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, func, select
@@ -26,18 +25,11 @@ from spinecare.store.models import (
     User,
     Visit,
 )
+from spinecare.store.stamps import new_id, utcnow
 
 if TYPE_CHECKING:
     from spinecare.store.accounts import Principal
 
-
-def utcnow() -> datetime:
-    """Now, in UTC, without tzinfo: the form every timestamp column holds."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
 
 
 _ID = re.compile(r"[0-9a-f]{32}")

@@ -1,25 +1,23 @@
-"""The web app: server-rendered pages for clinicians and patients over the same store and
-authorisation as the HTTP API. ``mount(app)`` adds the pages and their static files to an app
-built by :func:`spinecare.api.app.create_app`."""
+"""The web app: server-rendered pages for clinicians and patients over the same use cases
+(``spinecare.service``) as the HTTP API. ``mount(app)`` adds the pages and their static files
+to an app built by :func:`spinecare.app.create_app`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
+from spinecare.web import auth, clinician, patient
+from spinecare.web.pages import WebError, WebRedirect, web_error, web_redirect
 
 
 def mount(app: FastAPI) -> None:
     """Add the web pages, their error pages and ``/static`` to ``app`` (once; idempotent)."""
     if getattr(app.state, "spinecare_web_mounted", False):
         return
-    from starlette.staticfiles import StaticFiles
-
-    from spinecare.web.pages import WebError, WebRedirect, web_error, web_redirect
-    from spinecare.web.routes import router
-
-    app.include_router(router)
+    app.include_router(auth.router)
+    app.include_router(clinician.router)
+    app.include_router(patient.router)
     app.mount("/static", StaticFiles(packages=[("spinecare.web", "static")]), name="static")
     app.add_exception_handler(WebError, web_error)
     app.add_exception_handler(WebRedirect, web_redirect)

@@ -15,22 +15,21 @@ from typing import Any
 
 from markupsafe import Markup
 
+from spinecare.instruments.display import measure_range, score_range
+from spinecare.instruments.registry import instrument
+
 WIDTH, HEIGHT = 600, 240
 LEFT, RIGHT, TOP, BOTTOM = 56, 44, 16, 44
 
-# The scale of each measure (the instrument's own range), by measure key prefix.
-RANGES: dict[str, tuple[float, float]] = {
-    "odi": (0, 100), "ndi": (0, 100), "mjoa": (0, 18), "zcq.symptom_severity": (1, 5),
-    "zcq.physical_function": (1, 4), "zcq.satisfaction": (1, 4), "pain_nrs": (0, 10),
-}
 STATUS_WORDS = {"improved": "improved (passes the MCID)", "unchanged": "no meaningful change",
                 "worse": "worse (by at least the MCID)", None: "not compared"}
 
 
 def _range(key: str, values: Sequence[float]) -> tuple[float, float]:
-    for prefix, bounds in RANGES.items():
-        if key == prefix or key.startswith(prefix + "."):
-            return bounds
+    """The measure's own scale from the instrument registry; the values' span otherwise."""
+    bounds = measure_range(key)
+    if bounds is not None:
+        return bounds
     low, high = min(values), max(values)
     return (low - 1, high + 1) if low == high else (low, high)
 
@@ -128,9 +127,10 @@ def outcome_chart(key: str, measure: Mapping[str, Any]) -> Markup:
 
 
 def pain_chart(entries: Sequence[Mapping[str, Any]]) -> Markup:
-    """Pain before and after each logged exercise session (0-10)."""
+    """Pain before and after each logged exercise session, on the pain rating scale."""
     # Narrower than the clinician's charts: it is read on a phone, so its text stays large.
     width, height = 360, 240
+    low, high = score_range(instrument("pain_nrs"))
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
     n = len(entries)
 
@@ -138,18 +138,18 @@ def pain_chart(entries: Sequence[Mapping[str, Any]]) -> Markup:
         return LEFT + (plot_w / 2 if n == 1 else plot_w * i / (n - 1))
 
     def y(v: float) -> float:
-        return TOP + plot_h * (1 - v / 10)
+        return TOP + plot_h * (1 - (v - low) / (high - low))
 
     parts = [f'<svg class="chart chart-phone" viewBox="0 0 {width} {height}" role="img" '
              'aria-labelledby="pain-title pain-desc">',
              '<title id="pain-title">Pain before and after exercise</title>',
-             f'<desc id="pain-desc">{n} sessions; pain from 0 (none) to 10 (worst); lower is '
-             'better. The table below gives every number.</desc>']
-    for v in (0, 5, 10):
+             f'<desc id="pain-desc">{n} sessions; pain from {_fmt(low)} (none) to {_fmt(high)} '
+             '(worst); lower is better. The table below gives every number.</desc>']
+    for v in (low, (low + high) / 2, high):
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{y(v):.1f}" '
                      f'y2="{y(v):.1f}"/>')
         parts.append(f'<text class="axis" x="{LEFT - 8}" y="{y(v) + 4:.1f}" '
-                     f'text-anchor="end">{v}</text>')
+                     f'text-anchor="end">{_fmt(v)}</text>')
     for key, css in (("pain_before", "before"), ("pain_after", "after")):
         known = [(i, e[key]) for i, e in enumerate(entries) if e.get(key) is not None]
         if len(known) > 1:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from spinecare.case import Exam, History, Imaging, Mjoa, PainNrs, Symptoms
+from spinecare.instruments.registry import instruments
 
 Kind = Literal["tri", "choice", "number", "integer", "text"]
 
@@ -40,7 +41,7 @@ class Section:
 
 _LABELS = {
     "hoffmann": "Hoffmann sign", "babinski": "Babinski sign", "romberg": "Romberg sign",
-    "spurling": "Spurling test", "lhermitte": "Lhermitte sign", "odi": "ODI",
+    "spurling": "Spurling test", "lhermitte": "Lhermitte sign",
     "mrc_grade": "MRC grade", "ankle_brachial_index": "Ankle-brachial index",
     "canal_ap_diameter_mm": "Canal AP diameter (mm)", "dural_sac_csa_mm2":
     "Dural sac cross-sectional area (mm²)", "post_void_residual_ml": "Post-void residual (ml)",
@@ -52,6 +53,10 @@ _LABELS = {
 
 
 def label_of(name: str) -> str:
+    """A field's label; an instrument's is its short name from the registry (``ODI``)."""
+    registered = instruments().get(name)
+    if registered is not None:
+        return registered.short_name
     return _LABELS.get(name) or name.replace("_", " ").capitalize()
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from spinecare.instruments.answers import value_problem
 from spinecare.instruments.forms import FormItem
 from spinecare.instruments.intake import case_from_intake, intake_form
+from spinecare.plan.planner import make_plan
+from spinecare.reasoning.engine import default_engine
 
 ANSWER_PREFIX = "a."
 SKIPPED = "skipped"
@@ -126,8 +128,6 @@ def section_of(item: FormItem) -> str | None:
 
 def assess_answers(answers: Mapping[str, Any], age: int | None) -> dict[str, Any]:
     """The engine's assessment of the intake answered so far."""
-    from spinecare.reasoning.engine import default_engine
-
     case = case_from_intake(dict(answers), case_id="intake",
                             patient={"age": age if age is not None and 0 <= age <= 120 else None})
     return default_engine().assess(case)
@@ -136,8 +136,6 @@ def assess_answers(answers: Mapping[str, Any], age: int | None) -> dict[str, Any
 def emergency_steps(state: IntakeState, assessment: dict[str, Any],
                     age: int | None) -> list[str]:
     """The plain steps of the care plan's "what to do now" for this emergency."""
-    from spinecare.plan.planner import make_plan
-
     case = case_from_intake(visible_answers(state), case_id="intake",
                             patient={"age": age if age is not None and 0 <= age <= 120 else None})
     plan = make_plan(case, assessment)

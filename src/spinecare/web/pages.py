@@ -18,14 +18,13 @@ from typing import Any
 
 from fastapi import Request
 from jinja2 import Environment, PackageLoader, select_autoescape
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from spinecare.api.deps import get_db, get_settings
+from spinecare.http.deps import get_db, get_settings, principal_of_token
 from spinecare.report import percent
-from spinecare.store.accounts import Principal, hash_token, principal_for_token
-from spinecare.store.db import Database, KeepChanges
-from spinecare.store.records import utcnow
+from spinecare.service import errors as service
+from spinecare.store.accounts import Principal
+from spinecare.store.db import KeepChanges
 
 SESSION_COOKIE = "spinecare_session"
 PRE_COOKIE = "spinecare_pre"
@@ -59,6 +58,26 @@ class WebError(KeepChanges):
         self.status_code = status_code
         self.title = title
         self.message = message
+
+
+# A refused use case's page, by what was refused.
+NOT_FOUND = {
+    "patient": ("Patient not found", "There is no patient with this link in your care."),
+    "visit": ("Visit not found", "There is no such visit for this patient."),
+}
+
+
+def from_service(exc: service.ServiceError) -> Exception:
+    """The error page for a use case's refusal the route did not answer itself."""
+    if isinstance(exc, service.NotFound):
+        return WebError(404, *NOT_FOUND[exc.what])
+    if isinstance(exc, service.Forbidden):
+        return WebError(403, "Not allowed", str(exc) + ".")
+    if isinstance(exc, service.NotAuthenticated):
+        return WebError(401, "Please sign in again", str(exc) + ".")
+    if isinstance(exc, service.Conflict):
+        return WebError(409, "Already saved", str(exc) + ".")
+    return WebError(422, "Please check your answers", str(exc) + ".")
 
 
 class WebRedirect(Exception):  # control flow, not an error
@@ -151,27 +170,10 @@ def check_csrf(request: Request, form: Any) -> None:
                        "Please go back, reload the page and try again.")
 
 
-def lookup_principal(db: Database, request: Request, token: str) -> Principal | None:
-    token_hash = hash_token(token)
-    cache = request.app.state.token_cache
-    who: Principal | None = cache.get(token_hash)
-    if who is not None:
-        return who
-    with db.session(read_only=True) as session:
-        found = principal_for_token(session, token_hash)
-    if found is None:
-        return None
-    who, expires_at = found
-    cache.put(token_hash, who, (expires_at - utcnow()).total_seconds())
-    return who
-
-
 async def signed_in(request: Request) -> Principal | None:
     """Who the session cookie stands for (``None`` when signed out or expired)."""
     token = request.cookies.get(SESSION_COOKIE)
-    who = None
-    if token:
-        who = await run_in_threadpool(lookup_principal, db_of(request), request, token)
+    who = await principal_of_token(request, token) if token else None
     request.state.web_principal = who
     return who
 

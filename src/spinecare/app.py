@@ -1,0 +1,51 @@
+"""The composition root: ``create_app(settings)`` opens (and migrates) the database and wires
+the two doors, the API (``spinecare.api``) and the web pages (``spinecare.web``), onto one
+app with the state they share (``spinecare.http``)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from spinecare import __version__, web
+from spinecare.api import errors, openapi
+from spinecare.api.routes import router
+from spinecare.http.deps import TokenCache
+from spinecare.http.settings import Settings
+from spinecare.plan.planner import default_plan_knowledge
+from spinecare.reasoning.engine import default_engine
+from spinecare.store.db import Database
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    """The ASGI app. ``db`` defaults to the settings' database, opened and migrated now."""
+    database = db or Database(settings.database_url)
+    owned = db is None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Load the knowledge before the first request, not during it.
+        default_engine()
+        default_plan_knowledge()
+        # The knowledge, the compiled rules and the app are long-lived: keep the cyclic
+        # garbage collector from re-scanning them on every request's allocations.
+        gc.collect()
+        gc.freeze()
+        yield
+        if owned:
+            database.dispose()
+
+    app = FastAPI(title="spinecare", version=__version__, lifespan=lifespan,
+                  description="Assessment, measurement and care planning for spinal "
+                              "stenosis (CONTRACT.md section 4).")
+    app.state.settings = settings
+    app.state.db = database
+    app.state.token_cache = TokenCache(settings.token_cache_seconds)
+    app.include_router(router)
+    errors.install(app)
+    openapi.install(app)
+    web.mount(app)
+    return app

@@ -1,0 +1,145 @@
+"""The function table: every function the criteria language knows, declared once.
+
+Each :class:`Function` says how it is called (the kinds of its arguments), what it means (its
+reference implementation, which the interpreter runs) and how it is compiled (its code
+generation, which the compiler splices into the generated function). The parser, the
+interpreter and the compiler all dispatch through :data:`FUNCTIONS`; none of them names a
+function. ``tests/criteria/test_functions.py`` runs every entry through both evaluators, so a new
+function cannot ship with a code generation that disagrees with its meaning.
+
+Argument kinds:
+
+- ``integer``: a literal whole number (``k`` of ``at_least(k, ...)``), passed as an ``int``;
+- ``criterion``: a true/false/unknown criterion, passed evaluated;
+- ``value``: any operand (a case fact, a reference), passed evaluated, possibly ``None``;
+- ``item``: a criterion over one element of the function's collection (``item.region``),
+  passed as a function of the element, since it is evaluated once per element.
+
+The last argument kind of a variadic function repeats, at least once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from spinecare.case import Case, Imaging, MotorDeficit
+from spinecare.criteria import logic
+
+ArgKind = Literal["integer", "criterion", "value", "item"]
+Collection = Literal["imaging", "motor_deficits"]
+
+#: ``generate(args, tmp)``: Python source for a call, from the source of each argument (an
+#: ``item`` argument arrives as a one-argument ``lambda``) and a maker of fresh local names.
+Generate = Callable[[tuple[str, ...], Callable[[], str]], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """One function of the criteria language."""
+
+    name: str
+    params: tuple[ArgKind, ...]
+    #: Whether the last parameter repeats (at least once).
+    variadic: bool
+    #: ``reference(case, *args)``: the meaning, as plain Python over evaluated arguments.
+    reference: Callable[..., logic.Tri]
+    generate: Generate = field(compare=False)
+    #: Names the generated code calls, bound in the compiled function's namespace.
+    runtime: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    #: For ``item`` arguments: the case list walked and the model of its elements.
+    collection: Collection | None = None
+    item_model: type[BaseModel] | None = None
+    #: A criterion using the function, to exercise it in the contract test of the table.
+    example: str = ""
+
+    def __repr__(self) -> str:
+        # Trees print in error messages and test failures: the name says all that matters.
+        return f"{self.name}()"
+
+    def kinds(self, n: int) -> Iterator[ArgKind]:
+        """The kind of each of ``n`` arguments; the caller checks ``n`` with :meth:`accepts`."""
+        for i in range(n):
+            yield self.params[min(i, len(self.params) - 1)]
+
+    def accepts(self, n: int) -> bool:
+        return n >= len(self.params) if self.variadic else n == len(self.params)
+
+    def usage(self) -> str:
+        names = list(self.params) + (["..."] if self.variadic else [])
+        return f"{self.name}({', '.join(names)})"
+
+
+def any_item(items: list[Any] | None, collection: str, where: Callable[[Any], logic.Tri],
+             pred: Callable[[Any], logic.Tri]) -> logic.Tri:
+    """Whether some element of ``items`` that passes ``where`` satisfies ``pred``."""
+    if items is None:
+        return None
+    results = []
+    for it in items:
+        w = where(it)
+        if w is False:
+            continue
+        results.append(logic.and_(w, pred(it)))
+    if not results:
+        # No element was looked at: an examination that lists no weakness found none, but no
+        # lumbar scan says nothing about the lumbar canal.
+        return False if collection == "motor_deficits" else None
+    return logic.or_(*results)
+
+
+def _count(name: str, most: bool) -> Function:
+    helper = f"_{name}"
+    decide = logic.at_most if most else logic.at_least
+    return Function(
+        name=name,
+        params=("integer", "criterion"),
+        variadic=True,
+        reference=lambda case, k, *values: decide(k, values),
+        generate=lambda args, tmp: f"{helper}({args[0]}, ({', '.join(args[1:])},))",
+        runtime={helper: decide},
+        example=f"{name}(2, symptoms.claudication, symptoms.relief_sitting, patient.age > 60)",
+    )
+
+
+def _any(name: str, collection: Collection, model: type[BaseModel], example: str) -> Function:
+    def reference(case: Case, where: Callable[[Any], logic.Tri],
+                  pred: Callable[[Any], logic.Tri]) -> logic.Tri:
+        items = case.imaging if collection == "imaging" else case.exam.motor_deficits
+        return any_item(items, collection, where, pred)
+
+    source = "c.imaging" if collection == "imaging" else "c.exam.motor_deficits"
+
+    def generate(args: tuple[str, ...], tmp: Callable[[], str]) -> str:
+        items = tmp()
+        # Most cases list no imaging: decide that without building the two closures.
+        return (f"(None if ({items} := {source}) is None else "
+                f"_any_item({items}, {collection!r}, {args[0]}, {args[1]}))")
+
+    return Function(name=name, params=("item", "item"), variadic=False, reference=reference,
+                    generate=generate, runtime={"_any_item": any_item}, collection=collection,
+                    item_model=model, example=example)
+
+
+def _known(case: Case, value: Any) -> logic.Tri:
+    """Whether a value is known: true or false, never unknown, so that a rule may say what to
+    do while something is still missing."""
+    return value is not None
+
+
+FUNCTIONS: Mapping[str, Function] = MappingProxyType({f.name: f for f in (
+    _count("at_least", most=False),
+    _count("at_most", most=True),
+    _any("any_imaging", "imaging", Imaging,
+         "any_imaging(item.region == 'lumbar', item.canal_ap_diameter_mm < 10)"),
+    _any("any_deficit", "motor_deficits", MotorDeficit,
+         "any_deficit(item.limb == 'leg', item.mrc_grade <= 4)"),
+    Function(name="known", params=("value",), variadic=False, reference=_known,
+             generate=lambda args, tmp: f"({args[0]} is not None)",
+             example="known(exam.pedal_pulses)"),
+)})
+"""Every function of the language, by name."""

@@ -1,0 +1,104 @@
+"""Signing in and out, and a patient's invitation link: the pages shown before a session."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from spinecare.http.deps import forget_token
+from spinecare.http.routing import translating_route
+from spinecare.service import auth, invitations
+from spinecare.service.auth import Token
+from spinecare.service.errors import NotAuthenticated
+from spinecare.web.pages import (
+    SESSION_COOKIE,
+    check_csrf,
+    db_of,
+    from_service,
+    redirect,
+    render,
+    set_session,
+    settings_of,
+    signed_in,
+)
+
+router = APIRouter(include_in_schema=False, route_class=translating_route(from_service))
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    who = await signed_in(request)
+    if who is None:
+        return redirect("/login")
+    return redirect("/my" if who.role == "patient" else "/patients")
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    await signed_in(request)
+    return render(request, "login.html", title="Sign in")
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    await signed_in(request)
+    form = await request.form()
+    check_csrf(request, form)
+    username, password = str(form.get("username") or ""), str(form.get("password") or "")
+    db, settings = db_of(request), settings_of(request)
+    try:
+        issued = await run_in_threadpool(auth.login, db, username, password, settings.token_ttl)
+    except NotAuthenticated:
+        return render(request, "login.html", status_code=401, title="Sign in",
+                      error="The username or password is not right.", username=username)
+    response = redirect("/patients")
+    set_session(response, request, issued.token, int(settings.token_ttl.total_seconds()))
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    who = await signed_in(request)
+    form = await request.form()
+    check_csrf(request, form)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and who is not None:
+        token_hash = forget_token(request, token)
+        await run_in_threadpool(auth.logout, db_of(request), who, token_hash)
+    request.state.web_principal = None
+    response = render(request, "signed_out.html", title="Signed out")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/invite")
+async def invite_page(request: Request) -> Response:
+    await signed_in(request)
+    return render(request, "invite.html", title="Welcome", patient_page=True)
+
+
+@router.post("/invite")
+async def redeem(request: Request) -> Response:
+    await signed_in(request)
+    form = await request.form()
+    check_csrf(request, form)
+    code = str(form.get("code") or "").strip().lstrip("#")
+    db, settings = db_of(request), settings_of(request)
+    issued: Token | None = None
+    if code:
+        with suppress(NotAuthenticated):
+            issued = await run_in_threadpool(
+                lambda: invitations.redeem(db, code, secret_key=settings.secret_key,
+                                           ttl=settings.patient_token_ttl))
+    if issued is None:
+        return render(request, "invite.html", status_code=401, title="Welcome",
+                      patient_page=True,
+                      error="This link does not work. It may be used already or too old. "
+                            "Please ask your clinic for a new one.")
+    response = redirect("/my")
+    set_session(response, request, issued.token,
+                int(settings.patient_token_ttl.total_seconds()))
+    return response

@@ -1,0 +1,263 @@
+"""The clinician's pages: their patients, one patient's record, the visit form and report,
+and invitation links. Authorisation is the use cases': a clinician sees only the patients of
+their care teams (any other patient is "not found", never "forbidden"), and every read or
+write of a patient's data is audited by the use case doing it."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from spinecare.http.routing import translating_route
+from spinecare.instruments.intake import case_sections, intake_form
+from spinecare.instruments.registry import instruments
+from spinecare.service import invitations, patients, reviews, visits
+from spinecare.service.clinical import outcomes
+from spinecare.service.errors import Conflict, Invalid
+from spinecare.store.accounts import Principal
+from spinecare.store.models import Patient, QuestionnaireResponse, Visit
+from spinecare.web.charts import outcome_chart
+from spinecare.web.forms import VISIT_SECTIONS, case_from_form, form_values
+from spinecare.web.pages import (
+    SECURITY_HEADERS,
+    WebError,
+    check_csrf,
+    clinician,
+    db_of,
+    environment,
+    from_service,
+    now_utc,
+    redirect,
+    render,
+    settings_of,
+)
+from spinecare.web.views import age, form_dict, visit_view
+
+router = APIRouter(include_in_schema=False, route_class=translating_route(from_service))
+Clinician = Annotated[Principal, Depends(clinician)]
+
+_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_OPENED = re.compile(r"[0-9]{14}")
+
+
+def _next_review(visit: dict[str, Any] | None) -> datetime | None:
+    if visit is None:
+        return None
+    return reviews.next_review(visit["created_at"], visit["plan"])
+
+
+def _score_text(score: dict[str, Any]) -> str:
+    if "value" in score:
+        if score["value"] is None:
+            return f"not scored ({score.get('reason', 'too many answers missing')})"
+        band = score.get("band_label") or score.get("band")
+        return f"{score['value']:g}" + (f" ({band})" if band else "")
+    parts = []
+    for key, value in score.items():
+        if isinstance(value, dict) and "value" in value:
+            parts.append(f"{key.replace('_', ' ')} {value['value']}")
+        elif key in ("symptom_severity", "physical_function", "satisfaction") and value is not None:
+            parts.append(f"{key.replace('_', ' ')} {value}")
+    return ", ".join(parts) or "not scored"
+
+
+def _short_name(instrument_id: str) -> str:
+    inst = instruments().get(instrument_id)
+    return inst.short_name if inst else instrument_id
+
+
+def _intake_view(row: QuestionnaireResponse) -> dict[str, Any]:
+    questions = intake_form().questions()
+    answers = orjson.loads(row.answers_json)
+    summary = orjson.loads(row.score_json)
+    shown = []
+    for link, value in answers.items():
+        item = questions.get(link)
+        if item is None:
+            continue
+        option = item.option(value) if item.type == "choice" else None
+        text = option.display if option else ("yes" if value is True else "no"
+                                              if value is False else f"{value:g}"
+                                              if isinstance(value, float) else str(value))
+        shown.append((item.text, text))
+    return {"created_at": row.created_at, "answers": shown, "triage": summary.get("triage"),
+            "complete": summary.get("complete", False), "reasons": summary.get("reasons", [])}
+
+
+def _prefill(visits: Sequence[Visit], intakes: Sequence[QuestionnaireResponse]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if visits:
+        values = form_values(orjson.loads(visits[-1].case_json))
+    if intakes and (not visits or intakes[-1].created_at >= visits[-1].created_at):
+        sections = case_sections(orjson.loads(intakes[-1].answers_json))
+        values = {k: v for k, v in values.items()
+                  if not k.startswith(("history.", "symptoms."))}
+        values.update(form_values(sections))
+    return values
+
+
+@router.get("/patients")
+async def patient_list(request: Request, who: Clinician, q: str = "") -> Response:
+    db = db_of(request)
+    query = q.strip().lower()[:200]
+
+    def work() -> list[dict[str, Any]]:
+        rows = []
+        for row in patients.caseload(db, who, query):
+            latest = visit_view(row.latest) if row.latest else None
+            rows.append({"patient": row.patient, "visits": row.visit_count, "latest": latest,
+                         "review": _next_review(latest)})
+        return rows
+
+    rows = await run_in_threadpool(work)
+    return render(request, "patients.html", title="Your patients", rows=rows, q=q,
+                  now=now_utc())
+
+
+@router.post("/patients")
+async def create_patient(request: Request, who: Clinician) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    name = str(form.get("display_name") or "").strip()
+    year_raw = str(form.get("birth_year") or "").strip()
+    errors = {}
+    if not 1 <= len(name) <= 200:
+        errors["display_name"] = "Give the patient's name (1 to 200 characters)."
+    year = int(year_raw) if year_raw.isdigit() else 0
+    if not 1900 <= year <= date.today().year:
+        errors["birth_year"] = f"Give a year of birth from 1900 to {date.today().year}."
+    if errors:
+        return render(request, "patient_new.html", status_code=422, title="Add a patient",
+                      errors=errors, values={"display_name": name, "birth_year": year_raw})
+    created = await run_in_threadpool(patients.create, db_of(request), who, name, year)
+    return redirect(f"/patients/{created.patient.id}")
+
+
+@router.get("/patients/new")
+async def new_patient_page(request: Request, who: Clinician) -> Response:
+    return render(request, "patient_new.html", title="Add a patient", errors={}, values={})
+
+
+@router.get("/patients/{patient_id}")
+async def patient_page(request: Request, patient_id: str, who: Clinician) -> Response:
+    db = db_of(request)
+
+    def work() -> dict[str, Any]:
+        chart = patients.chart(db, who, patient_id)
+        p, answered = chart.patient, chart.responses
+        measures = outcomes(chart.visits)["measures"] if chart.visits else {}
+        charts = [{"key": k, "measure": m, "svg": outcome_chart(k, m)}
+                  for k, m in measures.items()]
+        intakes = [r for r in answered if r.instrument == "intake"]
+        return {"patient": p, "age": age(p), "visits": [visit_view(v) for v in chart.visits],
+                "charts": charts, "team": chart.care_team,
+                "responses": [{"instrument": _short_name(r.instrument),
+                               "created_at": r.created_at,
+                               "score": _score_text(orjson.loads(r.score_json))}
+                              for r in answered if r.instrument != "intake"],
+                "intake": _intake_view(intakes[-1]) if intakes else None}
+
+    data = await run_in_threadpool(work)
+    latest = data["visits"][-1] if data["visits"] else None
+    return render(request, "patient.html", title=data["patient"].display_name, latest=latest,
+                  review=_next_review(latest), now=now_utc(), **data)
+
+
+@router.post("/patients/{patient_id}/invitations")
+async def invite(request: Request, patient_id: str, who: Clinician) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    db, settings = db_of(request), settings_of(request)
+    invitation = await run_in_threadpool(
+        lambda: invitations.create(db, who, patient_id, secret_key=settings.secret_key,
+                                   ttl=settings.invitation_ttl))
+    # The token travels in the fragment, which browsers never send to a server or its logs.
+    base = str(request.base_url).rstrip("/")
+    return render(request, "invitation.html", title="Invitation link",
+                  patient=invitation.patient, link=f"{base}/invite#{invitation.token}",
+                  days=settings.invitation_ttl.days)
+
+
+@router.get("/patients/{patient_id}/visits/new")
+async def new_visit_page(request: Request, patient_id: str, who: Clinician) -> Response:
+    found = await run_in_threadpool(visits.prefill, db_of(request), who, patient_id)
+    p, values = found.patient, _prefill(found.visits, found.intakes)
+    # One key per form: a double click or a resent form stores the visit once. The case id
+    # comes from when the form was opened, so a resent form builds the very same case.
+    values["idempotency_key"] = secrets.token_urlsafe(18)
+    values["form_opened"] = f"{now_utc():%Y%m%d%H%M%S}"
+    return render(request, "visit_new.html", title=f"New visit: {p.display_name}", patient=p,
+                  sections=VISIT_SECTIONS, values=values, errors={}, age=age(p))
+
+
+@router.post("/patients/{patient_id}/visits")
+async def create_visit(request: Request, patient_id: str, who: Clinician) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    values = form_dict(form)
+    db = db_of(request)
+
+    def work() -> tuple[Patient, str | None, dict[str, str]]:
+        # The case is built from the form with the patient's age, so the patient comes first.
+        p = patients.require(db, who, patient_id, "visit.create")
+        opened = values.get("form_opened", "")
+        stamp = opened if _OPENED.fullmatch(opened) else f"{now_utc():%Y%m%d%H%M%S}"
+        doc = case_from_form(values, age=age(p), case_id=f"visit-{stamp}")
+        key = values.get("idempotency_key", "")
+        try:
+            visit, _ = visits.create(db, who, patient_id, orjson.dumps(doc),
+                                     f"web:{key}" if _KEY.fullmatch(key) else None)
+        except Invalid as exc:
+            return p, None, {pr.path.replace("imaging[0]", "imaging.0"): pr.message
+                             for pr in exc.problems}
+        except Conflict:
+            raise WebError(409, "This form was already saved",
+                           "Open the patient's page to see the visit, or start a new visit "
+                           "form.") from None
+        return p, visit.id, {}
+
+    p, visit_id, errors = await run_in_threadpool(work)
+    if visit_id is None:
+        return render(request, "visit_new.html", status_code=422,
+                      title=f"New visit: {p.display_name}", patient=p, sections=VISIT_SECTIONS,
+                      values=values, errors=errors, age=age(p))
+    return redirect(f"/patients/{patient_id}#latest")
+
+
+@router.post("/patients/{patient_id}/visits/preview")
+async def preview_visit(request: Request, patient_id: str, who: Clinician) -> Response:
+    """The assessment of the visit form as filled in so far; stores nothing."""
+    form = await request.form()
+    check_csrf(request, form)
+    values = form_dict(form)
+    db = db_of(request)
+
+    def work() -> dict[str, Any]:
+        p = patients.read(db, who, patient_id, "visit.preview")
+        doc = case_from_form(values, age=age(p), case_id="preview")
+        try:
+            assessment = visits.assess(doc)
+        except Invalid as exc:
+            return {"ok": False, "problems": [{"path": pr.path, "message": pr.message}
+                                              for pr in exc.problems]}
+        html = environment().get_template("_assessment.html").render(a=assessment,
+                                                                      compact=True)
+        return {"ok": True, "triage": assessment["triage"]["level"], "html": html}
+
+    return JSONResponse(await run_in_threadpool(work), headers=SECURITY_HEADERS)
+
+
+@router.get("/patients/{patient_id}/visits/{visit_id}")
+async def visit_report(request: Request, patient_id: str, visit_id: str,
+                       who: Clinician) -> Response:
+    p, v = await run_in_threadpool(visits.get, db_of(request), who, patient_id, visit_id)
+    return render(request, "report.html", title=f"Visit report: {p.display_name}", patient=p,
+                  visit=visit_view(v), age=age(p))

@@ -1,0 +1,256 @@
+"""The patient's own pages: their care, the intake one question at a time (with its emergency
+stop), follow-up questionnaires and the home-exercise log. A patient sees only their own
+records; every read and write is audited by the use case doing it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from spinecare.http.routing import translating_route
+from spinecare.instruments.answers import read_plain
+from spinecare.instruments.errors import AnswerError
+from spinecare.instruments.forms import instrument_form
+from spinecare.instruments.intake import intake_form
+from spinecare.instruments.registry import instruments
+from spinecare.plan.rules import load_plan_rules
+from spinecare.service import exercise_logs, patients, questionnaires, reviews
+from spinecare.service.errors import Invalid
+from spinecare.store.accounts import Principal
+from spinecare.store.db import Database
+from spinecare.store.models import Patient
+from spinecare.web import intake as steps
+from spinecare.web.charts import pain_chart, short_date
+from spinecare.web.pages import (
+    WebError,
+    WebRedirect,
+    check_csrf,
+    db_of,
+    from_service,
+    now_utc,
+    patient,
+    render,
+)
+from spinecare.web.views import age, form_dict, visit_view
+
+router = APIRouter(include_in_schema=False, route_class=translating_route(from_service))
+PatientUser = Annotated[Principal, Depends(patient)]
+
+
+def _patient_records(db: Database, who: Principal, action: str) -> dict[str, Any]:
+    found = patients.own_records(db, who, action)
+    return {"patient": found.patient, "visits": [visit_view(v) for v in found.visits],
+            "responses": found.responses,
+            "logs": [(row.created_at, orjson.loads(row.log_json))
+                     for row in found.exercise_logs]}
+
+
+def _due(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The follow-up questionnaires due now, and those coming up."""
+    if not data["visits"]:
+        return [], []
+    latest = data["visits"][-1]
+    return reviews.due(latest["created_at"], latest["plan"], data["responses"], now_utc())
+
+
+@router.get("/my")
+async def my_home(request: Request, who: PatientUser) -> Response:
+    data = await run_in_threadpool(_patient_records, db_of(request), who, "patient.read")
+    due, later = _due(data)
+    intake_done = any(r.instrument == "intake" for r in data["responses"])
+    programme = data["visits"][-1]["plan"].get("exercise_programme") if data["visits"] else None
+    return render(request, "my_home.html", title="Your care", patient_page=True,
+                  patient=data["patient"], due=due, later=later, intake_done=intake_done,
+                  programme=programme, urgent=steps.urgent_notice())
+
+
+def _intake_step(request: Request, state: steps.IntakeState, error: str | None = None,
+                 status_code: int = 200) -> Response:
+    item = steps.next_question(state)
+    if item is None:
+        raise RuntimeError("no question left")  # callers finish the intake first
+    done, shown = steps.progress(state)
+    options = [("yes", "Yes"), ("no", "No")] if item.type == "boolean" else \
+        [(str(o.value), o.display) for o in item.options]
+    return render(request, "intake_step.html", status_code=status_code,
+                  title="Your symptoms: one question at a time", patient_page=True, item=item,
+                  section=steps.section_of(item), state=state, options=options, error=error,
+                  done=done, shown=shown, urgent=steps.urgent_notice())
+
+
+@router.get("/my/intake")
+async def intake_start(request: Request, who: PatientUser) -> Response:
+    await run_in_threadpool(_patient_records, db_of(request), who, "intake.start")
+    state = steps.IntakeState()
+    return render(request, "intake_start.html", title="Your symptoms", patient_page=True,
+                  urgent=steps.urgent_notice(), introduction=steps.introduction(),
+                  state=state)
+
+
+@router.post("/my/intake")
+async def intake_step(request: Request, who: PatientUser) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    state = steps.read_state(form, form.getlist)
+    action = str(form.get("action") or "answer")
+    link = str(form.get("question") or "")
+    item = intake_form().questions().get(link)
+    if action == "back" and state.order:
+        last = state.order.pop()
+        state.answers.pop(last, None)
+        state.skipped.discard(last)
+    elif action == "skip" and item is not None:
+        state.skipped.add(link)
+        state.order.append(link)
+    elif action == "answer" and item is not None:
+        raw = form.get("answer")
+        if not isinstance(raw, str) or not raw.strip():
+            return _intake_step(request, state, "Please choose an answer, or press "
+                                                "\u201cSkip this question\u201d.", 422)
+        value, problem = steps.decode(item, raw, str(form.get("unit") or "") or None)
+        if problem:
+            return _intake_step(request, state, problem, 422)
+        state.answers[link] = value
+        state.skipped.discard(link)
+        state.order = [k for k in state.order if k != link] + [link]
+    db = db_of(request)
+
+    def evaluate() -> tuple[Patient, dict[str, Any]]:
+        assert who.patient_id is not None
+        p = patients.find(db, who, who.patient_id)
+        return p, steps.assess_answers(steps.visible_answers(state), age(p))
+
+    p, assessment = await run_in_threadpool(evaluate)
+    level = assessment["triage"]["level"]
+    what_to_do: list[str] = []
+    if level == "emergency":
+        what_to_do = steps.emergency_steps(state, assessment, age(p))
+    finished = steps.next_question(state) is None
+    if level == "emergency" or finished:
+        await run_in_threadpool(questionnaires.save_intake, db, who,
+                                steps.visible_answers(state), assessment, finished)
+    if level == "emergency":
+        return render(request, "emergency.html", title="Go to the emergency department now",
+                      patient_page=True, reasons=assessment["triage"]["reasons"],
+                      steps=what_to_do)
+    if finished:
+        return render(request, "intake_done.html", title="Thank you", patient_page=True,
+                      urgent=steps.urgent_notice(), level=level)
+    return _intake_step(request, state)
+
+
+def _instrument_form(instrument_id: str) -> Any:
+    inst = instruments().get(instrument_id)
+    if inst is None or inst.administered_by != "patient":
+        raise WebError(404, "Questionnaire not found", "There is no such questionnaire.")
+    return inst, instrument_form(inst)
+
+
+@router.get("/my/questionnaires/{instrument_id}")
+async def questionnaire_page(request: Request, instrument_id: str, who: PatientUser) -> Response:
+    inst, f = _instrument_form(instrument_id)
+    await run_in_threadpool(_patient_records, db_of(request), who, "questionnaire.start")
+    return render(request, "questionnaire.html", title=inst.name, patient_page=True, inst=inst,
+                  form=f, values={}, errors=[], urgent=steps.urgent_notice())
+
+
+@router.post("/my/questionnaires/{instrument_id}")
+async def questionnaire_submit(request: Request, instrument_id: str,
+                               who: PatientUser) -> Response:
+    inst, f = _instrument_form(instrument_id)
+    form = await request.form()
+    check_csrf(request, form)
+    values = form_dict(form)
+    answers: dict[str, Any] = {}
+    for link, item in f.questions().items():
+        raw = values.get(link, "").strip()
+        if not raw:
+            continue
+        if item.type == "boolean":
+            answers[link] = raw == "yes"
+        elif item.type == "choice":
+            option = next((o for o in item.options if str(o.value) == raw), None)
+            answers[link] = option.value if option else raw
+        else:
+            answers[link] = int(raw) if raw.lstrip("-").isdigit() else raw
+    assert who.patient_id is not None
+    problems: list[str] = []
+    try:
+        response = read_plain({"questionnaire": instrument_id, "answers": answers})
+    except AnswerError as exc:
+        problems = [p.message for p in exc.problems]
+    else:
+        try:
+            await run_in_threadpool(questionnaires.submit, db_of(request), who, who.patient_id,
+                                    instrument_id, response.answers)
+        except Invalid as exc:
+            problems = [p.message for p in exc.problems]
+    if problems:
+        return render(request, "questionnaire.html", status_code=422, title=inst.name,
+                      patient_page=True, inst=inst, form=f, values=values,
+                      errors=problems, urgent=steps.urgent_notice())
+    return render(request, "questionnaire_done.html", title="Thank you", patient_page=True,
+                  inst=inst, urgent=steps.urgent_notice())
+
+
+def _log_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for created_at, log in data["logs"]:
+        out.append({"label": short_date(created_at.isoformat()), "done": log.get("done", True),
+                    "pain_before": log.get("pain_before"), "pain_after": log.get("pain_nrs")})
+    return out
+
+
+def _exercise_page(request: Request, data: dict[str, Any], status_code: int = 200,
+                   **extra: Any) -> Response:
+    programme = data["visits"][-1]["plan"].get("exercise_programme") if data["visits"] else None
+    entries = _log_entries(data)
+    return render(request, "exercises.html", status_code=status_code,
+                  title="Your home exercises", patient_page=True, programme=programme,
+                  entries=entries, chart=pain_chart(entries) if entries else None,
+                  stop_symptoms=load_plan_rules().programme.stop_symptoms,
+                  urgent=steps.urgent_notice(), **extra)
+
+
+@router.get("/my/exercises")
+async def exercises(request: Request, who: PatientUser) -> Response:
+    data = await run_in_threadpool(_patient_records, db_of(request), who, "exercise_log.list")
+    return _exercise_page(request, data)
+
+
+def _pain(raw: Any) -> int | None:
+    if isinstance(raw, str) and raw.isdigit() and 0 <= int(raw) <= 10:
+        return int(raw)
+    return None
+
+
+@router.post("/my/exercises")
+async def log_exercise(request: Request, who: PatientUser) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    db = db_of(request)
+    data = await run_in_threadpool(_patient_records, db, who, "exercise_log.list")
+    done = form.get("done")
+    if done not in ("yes", "no"):
+        return _exercise_page(request, data, 422,
+                              error="Please say whether you did your exercises today.")
+    start = data["visits"][-1]["created_at"] if data["visits"] else now_utc()
+    known = {s.id: s for s in load_plan_rules().programme.stop_symptoms}
+    symptoms = [s for s in form.getlist("symptoms") if isinstance(s, str) and s in known]
+    entry = {"day": max(0, min((now_utc() - start).days, 3650)),
+             "pain_nrs": _pain(form.get("pain_after")),
+             "pain_before": _pain(form.get("pain_before")),
+             "done": done == "yes", "symptoms": symptoms}
+    assert who.patient_id is not None
+    try:
+        await run_in_threadpool(exercise_logs.add, db, who, who.patient_id, entry)
+    except Invalid:
+        return _exercise_page(request, data, 422, error="Please check your answers.")
+    if symptoms:
+        return render(request, "stop.html", title="Stop the exercises", patient_page=True,
+                      symptoms=[known[s] for s in symptoms])
+    raise WebRedirect("/my/exercises?saved=1")
