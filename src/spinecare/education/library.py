@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import datetime
 import functools
-import tomllib
 from collections.abc import Iterable, Mapping
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Literal, Self, get_args
 
 from pydantic import (
     BaseModel,
@@ -35,6 +34,7 @@ from pydantic import (
 )
 
 from spinecare.errors import KnowledgeError, Problem
+from spinecare.kb import freeze, parse_toml, validation_problems
 from spinecare.plan.knowledge import (
     CONDITIONS,
     EXPERT_JUDGEMENT,
@@ -246,60 +246,26 @@ class EducationLibraryError(KnowledgeError):
         super().__init__("; ".join(str(e) for e in self.errors))
 
 
-def _freeze(value: Any) -> Any:
-    # TOML arrays arrive as lists; the strict models hold tuples.
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _freeze(v) for k, v in value.items()}
-    return value
-
-
-def _problems_from(error: ValidationError) -> list[Problem]:
-    problems = []
-    for detail in error.errors(include_url=False):
-        path = "".join(
-            f".{part}" if isinstance(part, str) else f"[{part}]" for part in detail["loc"]
-        ).lstrip(".")
-        kind = detail["type"]
-        if kind == "extra_forbidden":
-            message = "unknown key"
-        elif kind == "missing":
-            message = "missing required key"
-        else:
-            message = detail["msg"].removeprefix("Value error, ")
-        problems.append(Problem(path or "(file)", message))
-    return problems
-
-
-def _parse_toml(text: str, source: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise KnowledgeFileError(source, [Problem("(file)", f"not valid TOML: {exc}")]) from exc
-
-
 def parse_index(text: str, *, source: str = INDEX_FILE) -> Index:
     """Parse and check ``index.toml`` given as TOML text."""
-    data = _parse_toml(text, source)
+    data = parse_toml(text, source)
     try:
-        return Index.model_validate(_freeze(data))
+        return Index.model_validate(freeze(data))
     except ValidationError as exc:
-        raise KnowledgeFileError(source, _problems_from(exc)) from exc
+        raise KnowledgeFileError.in_file(source, validation_problems(exc)) from exc
 
 
 def parse_article(text: str, *, article_id: str, source: str | None = None) -> Article:
     """Parse and check one article given as TOML text; its id is its file name's stem."""
     source = source or f"{article_id}.toml"
-    data = _parse_toml(text, source)
+    data = parse_toml(text, source)
     if "id" in data:
-        raise KnowledgeFileError(
-            source, [Problem("id", "the id comes from the file name; remove it")]
-        )
+        raise KnowledgeFileError.in_file(
+            source, [Problem("id", "the id comes from the file name; remove it")])
     try:
-        return Article.model_validate(_freeze({"id": article_id, **data}))
+        return Article.model_validate(freeze({"id": article_id, **data}))
     except ValidationError as exc:
-        raise KnowledgeFileError(source, _problems_from(exc)) from exc
+        raise KnowledgeFileError.in_file(source, validation_problems(exc)) from exc
 
 
 def _cross_problems(
@@ -339,7 +305,7 @@ def _read(resource: Traversable, name: str) -> str:
     try:
         return resource.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise KnowledgeFileError(name, [Problem("(file)", "not found")]) from exc
+        raise KnowledgeFileError.in_file(name, [Problem("(file)", "not found")]) from exc
 
 
 def load_library(
@@ -390,7 +356,7 @@ def load_library(
             continue
         problems = _cross_problems(article, treatments, citations)
         if problems:
-            errors.append(KnowledgeFileError(source, problems))
+            errors.append(KnowledgeFileError.in_file(source, problems))
         elif name in index.articles:
             articles[name] = article
     articles = {name: articles[name] for name in index.articles if name in articles}
@@ -408,7 +374,7 @@ def load_library(
             )
         covered[article.condition] = article.id
     if index_problems:
-        errors.insert(0, KnowledgeFileError(INDEX_FILE, index_problems))
+        errors.insert(0, KnowledgeFileError.in_file(INDEX_FILE, index_problems))
     if errors:
         raise EducationLibraryError(errors)
     return EducationLibrary(
