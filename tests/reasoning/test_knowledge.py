@@ -16,10 +16,14 @@ from spinecare.case import parse_case
 from spinecare.errors import KnowledgeError
 from spinecare.reasoning.engine import default_engine
 from spinecare.reasoning.knowledge import EXPERT, cited_items, default_knowledge, load_knowledge
+from spinecare.reasoning.reference import Reference
 from tests.conftest import broken_copy
 from tests.strategies import valid_case_documents
 
 KNOWLEDGE = default_knowledge()
+# the plain reference of the whole assessment: its findings and rule values are computed
+# without the code generator
+REFERENCE = Reference(KNOWLEDGE)
 
 
 def _knowledge_dir() -> Path:
@@ -122,59 +126,6 @@ def test_broken_knowledge_is_refused_naming_the_item(tmp_path: Path, file: str, 
         Engine(load_knowledge(folder))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-@given(valid_case_documents)
-def test_the_compiled_knowledge_agrees_with_the_reference_interpreter(doc: dict) -> None:
-    engine = default_engine()
-    case = parse_case(orjson.dumps(doc))
-    compiled = engine._findings(case)
-    names = frozenset(KNOWLEDGE.findings)
-    interpreted: dict[criteria.Ref, bool | None] = {}
-    for name in engine.finding_order:
-        node = criteria.parse(KNOWLEDGE.findings[name].when, name, names)
-        interpreted[criteria.Ref("finding", name)] = criteria.evaluate(node, case, interpreted)
-        assert compiled[name] is interpreted[criteria.Ref("finding", name)], name
-    red = engine._red(case, compiled)
-    for rule, node in engine.red_rules:
-        assert red[rule.id] is criteria.evaluate(node, case, interpreted), rule.id
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-@given(valid_case_documents)
-def test_the_single_compiled_function_agrees_with_the_stages_one_by_one(doc: dict) -> None:
-    from spinecare.reasoning.engine import LEVELS
-    from spinecare.reasoning.knowledge import LEVEL_RANK, RED_FLAG_CODES
-
-    engine = default_engine()
-    case = parse_case(orjson.dumps(doc))
-    values, rule_values, fired, held, conditions, cites, lbp, ask = engine._core(case)
-    F = dict(zip(engine.finding_order, values, strict=True))
-    status = dict(zip(engine.status_ids, rule_values, strict=True))
-    staged_F = engine._findings(case)
-    staged_red = engine._red(case, staged_F)
-    raised = {engine.red_by_id[rid].flag for rid, v in staged_red.items() if v is True}
-    flags = {code: code in raised for code in RED_FLAG_CODES}
-    staged = engine._differential(staged_F, engine._bounds(case, staged_F, flags))
-    assert staged_F == F and list(staged_F) == list(F)
-    assert conditions == staged[0]
-    # the citations: the red-flag rules' that hold, then the conditions', in order
-    expected_cites = engine._texts(c for r, _ in engine.red_rules if staged_red[r.id] is True
-                                   for c in r.cite) | staged[3]
-    assert cites == expected_cites and list(cites) == list(expected_cites)
-    staged_late = engine._late(case, staged_F, flags, staged[1], staged[2])
-    staged_status = staged_red | staged_late
-    assert status == staged_status and list(status) == list(staged_status)
-    for d in (F, status):
-        assert all(v is None or type(v) is bool for v in d.values())
-    assert fired == [(r.id, r.flag, r.triage, LEVEL_RANK[r.triage], tuple(r.cite))
-                     for r, _ in engine.red_rules if staged_red[r.id] is True]
-    assert held == [row for row in engine.triage_table if staged_status[row[2]] is True]
-    assert lbp == next(((r.id, r.source, r.reason, tuple(r.cite)) for r, _ in engine.lbp_rules
-                        if staged_late[r.id] is True), None)
-    level = LEVELS[held[0][0]] if held else engine.triage_default[0]
-    assert ask == engine._ask(rule_values, values, level)
-
-
 def test_a_syntax_error_names_the_item() -> None:
     with pytest.raises(KnowledgeError, match=re.escape("rule.x: cannot parse")):
         criteria.parse("saddle and (", "rule.x")
@@ -191,7 +142,7 @@ def test_the_compiled_differential_agrees_with_plain_iteration(doc: dict) -> Non
         condition = KNOWLEDGE.conditions[c["code"]]
         if condition.exclusion is not None:
             continue
-        odds, used = reference_odds(condition, engine._findings(parse_case(orjson.dumps(doc))))
+        odds, used = reference_odds(condition, REFERENCE.findings(parse_case(orjson.dumps(doc))))
         bounds = {f.id for f in condition.floor} | {x.id for x in condition.cap}
         assert [r for r in c["rules"][1:] if r not in bounds] == used
         if not any(r in bounds for r in c["rules"]):
@@ -201,17 +152,13 @@ def test_the_compiled_differential_agrees_with_plain_iteration(doc: dict) -> Non
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(valid_case_documents)
 def test_the_questions_to_ask_follow_the_rules_most_serious_first(doc: dict) -> None:
-    from spinecare.reasoning.knowledge import LEVEL_RANK, RED_FLAG_CODES
+    from spinecare.reasoning.knowledge import LEVEL_RANK
 
     engine = default_engine()
     case = parse_case(orjson.dumps(doc))
     a = engine.assess(case)
-    F = engine._findings(case)
-    red = engine._red(case, F)
-    raised = {engine.red_by_id[rid].flag for rid, v in red.items() if v is True}
-    flags = {code: code in raised for code in RED_FLAG_CODES}
-    _, likely, high, _ = engine._differential(F, engine._bounds(case, F, flags))
-    status = red | engine._late(case, F, flags, likely, high)
+    F = REFERENCE.findings(case)
+    status = REFERENCE.rule_values(case)
     # plain iteration: pending rules above the current level, in the knowledge's order
     expected: dict[str, str] = {}
     now = LEVEL_RANK[a["triage"]["level"]]

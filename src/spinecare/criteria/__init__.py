@@ -35,7 +35,14 @@ Comparisons with an unknown operand are unknown; ``and``/``or``/``not`` are Klee
 
 from __future__ import annotations
 
-from spinecare.criteria.compiler import Batch, Program, compile_batch
+from spinecare.criteria.compiler import (
+    Batch,
+    EvaluationError,
+    Names,
+    Program,
+    compile_batch,
+    identifier,
+)
 from spinecare.criteria.functions import FUNCTIONS, Function
 from spinecare.criteria.interpreter import Values, evaluate, unknowns
 from spinecare.criteria.logic import Tri
@@ -68,10 +75,12 @@ __all__ = [
     "Cmp",
     "CmpOp",
     "Const",
+    "EvaluationError",
     "Fact",
     "Function",
     "In",
     "ItemFact",
+    "Names",
     "Node",
     "Not",
     "Or",
@@ -83,6 +92,7 @@ __all__ = [
     "compile_batch",
     "evaluate",
     "facts",
+    "identifier",
     "parse",
     "refs",
     "unknowns",

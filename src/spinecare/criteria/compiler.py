@@ -1,9 +1,21 @@
-"""The compiler: batches of criteria turned into the body of one Python function (the hot path)."""
+"""The compiler: batches of criteria turned into the body of one Python function (the hot path).
+
+The generated code is meant to be read: each value is a local named after what it is
+(``f_saddle_anaesthesia`` for a finding, ``rf_ces_saddle_anaesthesia`` for a rule,
+``symptoms_bladder`` for a case fact), each line that computes a named item ends with its id as
+a comment, and the source is registered in :mod:`linecache` under the program's file name, so a
+traceback shows the lines. :meth:`Program.error` turns an exception raised inside the function
+into an :class:`EvaluationError` naming the rule of the line it came from and the knowledge
+version (as cql-execution annotates its errors with the library and expression).
+"""
 
 from __future__ import annotations
 
 import keyword
+import linecache
+import re
 from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import Any
 
 from spinecare.criteria import logic
@@ -22,11 +34,54 @@ from spinecare.criteria.nodes import (
     RefKind,
     refs,
 )
-from spinecare.errors import KnowledgeError
+from spinecare.errors import KnowledgeError, SpinecareError
+
+
+class EvaluationError(SpinecareError, RuntimeError):
+    """An error raised while compiled knowledge ran, pointing at the rule (not the engine):
+    ``rule`` is the id of the item whose line raised, ``knowledge`` the knowledge version,
+    ``line`` the line of the generated source (registered in :mod:`linecache` as
+    ``filename``)."""
+
+    def __init__(self, rule: str, knowledge: str, filename: str, line: int, cause: BaseException):
+        self.rule, self.knowledge, self.filename, self.line = rule, knowledge, filename, line
+        super().__init__(f"{rule} (knowledge {knowledge}): {type(cause).__name__}: {cause} "
+                         f"[{filename}, line {line}]")
+
+
+_NOT_WORD = re.compile(r"\W")
+# a line's own tag: what it computes, after two spaces and a hash
+_TAG = re.compile(r"  # ([^ ]+)$")
+# a section of the program: the lines under it belong to the item it names
+_SECTION = re.compile(r"^\s*# --- ([^ ]+)$")
+
+
+def identifier(text: str) -> str:
+    """``text`` (an id such as ``rf.ces.saddle_anaesthesia``) as a Python name."""
+    name = _NOT_WORD.sub("_", text)
+    return name if name.isidentifier() and not keyword.iskeyword(name) else f"_{name}"
+
+
+class Names:
+    """The names taken in one generated function: each readable name is given once."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+
+    def claim(self, wanted: str) -> str:
+        name = identifier(wanted)
+        candidate, n = name, 1
+        while candidate in self.taken:
+            n += 1
+            candidate = f"{name}_{n}"
+        self.taken.add(candidate)
+        return candidate
 
 
 class _Codegen:
-    def __init__(self, local_refs: Mapping[Ref, str], ref_sources: Mapping[str, str]):
+    def __init__(self, local_refs: Mapping[Ref, str], ref_sources: Mapping[str, str],
+                 names: Names | None = None):
+        self.names = names or Names()
         self.local_refs = local_refs
         self.ref_sources = ref_sources  # kind -> the name of the dict argument holding it
         self.facts: dict[Fact, str] = {}  # case facts read once, at the top of the function
@@ -58,7 +113,7 @@ class _Codegen:
         """A bare name that can be read twice at no cost, if ``n`` compiles to one."""
         if isinstance(n, Fact):
             if n not in self.facts:
-                self.facts[n] = f"_f{len(self.facts)}"
+                self.facts[n] = self.names.claim(f"{n.section}_{n.field}")
             return self.facts[n]
         if isinstance(n, Ref):
             if n in self.local_refs:
@@ -137,17 +192,29 @@ class Program:
     def __init__(self, inputs: tuple[RefKind, ...] = ()):
         self.local: dict[Ref, str] = {}
         self.inputs = inputs
-        self.gen = _Codegen(self.local, {k: f"in_{k}" for k in inputs})
+        self.names = Names()
+        self.names.taken.update(("c", *(f"in_{k}" for k in inputs)))
+        self.gen = _Codegen(self.local, {k: f"in_{k}" for k in inputs}, self.names)
         self.lines: list[str] = []
         self.n = 0
+        self.source = ""
+        self.filename = ""
+        self.rule_of_line: dict[int, str] = {}
 
-    def var(self) -> str:
+    def var(self, name: str | None = None) -> str:
+        """A new local: ``name`` made a unique identifier, or a numbered one."""
+        if name is not None:
+            return self.names.claim(name)
         self.n += 1
         return f"_v{self.n}"
 
-    def batch(self, named: list[tuple[str, Node]], *, local_kind: RefKind | None) -> list[str]:
+    def batch(self, named: list[tuple[str, Node]], *, local_kind: RefKind | None,
+              prefix: str | None = None) -> list[str]:
         """Append ``named`` in order; returns the local holding each value. When ``local_kind``
-        is set, later expressions may refer to each as a reference of that kind."""
+        is set, later expressions may refer to each as a reference of that kind. With
+        ``prefix`` each value gets a local named ``prefix`` + its name, on a line tagged with
+        the name (so an error there names it). A value that is merely a fact or an earlier
+        value is not copied (a local more costs every case), only noted in a comment."""
         self.gen.inputs = {}
         body = []
         out = []
@@ -158,6 +225,11 @@ class Program:
             code = self.gen.expr(node)
             if code.isidentifier() and not keyword.iskeyword(code):
                 var = code  # a fact or an earlier value as it is: no need to copy it
+                if prefix is not None:
+                    body.append(f"    # {name} is {code}  # {name}")
+            elif prefix is not None:
+                var = self.var(prefix + name)
+                body.append(f"    {var} = {code}  # {name}")
             else:
                 var = self.var()
                 body.append(f"    {var} = {code}")
@@ -167,9 +239,10 @@ class Program:
         self.lines += self.gen.input_lines() + body
         return out
 
-    def let(self, ref: Ref, code: str) -> str:
-        """Bind ``ref`` to the value of the Python expression ``code``."""
-        var = self.var()
+    def let(self, ref: Ref, code: str, name: str | None = None) -> str:
+        """Bind ``ref`` to the value of the Python expression ``code`` (in a local called
+        ``name``, when given)."""
+        var = self.var(name)
         self.lines.append(f"    {var} = {code}")
         self.local[ref] = var
         return var
@@ -178,14 +251,48 @@ class Program:
         self.lines += lines
 
     def function(self, returns: str, name: str = "<spinecare knowledge>",
-                 namespace: Mapping[str, Any] | None = None) -> Callable[..., Any]:
-        """The compiled function of ``(c, in_KIND...)``, returning the expression ``returns``."""
+                 namespace: Mapping[str, Any] | None = None, hot: tuple[str, ...] = ()
+                 ) -> Callable[..., Any]:
+        """The compiled function of ``(c, in_KIND...)``, returning the expression ``returns``;
+        ``hot`` names the locals used most. Its source is registered in :mod:`linecache` as
+        ``name``: a traceback through it shows the generated lines."""
+        # Locals are numbered in order of first mention, and one numbered above 255 costs an
+        # extra instruction at every use: the ``hot`` ones (read in every part of the
+        # function) are mentioned first.
+        first = [f"    {' = '.join(hot)} = None"] if hot else []
         lines = [f"def _program(c{''.join(', in_' + k for k in self.inputs)}):",
-                 *self.gen.prologue(), *self.lines, f"    return {returns}"]
+                 *first, *self.gen.prologue(), *self.lines, f"    return {returns}"]
         ns: dict[str, Any] = {**self.gen.runtime, **(namespace or {})}
-        exec(compile("\n".join(lines), name, "exec"), ns)
+        self.source = "\n".join(lines) + "\n"
+        self.filename = name
+        # Each line's item: its own tag, else the section it is in (lines are numbered from 1).
+        section = None
+        for number, text in enumerate(self.source.splitlines(), 1):
+            heading = _SECTION.match(text)
+            if heading:
+                section = heading.group(1)
+            tag = _TAG.search(text)
+            if tag or section:
+                self.rule_of_line[number] = tag.group(1) if tag else str(section)
+        exec(compile(self.source, name, "exec"), ns)
+        # mtime None: linecache.checkcache keeps the entry (there is no file to compare with)
+        linecache.cache[name] = (len(self.source), None, self.source.splitlines(True), name)
         fn: Callable[..., Any] = ns["_program"]
         return fn
+
+    def error(self, exc: BaseException, knowledge: str) -> EvaluationError | None:
+        """``exc``, raised while the function ran, as an error naming the rule of the
+        generated line it came from and the ``knowledge`` version; None when it did not come
+        from a tagged line."""
+        tb: TracebackType | None = exc.__traceback__
+        line = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                line = tb.tb_lineno  # the innermost generated line (a lambda's, for any_item)
+            tb = tb.tb_next
+        if line is None or line not in self.rule_of_line:
+            return None
+        return EvaluationError(self.rule_of_line[line], knowledge, self.filename, line, exc)
 
 
 def compile_batch(named: list[tuple[str, Node]], *, local_kind: RefKind | None,

@@ -11,8 +11,9 @@ minimum); caps limit the likelihood band. A diagnosis of exclusion takes its bas
 complaint instead. The conditions come out most likely first, then by priority (serious
 pathology first), then by probability.
 
-:func:`reference_odds` computes the likelihood-ratio update by plain iteration; a test checks
-the compiled function against it on generated cases.
+:func:`reference_odds` computes the likelihood-ratio update by plain iteration, and
+:mod:`spinecare.reasoning.reference` the whole assessment; tests check the compiled function
+against both on generated cases.
 """
 
 from __future__ import annotations
@@ -21,29 +22,25 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from spinecare.criteria.compiler import Names, identifier
 from spinecare.criteria.logic import Tri
 from spinecare.reasoning.knowledge import Condition, Evidence, Knowledge
 
 LIKELIHOOD_RANK = {"low": 0, "moderate": 1, "high": 2}
 LIKELIHOOD_NAME = ("low", "moderate", "high")
 
-Differential = Callable[
-    [Mapping[str, Tri], Mapping[str, Tri]],
-    tuple[list[dict[str, Any]], dict[str, Tri], dict[str, Tri], dict[str, str]]]
-"""``(findings, bounds) -> (conditions, likely by code, high by code, the citations used, by id
-with their text, in order of first mention)``:
-a condition is *likely* at moderate or high likelihood."""
-
-
 class _Source:
-    """Collects the constants the generated code refers to, by index."""
+    """Collects the constants the generated code refers to, each by a name saying what it is
+    (``CITES_lumbar_spinal_stenosis``, ``DETAIL_lss_imaging_absent``)."""
 
-    def __init__(self) -> None:
-        self.constants: list[Any] = []
+    def __init__(self, names: Names) -> None:
+        self.names = names
+        self.constants: dict[str, Any] = {}
 
-    def const(self, value: Any) -> str:
-        self.constants.append(value)
-        return f"K[{len(self.constants) - 1}]"
+    def const(self, value: Any, name: str) -> str:
+        var = self.names.claim(name)
+        self.constants[var] = value
+        return var
 
 
 def _applied(k: Knowledge, e: Evidence, present: bool,
@@ -72,61 +69,53 @@ def _apply(indent: str, record: str, lr: float | None) -> list[str]:
 
 
 def _apply_known(indent: str, record: tuple[float, str, dict[str, Any], str, tuple[str, ...]],
-                 src: _Source) -> list[str]:
+                 src: _Source, side: str) -> list[str]:
     """:func:`_apply` for a record known at compile time: its ratio, label, rule and citations
-    are written as literals (constants of the code object) instead of indexing ``K``."""
+    are written as literals (constants of the code object), not looked up."""
     lr, label, detail, rule, cites = record
-    return [f"{indent}o *= {lr!r}", f"{indent}{'ev' if lr > 1 else 'ag'} += ({label!r},)",
-            f"{indent}det += ({src.const(detail)}.copy(),)", f"{indent}ru += ({rule!r},)",
+    return [f"{indent}o *= {lr!r}  # {rule}",
+            f"{indent}{'ev' if lr > 1 else 'ag'} += ({label!r},)",
+            f"{indent}det += ({src.const(detail, f'DETAIL_{rule}_{side}')}.copy(),)",
+            f"{indent}ru += ({rule!r},)",
             *([f"{indent}ci += {cites!r}"] if cites else [])]
 
+
+# The names the differential's lines use for their own working values; a caller splicing them
+# into a function keeps its own names clear of these.
+SCRATCH_LOCALS = ("ev", "ag", "det", "ru", "ci", "o", "p", "v", "q", "rank", "gw", "gr")
+SCRATCH = (*SCRATCH_LOCALS, "add", "x", "CONDITIONS", "CIT", "FL", "NAMES", "TEXT")
 
 Ref = Callable[[str], str]
 """Names a value in the generated code: a finding, a floor or cap, or a likelihood by code."""
 
 
-def compile_differential(k: Knowledge, conditions: list[tuple[str, Condition]],
-                         floor_label: Callable[[str, Any, float], str],
-                         citation_text: Mapping[str, str]) -> Differential:
-    """Compile the differential for ``conditions`` (exclusion diagnoses last).
-
-    The lists in the result are tuples (JSON arrays): a condition with nothing applied shares
-    the empty ones, so a case allocates only what it says.
-    """
-    lines, namespace = differential_lines(
-        k, conditions, floor_label, citation_text, finding=lambda n: f"F[{n!r}]",
-        bound=lambda n: f"B[{n!r}]", likely=lambda n: f"LK[{n!r}]", high=lambda n: f"HI[{n!r}]")
-    lines = ["def _differential(F, B):", "    LK = {}", "    HI = {}", "    CIT = {}", *lines,
-             "    return CONDITIONS, LK, HI, CIT"]
-    exec(compile("\n".join(lines), "<spinecare differential>", "exec"), namespace)
-    fn: Differential = namespace["_differential"]
-    return fn
-
-
 def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                        floor_label: Callable[[str, Any, float], str],
                        citation_text: Mapping[str, str], *,
-                       finding: Ref, bound: Ref, likely: Ref, high: Ref
+                       finding: Ref, bound: Ref, likely: Ref, high: Ref,
+                       names: Names | None = None
                        ) -> tuple[list[str], dict[str, Any]]:
     """The body of the differential, and the names it needs: lines that read findings and
     bounds, and set likelihoods, through the given names, leaving the sorted conditions in
     ``CONDITIONS`` and adding their citations, with their text, to the dict ``CIT`` (which
     the caller makes, so that the citations it adds first come first). ``F``, whatever the
     caller holds its findings in, is passed to ``floor_label`` as it is.
-    :func:`compile_differential` wraps them into a function; the engine splices them into its
-    single generated function, where the names are locals."""
-    src = _Source()
+    The engine splices them into its single generated function, where the names are
+    locals. ``names`` are the names already taken in that function."""
+    names = names or Names()
+    src = _Source(names)
     high_at, moderate = k.bands.high, k.bands.moderate
     lines: list[str] = []
     # Each condition's probability (for the diagnoses of exclusion that follow), likelihood
-    # rank and entry are locals: P, R and D with its index.
-    index = {code: i for i, (code, _) in enumerate(conditions)}
+    # rank and entry are locals named after it.
     present: set[str] = set()  # the citations certainly in CIT so far
-    prob = {code: f"P{i}" for code, i in index.items()}
+    prob = {code: names.claim(f"p_{code}") for code, _ in conditions}
+    rank_var = {code: names.claim(f"rank_{code}") for code, _ in conditions}
+    entry_of = {code: names.claim(f"entry_{code}") for code, _ in conditions}
     for code, c in conditions:
-        entry_var = f"D{index[code]}"
+        entry_var = entry_of[code]
         cites = tuple(dict.fromkeys(c.cite))
-        prior_cites = src.const(cites)
+        prior_cites = src.const(cites, f"CITES_{code}")
 
         def fresh(more: tuple[str, ...], known: frozenset[str] = frozenset(cites)
                   ) -> tuple[str, ...]:
@@ -136,7 +125,8 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
             return tuple(x for x in more if x not in known)
 
         base_rules = (code + (".exclusion" if c.exclusion else ".prior"),)
-        untouched = src.const(base_rules)  # compared by identity: nothing was applied
+        # compared by identity: nothing was applied
+        untouched = src.const(base_rules, f"RULES_{code}")
         lines += [f"    # --- {code}", "    ev = ag = det = ()", f"    ru = {untouched}",
                   f"    ci = {prior_cites}"]
         if c.exclusion is None:
@@ -145,7 +135,7 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
             for fl in c.floor:
                 lines += [f"    if {fl.probability!r} > p and {bound(fl.id)} is True:",
                           f"        p = {fl.probability!r}",
-                          f"        ev += (FL({fl.id!r}, F, p),)",
+                          f"        ev += (FL({fl.id!r}, F, p),)  # {fl.id}",
                           f"        ru += ({fl.id!r},)",
                           f"        ci += {fresh(tuple(fl.cite))!r}"]
         else:
@@ -167,7 +157,7 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                   f"    rank = 2 if p >= {high_at!r} else 1 if p >= {moderate!r} else 0"]
         for cap in c.cap:
             capped = LIKELIHOOD_RANK[cap.likelihood]
-            lines += [f"    if rank > {capped} and {bound(cap.id)} is True:",
+            lines += [f"    if rank > {capped} and {bound(cap.id)} is True:  # {cap.id}",
                       f"        rank = {capped}",
                       "        ag += ('a red flag must be excluded first',)",
                       f"        ru += ({cap.id!r},)",
@@ -179,20 +169,21 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
         present.update(cites)
         if new_texts:
             lines += [f"    if ci is {prior_cites}:",
-                      f"        CIT.update({src.const(new_texts)})", "    else:"]
+                      f"        CIT.update({src.const(new_texts, f'TEXTS_{code}')})",
+                      "    else:"]
         else:
             lines.append(f"    if ci is not {prior_cites}:")
         lines += ["        ci = tuple(dict.fromkeys(ci))", "        for x in ci:",
                   "            CIT[x] = TEXT[x]",
                   f"    {likely(code)} = rank >= 1",
                   f"    {high(code)} = rank == 2"]
-        lines.append(f"    R{index[code]} = rank")
+        lines.append(f"    {rank_var[code]} = rank")
         # The entry is a copy of a template with the keys in order, its values then set: a
         # dict display of nine keys cost twice as much. The probability is rounded half up to
         # 3 decimals (p >= 0, so flooring is truncation; cheaper than round() or int()).
         template = src.const({"code": code, "label": c.label, "likelihood": None,
                               "probability": None, "evidence": (), "against": (),
-                              "details": (), "rules": (), "citations": ()})
+                              "details": (), "rules": (), "citations": ()}, f"ENTRY_{code}")
         build = [f"{entry_var} = {template}.copy()",
                  f"{entry_var}['likelihood'] = NAMES[rank]",
                  f"{entry_var}['probability'] = (p * 1000 + 0.5) // 1 / 1000",
@@ -207,7 +198,7 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
             entry = src.const({"code": code, "label": c.label, "likelihood": LIKELIHOOD_NAME[rank0],
                                "probability": (p0 * 1000 + 0.5) // 1 / 1000, "evidence": (),
                                "against": (), "details": (), "rules": base_rules,
-                               "citations": cites})
+                               "citations": cites}, f"PRIOR_ENTRY_{code}")
             lines += [f"    if ru is {untouched}:",
                       f"        {entry_var} = {entry}.copy()",
                       "    else:", *(f"        {line}" for line in build)]
@@ -219,11 +210,12 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
     by_priority = sorted(conditions, key=lambda kv: kv[1].priority)
     if len({c.priority for _, c in conditions}) != len(conditions):
         raise ValueError("every condition needs its own priority")
-    lines += ["    CONDITIONS = []", "    add = CONDITIONS.append"]
+    lines += ["    # --- the differential's order", "    CONDITIONS = []",
+              "    add = CONDITIONS.append"]
     for rank in (2, 1, 0):
-        lines += [f"    if R{index[code]} == {rank}:\n        add(D{index[code]})"
+        lines += [f"    if {rank_var[code]} == {rank}:\n        add({entry_of[code]})"
                   for code, _ in by_priority]
-    namespace: dict[str, Any] = {"K": src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME,
+    namespace: dict[str, Any] = {**src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME,
                                  "TEXT": citation_text}
     return lines, namespace
 
@@ -233,8 +225,8 @@ def _odds_lines(k: Knowledge, c: Condition, src: _Source, finding: Ref,
     """Lines computing ``o``, the odds after every applicable likelihood ratio."""
     lines = [f"    o = {c.prior / (1 - c.prior)!r}"]
     # each population condition (`given`) is read once per condition
-    given = {g: f"g{i}" for i, g in enumerate(dict.fromkeys(e.given for e in c.evidence
-                                                            if e.given))}
+    given = {g: f"given_{identifier(g)}" for g in dict.fromkeys(e.given for e in c.evidence
+                                                                  if e.given)}
     lines += [f"    {var} = {finding(g)} is True" for g, var in given.items()]
     groups: dict[str, list[Evidence]] = {}
     for e in c.evidence:
@@ -251,7 +243,8 @@ def _odds_lines(k: Knowledge, c: Condition, src: _Source, finding: Ref,
             if lr is None:
                 continue
             lines.append(f"{indent}{'if' if first else 'elif'} v is {present}:")
-            lines += _apply_known(indent + "    ", _applied(k, e, present, fresh), src)
+            lines += _apply_known(indent + "    ", _applied(k, e, present, fresh), src,
+                                  "present" if present else "absent")
             first = False
     for members in groups.values():
         lines += ["    gw = -1.0", "    gr = None"]
@@ -265,9 +258,11 @@ def _odds_lines(k: Knowledge, c: Condition, src: _Source, finding: Ref,
                 if lr is None:
                     continue
                 w = abs(math.log(lr))
-                lines += [f"{indent}if v is {present} and {w!r} > gw:",
+                record = src.const(_applied(k, e, present, fresh),
+                                   f"ITEM_{e.id}_{'present' if present else 'absent'}")
+                lines += [f"{indent}if v is {present} and {w!r} > gw:  # {e.id}",
                           f"{indent}    gw = {w!r}",
-                          f"{indent}    gr = {src.const(_applied(k, e, present, fresh))}"]
+                          f"{indent}    gr = {record}"]
         lines.append("    if gr is not None:")
         lines += _apply("        ", "gr", None)
     return lines

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
@@ -25,11 +24,7 @@ from spinecare import __version__, criteria
 from spinecare.case import Case
 from spinecare.criteria.logic import Tri, count_decision
 from spinecare.instruments.scoring import score_instruments
-from spinecare.reasoning.differential import (
-    Differential,
-    compile_differential,
-    differential_lines,
-)
+from spinecare.reasoning.differential import SCRATCH, SCRATCH_LOCALS, differential_lines
 from spinecare.reasoning.knowledge import (
     EXPERT,
     LEVEL_RANK,
@@ -181,6 +176,7 @@ class Engine:
 
         self.citation_text = {cid: c.short() for cid, c in k.citations.items()}
         self.citation_text[EXPERT] = "expert judgement (no published source)"
+        self.program = criteria.Program()
         self._core = self._compile_core()
         self.floor_refs: dict[str, tuple[tuple[int, ...], tuple[str, ...], bool]] = {}
         for _, c in self.conditions:
@@ -224,71 +220,91 @@ class Engine:
         finding_order, every rule's value in status_ids order, the red-flag rules that hold,
         the triage table's rows whose rule holds, conditions, the citations of the red-flag
         rules and conditions (id -> text), the low back pain rule that holds, the questions)``.
-        The stages also exist one by one (``_findings`` ... ``_late``, ``_ask``), for tests
-        that check each against a reference."""
-        prog = criteria.Program()
-        found = prog.batch(self._finding_batch, local_kind="finding")
+        :mod:`spinecare.reasoning.reference` computes the same assessment in plain Python,
+        and a test holds the two equal."""
+        prog = self.program
+        names = prog.names
+        # names of the code itself: no rule or finding may be given one
+        names.taken.update((*SCRATCH, "F", "FIRED", "HELD", "NOW", "ASK", "LBP_RULE",
+                            "_at_least", "_at_most", "_any_item"))
+        # The names of the generated code say what each value is: f_<finding>, the rules by
+        # their ids (rf_ces_saddle_anaesthesia), flag_<code>, likely_<code>; the constants it
+        # reads are globals named likewise (RULE_<id>, ROW_<id>, CITES_<condition>).
+        prog.emit(["    # --- findings"])
+        found = prog.batch(self._finding_batch, local_kind="finding", prefix="f_")
         # The findings are still needed together, for explanations and scores: as
         # a tuple in finding_order (a dict of a hundred entries cost more to build).
-        prog.emit(["    F = (" + "".join(f"{v}, " for v in found) + ")"])
-        red = prog.batch([(r.id, n) for r, n in self.red_rules], local_kind=None)
+        prog.emit(["    # --- red flags",
+                   "    F = (" + "".join(f"{v}, " for v in found) + ")"])
+        red = prog.batch([(r.id, n) for r, n in self.red_rules], local_kind=None, prefix="")
         for code in RED_FLAG_CODES:
             # a flag is raised when any of its rules holds (as in assess's list of flags)
             raising = [v for (r, _), v in zip(self.red_rules, red, strict=True) if r.flag == code]
             prog.let(criteria.Ref("flag", code), " or ".join(f"{v} is True" for v in raising)
-                     or "False")
+                     or "False", name=f"flag_{code}")
         # The red-flag rules that hold, in order: straight-line tests of locals, rather than
         # a loop in assess. The citations of the assessment start with theirs (CIT: id ->
         # text, in order of first mention; the differential adds its own next).
         # as plain tuples: a knowledge model's attributes are read through pydantic's
         # __getattr__ hook
-        red_rows = [(r.id, r.flag, r.triage, LEVEL_RANK[r.triage], tuple(r.cite))
-                    for r, _ in self.red_rules]
-        red_texts = [self._texts(row[4]) for row in red_rows]
+        namespace: dict[str, Any] = {}
         prog.emit(["    CIT = {}", "    FIRED = []"])
-        prog.emit([f"    if {v} is True:\n        FIRED.append(RED[{i}])\n"
-                   f"        CIT.update(RED_TEXTS[{i}])" for i, v in enumerate(red)])
+        for (r, _), v in zip(self.red_rules, red, strict=True):
+            fired, texts = names.claim(f"RULE_{r.id}"), names.claim(f"CITES_{r.id}")
+            namespace[fired] = (r.id, r.flag, r.triage, LEVEL_RANK[r.triage], tuple(r.cite))
+            namespace[texts] = self._texts(r.cite)
+            prog.emit([f"    if {v} is True:\n        FIRED.append({fired})\n"
+                       f"        CIT.update({texts})"])
+        prog.emit(["    # --- floors and caps"])
         bound = dict(zip((i for i, _ in self._bound_batch),
-                         prog.batch(self._bound_batch, local_kind=None), strict=True))
+                         prog.batch(self._bound_batch, local_kind=None, prefix=""), strict=True))
         for code, _ in self.conditions:
-            prog.local[criteria.Ref("likely", code)] = prog.var()
-            prog.local[criteria.Ref("high", code)] = prog.var()
+            prog.local[criteria.Ref("likely", code)] = prog.var(f"likely_{code}")
+            prog.local[criteria.Ref("high", code)] = prog.var(f"high_{code}")
         local = prog.local
-        lines, namespace = differential_lines(
+        lines, more = differential_lines(
             self.knowledge, self.conditions, self._floor_label, self.citation_text,
             finding=lambda n: local[criteria.Ref("finding", n)], bound=bound.__getitem__,
             likely=lambda n: local[criteria.Ref("likely", n)],
-            high=lambda n: local[criteria.Ref("high", n)])
+            high=lambda n: local[criteria.Ref("high", n)], names=names)
+        namespace.update(more)
         prog.emit(lines)
-        late = prog.batch(self._late_batch, local_kind=None)
-        namespace["RED"], namespace["RED_TEXTS"] = red_rows, red_texts
+        prog.emit(["    # --- triage and the source of low back pain"])
+        late = prog.batch(self._late_batch, local_kind=None, prefix="")
         # the first low back pain rule that holds
-        namespace["LBP"] = [(r.id, r.source, r.reason, tuple(r.cite)) for r, _ in self.lbp_rules]
         lbp = late[len(self.triage_rules):]
-        prog.emit(["    LBP_RULE = " + "".join(f"LBP[{i}] if {v} is True else "
-                                               for i, v in enumerate(lbp)) + "None"])
+        choice = []
+        for (lr, _), v in zip(self.lbp_rules, lbp, strict=True):
+            const = names.claim(f"RULE_{lr.id}")
+            namespace[const] = (lr.id, lr.source, lr.reason, tuple(lr.cite))
+            choice.append(f"{const} if {v} is True else ")
+        prog.emit(["    LBP_RULE = " + "".join(choice) + "None"])
         var_of = dict(zip(self.status_ids, [*red, *late], strict=True))
         # The rows of the triage table whose rule holds, in the table's order (most serious
         # first), for _triage.
-        namespace["TRIAGE"] = self.triage_table
         prog.emit(["    HELD = []"])
-        prog.emit([f"    if {var_of[row[2]]} is True:\n        HELD.append(TRIAGE[{i}])"
-                   for i, row in enumerate(self.triage_table)])
-        prog.emit(self._ask_lines(found, var_of, namespace))
+        for table_row in self.triage_table:
+            const = names.claim(f"ROW_{table_row[2]}")
+            namespace[const] = table_row
+            prog.emit([f"    if {var_of[table_row[2]]} is True:\n        HELD.append({const})"])
+        prog.emit(["    # --- questions"])
+        prog.emit(self._ask_lines(found, var_of, namespace, names))
         status = "".join(f"{v}, " for v in var_of.values())
         fn: _Core = prog.function(
             "F, (" + status + "), FIRED, HELD, CONDITIONS, CIT, LBP_RULE, ASK",
-            "<spinecare assessment>", namespace)
+            f"<spinecare knowledge {self.knowledge.version}: assessment>", namespace,
+            hot=SCRATCH_LOCALS)
         return fn
 
-    def _ask_lines(self, found: list[str], var_of: dict[str, str],
-                   namespace: dict[str, Any]) -> list[str]:
-        """Lines leaving in ``ASK`` the questions :meth:`_ask` would give, as straight-line
-        tests of the findings' and rules' locals (``found`` and ``var_of``) against the level
-        the rules that hold give (``HELD`` is most serious first)."""
+    def _ask_lines(self, found: list[str], var_of: dict[str, str], namespace: dict[str, Any],
+                   names: criteria.Names) -> list[str]:
+        """Lines leaving in ``ASK`` the questions to ask: unknown findings whose answers could
+        raise the triage level, most serious first, each naming the most serious rule it could
+        complete; a question under a composite finding already known is not asked. As
+        straight-line tests of the findings' and rules' locals (``found`` and ``var_of``)
+        against the level the rules that hold give (``HELD`` is most serious first)."""
         default_rank = LEVEL_RANK[self.triage_default[0]]
         lines = [f"    NOW = HELD[0][0] if HELD else {default_rank}", "    ASK = []"]
-        asked: list[dict[str, str]] = []
         for name, at, top, question, entries in self.question_list:
             # A question is asked for the first of its rules (most serious first) that could
             # still raise the level, is unknown, and has nothing known above the question.
@@ -296,11 +312,11 @@ class Engine:
             for n, (place, rank, rid, _, rule_level, above) in enumerate(entries):
                 test = " and ".join([f"NOW < {rank}", f"{var_of[rid]} is None",
                                      *(f"{found[a]} is None" for a in above)])
-                asked.append({"finding": name, "question": question, "rule": rid,
-                              "could_raise_to": rule_level})
+                const = names.claim(f"QUESTION_{name}__{rid}")
+                namespace[const] = {"finding": name, "question": question, "rule": rid,
+                                    "could_raise_to": rule_level}
                 lines += [f"        {'if' if n == 0 else 'elif'} {test}:",
-                          f"            ASK.append(({place}, QUESTION[{len(asked) - 1}]))"]
-        namespace["QUESTION"] = asked
+                          f"            ASK.append(({place}, {const}))"]
         # places are distinct: the dicts are never compared; each is a copy of the constant
         lines += ["    ASK.sort()", "    ASK = [q.copy() for _, q in ASK]"]
         return lines
@@ -308,35 +324,6 @@ class Engine:
     def _texts(self, cites: Iterable[str]) -> dict[str, str]:
         """``cites`` with their text, in order."""
         return {c: self.citation_text[c] for c in cites}
-
-    # The stages one by one, compiled on first use (by tests: assess uses _core).
-
-    @cached_property
-    def _findings(self) -> criteria.Batch:
-        return criteria.compile_batch(self._finding_batch, local_kind="finding")
-
-    @cached_property
-    def _red(self) -> criteria.Batch:
-        return criteria.compile_batch([(r.id, n) for r, n in self.red_rules],
-                                  local_kind=None, inputs=("finding",))
-
-    @cached_property
-    def _bounds(self) -> criteria.Batch:
-        return criteria.compile_batch(self._bound_batch, local_kind=None,
-                                  inputs=("finding", "flag"))
-
-    @cached_property
-    def _differential(self) -> Differential:
-        order = self.finding_order
-        return compile_differential(
-            self.knowledge, self.conditions,
-            lambda fid, F, p: self._floor_label(fid, tuple(F[n] for n in order), p),
-            self.citation_text)
-
-    @cached_property
-    def _late(self) -> criteria.Batch:
-        return criteria.compile_batch(self._late_batch, local_kind=None,
-                                  inputs=("finding", "flag", "likely", "high"))
 
     def _ask_paths(self, names: Iterable[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """The questions under ``names``, in order, each with the composite findings above it:
@@ -355,6 +342,21 @@ class Engine:
         for n in names:
             walk(n, ())
         return tuple(out)
+
+    @property
+    def source(self) -> str:
+        """The generated code of :meth:`assess` (registered in :mod:`linecache` as
+        ``<spinecare knowledge VERSION: assessment>``)."""
+        return self.program.source
+
+    def findings(self, case: Case) -> dict[str, Tri]:
+        """Every finding of ``case`` by name, in ``finding_order`` (for tests and tools; assess
+        keeps them as a tuple)."""
+        return dict(zip(self.finding_order, self._core(case)[0], strict=True))
+
+    def rule_values(self, case: Case) -> dict[str, Tri]:
+        """Every rule's value by id, in ``status_ids`` order (for tests and tools)."""
+        return dict(zip(self.status_ids, self._core(case)[1], strict=True))
 
     # --- explanations -----------------------------------------------------------------------
 
@@ -385,7 +387,14 @@ class Engine:
 
     def assess(self, case: Case) -> dict[str, Any]:
         """Assess one validated case. Pure: the same case always gives the same assessment."""
-        F, _, fired, held, conditions, cited, lbp_rule, ask = self._core(case)
+        try:
+            F, _, fired, held, conditions, cited, lbp_rule, ask = self._core(case)
+        except Exception as exc:
+            # said in the knowledge's terms: the rule whose line failed, and its version
+            error = self.program.error(exc, self.knowledge.version)
+            if error is None:
+                raise
+            raise error from exc
 
         # cited: the citations (id -> text), in order of first mention; the red-flag rules'
         # and the conditions' are already in
@@ -473,33 +482,6 @@ class Engine:
         cited.update(self._texts(sources))
         return {"level": LEVELS[top], "reasons": reasons, "rules": rules,
                 "citations": list(sources)}
-
-    def _ask(self, status: Sequence[Tri], F: Sequence[Tri], level: str
-             ) -> list[dict[str, Any]]:
-        """Unknown findings whose answers could raise the triage level, most serious first; each
-        names the most serious rule it could complete. A question under a composite finding
-        that is already known is not asked. (The reference for the generated lines of
-        :meth:`_ask_lines`, which assess uses.)"""
-        now = LEVEL_RANK[level]
-        found: list[tuple[int, dict[str, Any]]] = []
-        for name, at, top, question, entries in self.question_list:
-            # entries are most serious first: none can raise the level if the first cannot
-            if top <= now or F[at] is not None:
-                continue
-            for place, rank, rid, rule_at, rule_level, above in entries:
-                if rank <= now:
-                    break
-                if status[rule_at] is not None:
-                    continue
-                for a in above:
-                    if F[a] is not None:
-                        break
-                else:
-                    found.append((place, {"finding": name, "question": question, "rule": rid,
-                                          "could_raise_to": rule_level}))
-                    break
-        found.sort()  # places are distinct: the dicts are never compared
-        return [q for _, q in found]
 
     def _prediction_rule(self, spec: _PredictionSpec, F: Sequence[Tri]
                          ) -> dict[str, Any] | None:
