@@ -13,6 +13,7 @@ from spinecare.case import parse_case
 from spinecare.errors import KnowledgeError
 from spinecare.reasoning.engine import Engine
 from spinecare.reasoning.knowledge import load_knowledge
+from spinecare.reasoning.reference import Reference
 from spinecare.report import render
 from tests.conftest import broken_copy
 
@@ -49,8 +50,10 @@ def _case(hip: bool | None) -> object:
 
 def test_a_condition_added_to_the_knowledge_is_assessed_explained_and_reported(
         tmp_path: Path) -> None:
-    engine = Engine(load_knowledge(_folder(tmp_path)))
+    knowledge = load_knowledge(_folder(tmp_path))
+    engine = Engine(knowledge)
     present = engine.assess(_case(True))
+    assert present == Reference(knowledge).assess(_case(True))
     entry = next(c for c in present["conditions"] if c["code"] == "test_condition")
     # prior odds 0.05/0.95 times 19 is odds 1: probability 0.5, the "high" band's floor
     assert entry["probability"] == pytest.approx(0.5, abs=0.001)
