@@ -105,3 +105,27 @@ def test_knowledge_coverage_lists_every_criterion_with_its_rule_and_the_gaps() -
     text = spinecare("knowledge", "coverage").stdout.decode()
     assert "rf.malignancy.cord_compression: ok" in text
     assert "Not expressible in the case yet:" in text
+
+
+def test_explain_prints_the_article_for_a_condition_with_grades_from_the_treatment_knowledge(
+) -> None:
+    r = spinecare("explain", "lumbar_spinal_stenosis", "--json")
+    assert r.returncode == 0, r.stderr
+    article = json.loads(r.stdout)
+    assert article["condition"] == "lumbar_spinal_stenosis"
+    assert article["sections"][0]["name"] == "urgent"
+    evidence = json.loads(spinecare("evidence", "nsaids", "--json").stdout)
+    shown = next(t for s in article["sections"] if s["name"] == "treatments"
+                 for t in s["treatments"] if t["id"] == "nsaids")
+    verdict = next(v for v in evidence["verdicts"] if v["condition"] == "lumbar_spinal_stenosis")
+    assert shown["evidence_grade"] == verdict["evidence_grade"]
+    text = spinecare("explain", "lumbar spinal stenosis").stdout.decode()
+    assert text.startswith("LUMBAR SPINAL STENOSIS") and "WHEN TO GET HELP AT ONCE" in text
+
+
+def test_explain_names_the_articles_on_a_treatment_and_suggests_for_an_unknown_topic() -> None:
+    r = spinecare("explain", "nsaids")
+    assert r.returncode == 0 and "lumbar_spinal_stenosis" in r.stdout.decode()
+    bad = spinecare("explain", "stenosis")
+    assert bad.returncode == 2 and b"did you mean lumbar_spinal_stenosis" in bad.stderr
+    assert b"Traceback" not in bad.stderr

@@ -8,6 +8,7 @@ One module per command family, each adding its subcommands to the parser through
     serve                       :mod:`spinecare.cli.serve`
     admin, backup, restore      :mod:`spinecare.cli.db`
     knowledge coverage          :mod:`spinecare.cli.knowledge`
+    explain                     :mod:`spinecare.cli.explain`
 
 and :mod:`spinecare.cli.io` for what they share: reading a file or standard input, writing JSON
 and text, and reporting bad input.
@@ -27,7 +28,7 @@ import os
 import sys
 
 from spinecare import __version__
-from spinecare.cli import assess, db, instruments, knowledge, plan, serve
+from spinecare.cli import assess, db, explain, instruments, knowledge, plan, serve
 from spinecare.cli.io import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, InvalidInput, report
 from spinecare.errors import SpinecareError
 
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     assess.register(sub)
     instruments.register(sub)
     plan.register(sub)
+    explain.register(sub)
     serve.register(sub)
     db.register(sub)
     knowledge.register(sub)
