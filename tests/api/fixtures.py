@@ -172,8 +172,11 @@ class LiveServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        # The server keeps idle connections longer than httpx's keep-alive expiry (5 s): with
+        # both at 5 s, a connection the server was closing could be reused by the client, and a
+        # request failed with a connection reset under load.
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                backlog=512)
+                                backlog=512, timeout_keep_alive=60)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run,
                                        kwargs={"sockets": [self.sock]}, daemon=True)
