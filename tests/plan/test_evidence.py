@@ -55,9 +55,10 @@ def test_treatment_ids_may_be_written_with_spaces_hyphens_or_capitals(written: s
 
 @pytest.mark.parametrize(
     ("query", "expected"),
-    [("stem cells", "stem_cell_injection"), ("laser", "laser_spine_surgery"),
-     ("epidural", "epidural_steroid_injection"), ("acupunture", "acupuncture"),
-     ("tens", "tens_electrotherapy")],
+    # ("stem cells", "epidural" and "tens" are aliases now, found directly.)
+    [("stem cel", "stem_cell_injection"), ("laser", "laser_spine_surgery"),
+     ("epidurals", "epidural_steroid_injection"), ("acupunture", "acupuncture"),
+     ("tens unit", "tens_electrotherapy")],
 )
 def test_an_unknown_treatment_suggests_the_closest_ids(query: str, expected: str) -> None:
     with pytest.raises(UnknownTreatmentError) as info:
@@ -70,3 +71,33 @@ def test_nonsense_gets_no_suggestions() -> None:
     with pytest.raises(UnknownTreatmentError) as info:
         evidence_for("qqqq")
     assert info.value.suggestions == ()
+
+
+@pytest.mark.parametrize(("words", "treatment"), [
+    ("stem cells", "stem_cell_injection"),
+    ("traction table", "traction_decompression_device"),
+    ("decompression machine", "traction_decompression_device"),
+    ("Spinal decompression table", "traction_decompression_device"),
+    ("chiropractic", "manual_therapy"),
+    ("massage therapy", "massage"),
+    ("ibuprofen", "nsaids"),
+])
+def test_a_treatment_is_found_by_the_words_people_use(words: str, treatment: str) -> None:
+    assert evidence_for(words)["treatment"] == treatment
+
+
+def test_an_alias_may_name_only_one_treatment() -> None:
+    from spinecare.errors import KnowledgeError
+    from spinecare.kb import knowledge_dir, read_text
+    from spinecare.plan.knowledge import parse_treatments
+
+    text = read_text(knowledge_dir().joinpath("treatments.toml"), "treatments.toml")
+    clash = text.replace('aliases = ["massage therapy", "sports massage"]',
+                         'aliases = ["massage therapy", "traction table"]', 1)
+    assert clash != text
+    with pytest.raises(KnowledgeError, match=r"'traction table' already names"):
+        parse_treatments(clash)
+    taken = text.replace('aliases = ["massage therapy", "sports massage"]',
+                         'aliases = ["massage therapy", "nsaids"]', 1)
+    with pytest.raises(KnowledgeError, match=r"'nsaids' already names nsaids"):
+        parse_treatments(taken)

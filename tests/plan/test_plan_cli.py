@@ -86,11 +86,12 @@ def test_evidence_json_is_the_evidence_document() -> None:
 
 
 def test_an_unknown_treatment_exits_2_listing_close_matches() -> None:
-    r = spinecare("evidence", "stem-cells")
+    # ("stem-cells" is an alias now, found directly.)
+    r = spinecare("evidence", "stem-cel")
     assert r.returncode == 2
     assert r.stdout == b""
     err = r.stderr.decode()
-    assert err.startswith("unknown treatment 'stem-cells'. Close matches: stem_cell_injection")
+    assert err.startswith("unknown treatment 'stem-cel'. Close matches: stem_cell_injection")
     assert "Traceback" not in err
 
 

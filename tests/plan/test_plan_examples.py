@@ -61,7 +61,7 @@ def test_every_example_plan_names_its_knowledge_and_engine_versions(
 ) -> None:
     versions = example_plans[name]["versions"]
     assert versions["plan_rules"] == "2026.11.0"
-    assert versions["treatments"] == "2026.11.0"
+    assert versions["treatments"] == "2026.12.0"
     assert versions["exercises"] == "2026.11.0"
     assert versions["assessment_knowledge"] != "unknown"
     assert versions["engine"] != "unknown"

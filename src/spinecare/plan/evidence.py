@@ -8,7 +8,6 @@ user who types ``stem-cells`` is told about ``stem_cell_injection``.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +18,7 @@ from spinecare.plan.knowledge import (
     TreatmentBase,
     load_citations,
     load_treatments,
+    normalise_treatment_id,
 )
 
 __all__ = [
@@ -44,11 +44,6 @@ class UnknownTreatmentError(SpinecareError, LookupError):
         super().__init__(f"unknown treatment {query!r}{hint}")
 
 
-def normalise_treatment_id(query: str) -> str:
-    """``'Stem-cell injection'`` -> ``'stem_cell_injection'``."""
-    return re.sub(r"[^a-z0-9]+", "_", query.strip().lower()).strip("_")
-
-
 def suggest_treatments(query: str, kb: TreatmentBase, limit: int = 5) -> tuple[str, ...]:
     """Treatment ids close to ``query``: spelling neighbours, then ids or names sharing a word."""
     key = normalise_treatment_id(query)
@@ -58,6 +53,8 @@ def suggest_treatments(query: str, kb: TreatmentBase, limit: int = 5) -> tuple[s
     stems = {w.rstrip("s") for w in words}
     for tid, t in kb.treatments.items():
         haystack = set(tid.split("_")) | set(normalise_treatment_id(t.name).split("_"))
+        for alias in t.aliases:
+            haystack |= set(normalise_treatment_id(alias).split("_"))
         if stems & {h.rstrip("s") for h in haystack} and tid not in close:
             close.append(tid)
     return tuple(close[:limit])
@@ -95,7 +92,7 @@ def evidence_for(
     kb = load_treatments() if treatments is None else treatments
     sources = load_citations() if citations is None else citations
     key = normalise_treatment_id(treatment_id)
-    t = kb.treatments.get(key)
+    t = kb.treatments.get(key) or kb.treatments.get(kb.by_alias().get(key, ""))
     if t is None:
         raise UnknownTreatmentError(treatment_id, suggest_treatments(treatment_id, kb))
     verdicts = []

@@ -19,6 +19,7 @@ check, :func:`verify_citations`, rather than part of loading a single file.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping, Set
 from importlib.resources.abc import Traversable
 from types import MappingProxyType
@@ -86,6 +87,7 @@ __all__ = [
     "load_citations",
     "load_exercises",
     "load_treatments",
+    "normalise_treatment_id",
     "parse_citations",
     "parse_exercises",
     "parse_treatments",
@@ -194,6 +196,9 @@ class Treatment(_Frozen):
         default_factory=lambda: MappingProxyType({})
     )
     citations: CitationIds
+    #: The words people use for it ("traction table", "stem cells"), which
+    #: ``spinecare evidence`` accepts as well as the id.
+    aliases: tuple[Text, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -246,10 +251,16 @@ class TreatmentBase(_Frozen):
             *_key_mismatches("treatment", self.treatments),
             *_key_mismatches("contraindication", self.contraindications),
             *_dangling_contraindications(self.treatments, set(self.contraindications)),
+            *_alias_clashes(self.treatments),
         ]
         if problems:
             raise ValueError("; ".join(map(str, problems)))
         return self
+
+    def by_alias(self) -> Mapping[str, str]:
+        """Each alias, written as an id would be (``traction_table``), to its treatment id."""
+        return MappingProxyType({normalise_treatment_id(alias): tid
+                                 for tid, t in self.treatments.items() for alias in t.aliases})
 
     def cited_ids(self) -> Mapping[str, frozenset[str]]:
         """Citation ids by item path (``treatment.nsaids``, ``contraindication.myelopathy``)."""
@@ -257,6 +268,26 @@ class TreatmentBase(_Frozen):
         for key, item in self.contraindications.items():
             cited[f"contraindication.{key}"] = frozenset(item.citations)
         return MappingProxyType(cited)
+
+
+def normalise_treatment_id(query: str) -> str:
+    """``'Stem-cell injection'`` -> ``'stem_cell_injection'``: words written as an id is."""
+    return re.sub(r"[^a-z0-9]+", "_", query.strip().lower()).strip("_")
+
+
+def _alias_clashes(treatments: Mapping[str, Treatment]) -> list[Problem]:
+    # An alias that names two treatments, or another treatment's id, would make a lookup guess.
+    owner: dict[str, str] = {}
+    problems = []
+    for tid, t in treatments.items():
+        for alias in t.aliases:
+            key = normalise_treatment_id(alias)
+            other = owner.get(key) or (key if key in treatments and key != tid else None)
+            if other is not None and other != tid:
+                problems.append(Problem(f"treatment.{tid}.aliases",
+                                        f"{alias!r} already names {other}"))
+            owner[key] = tid
+    return problems
 
 
 # ---------------------------------------------------------------------------------------------
