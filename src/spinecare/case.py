@@ -56,6 +56,8 @@ class History(_Model):
     diabetes: bool | None = None
     peripheral_arterial_disease: bool | None = None
     smoker: bool | None = None
+    known_aaa_diameter_cm: Annotated[float | None, Field(ge=0, le=15)] = None
+    family_history_aaa: bool | None = None
 
 
 class Symptoms(_Model):
@@ -97,6 +99,8 @@ class Symptoms(_Model):
     bowel_incontinence: bool | None = None
     saddle_anesthesia: bool | None = None
     new_sexual_dysfunction: bool | None = None
+    abdominal_or_flank_pain: bool | None = None
+    syncope_or_collapse: bool | None = None
 
 
 class MotorDeficit(_Model):
@@ -128,6 +132,8 @@ class Exam(_Model):
     post_void_residual_ml: Annotated[float | None, Field(ge=0, le=3000)] = None
     motor_deficits: list[MotorDeficit] | None = None
     progressive_motor_deficit: bool | None = None
+    pulsatile_abdominal_mass: bool | None = None
+    systolic_bp_mmhg: Annotated[float | None, Field(ge=0, le=300)] = None
 
 
 Item05 = Annotated[Int | None, Field(ge=0, le=5)]

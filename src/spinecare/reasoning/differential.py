@@ -8,8 +8,8 @@ count once. A ``given`` finding must hold for the item to apply (the population 
 measured). Floors raise the probability to a published post-test probability (or a red flag's
 minimum); caps limit the likelihood band. A diagnosis of exclusion takes its base probability
 (by whether its required finding holds) times ``1 - p`` of each condition that would explain the
-complaint instead. The conditions come out most likely first, then by priority (serious
-pathology first), then by probability.
+complaint instead. The conditions come out by likelihood band, most probable first within a
+band, then by priority (serious pathology first) where the shown probabilities are equal.
 
 :func:`reference_odds` computes the likelihood-ratio update by plain iteration, and
 :mod:`spinecare.reasoning.reference` the whole assessment; tests check the compiled function
@@ -112,6 +112,9 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
     prob = {code: names.claim(f"p_{code}") for code, _ in conditions}
     rank_var = {code: names.claim(f"rank_{code}") for code, _ in conditions}
     entry_of = {code: names.claim(f"entry_{code}") for code, _ in conditions}
+    # 1 where a cap's condition holds (a provisional label while a red flag is open, NICE
+    # NG59): it comes after the others of its band, whether or not the cap lowered it.
+    held_var: dict[str, str] = {}
     for code, c in conditions:
         entry_var = entry_of[code]
         cites = tuple(dict.fromkeys(c.cite))
@@ -155,9 +158,14 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
             lines.append(f"    ci += {fresh(tuple(ex.cite))!r}")
         lines += [f"    {prob[code]} = p",
                   f"    rank = 2 if p >= {high_at!r} else 1 if p >= {moderate!r} else 0"]
+        held_var[code] = names.claim(f"held_{code}") if c.cap else "0"
+        if c.cap:
+            lines.append(f"    {held_var[code]} = 0")
         for cap in c.cap:
             capped = LIKELIHOOD_RANK[cap.likelihood]
-            lines += [f"    if rank > {capped} and {bound(cap.id)} is True:  # {cap.id}",
+            lines += [f"    if {bound(cap.id)} is True:",
+                      f"        {held_var[code]} = 1",
+                      f"    if rank > {capped} and {bound(cap.id)} is True:  # {cap.id}",
                       f"        rank = {capped}",
                       "        ag += ('a red flag must be excluded first',)",
                       f"        ru += ({cap.id!r},)",
@@ -204,17 +212,15 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                       "    else:", *(f"        {line}" for line in build)]
         else:
             lines += [f"    {line}" for line in build]
-    # Most likely first, then by priority (distinct: the knowledge checks it). With three
-    # likelihoods, that order is three passes over the conditions in order of priority,
-    # cheaper than sorting keyed tuples.
-    by_priority = sorted(conditions, key=lambda kv: kv[1].priority)
+    # Most likely band first; within a band a provisional label (a cap holds) last, the more
+    # probable first (as rounded, so that equal shown probabilities are equal), then by
+    # priority (distinct: the knowledge checks it): a tie never depends on the file's order.
     if len({c.priority for _, c in conditions}) != len(conditions):
         raise ValueError("every condition needs its own priority")
-    lines += ["    # --- the differential's order", "    CONDITIONS = []",
-              "    add = CONDITIONS.append"]
-    for rank in (2, 1, 0):
-        lines += [f"    if {rank_var[code]} == {rank}:\n        add({entry_of[code]})"
-                  for code, _ in by_priority]
+    keys = ", ".join(f"(-{rank_var[code]}, {held_var[code]}, -{entry_of[code]}['probability'], "
+                     f"{c.priority}, {entry_of[code]})" for code, c in conditions)
+    lines += ["    # --- the differential's order",
+              f"    CONDITIONS = [x[4] for x in sorted(({keys}))]"]
     namespace: dict[str, Any] = {**src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME,
                                  "TEXT": citation_text}
     return lines, namespace

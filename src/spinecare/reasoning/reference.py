@@ -154,8 +154,8 @@ class Reference:
 
     def differential(self, case: Case, F: Mapping[str, Tri], flags: Mapping[str, bool]
                      ) -> tuple[list[dict[str, Any]], dict[str, int], list[str]]:
-        """The conditions (most likely first, then by priority), each condition's likelihood
-        rank, and the citations used, in order of first mention."""
+        """The conditions (by band, most probable first, then by priority), each condition's
+        likelihood rank, and the citations used, in order of first mention."""
         values: dict[criteria.Ref, Tri] = {criteria.Ref("finding", n): v for n, v in F.items()}
         values |= {criteria.Ref("flag", code): v for code, v in flags.items()}
 
@@ -164,6 +164,7 @@ class Reference:
 
         prob: dict[str, float] = {}
         rank_of: dict[str, int] = {}
+        provisional: dict[str, int] = {}  # 1: a cap holds (a red flag is open)
         entries: dict[str, dict[str, Any]] = {}
         cited: list[str] = []
         # diagnoses of exclusion last: they read the others' probabilities
@@ -216,8 +217,11 @@ class Reference:
                 cites += ex.cite
             prob[code] = p
             rank = self.band(p)
+            provisional[code] = 0
             for cap in c.cap:
                 capped = LIKELIHOODS.index(cap.likelihood)
+                if holds(cap.when, cap.id):
+                    provisional[code] = 1
                 if rank > capped and holds(cap.when, cap.id):
                     rank = capped
                     against.append("a red flag must be excluded first")
@@ -232,8 +236,9 @@ class Reference:
                 "probability": math.floor(p * 1000 + 0.5) / 1000,
                 "evidence": evidence, "against": against, "details": details, "rules": rules,
                 "citations": cites}
-        by_priority = sorted(order, key=lambda code: self.k.conditions[code].priority)
-        ranked = sorted(by_priority, key=lambda code: -rank_of[code])  # stable
+        ranked = sorted(order, key=lambda code: (-rank_of[code], provisional[code],
+                                                 -entries[code]["probability"],
+                                                 self.k.conditions[code].priority))
         return [entries[code] for code in ranked], rank_of, list(dict.fromkeys(cited))
 
     def floor_label(self, fid: str, when: str, basis: str, F: Mapping[str, Tri], p: float
