@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from spinecare import criteria
 from spinecare.criteria.compiler import Names, identifier
 from spinecare.criteria.logic import Tri
 from spinecare.reasoning.knowledge import Condition, Evidence, Knowledge
@@ -89,6 +90,11 @@ Ref = Callable[[str], str]
 """Names a value in the generated code: a finding, a floor or cap, or a likelihood by code."""
 
 
+def raises_with_flag(when: str, where: str) -> bool:
+    """Whether a floor is a red flag's: its criterion refers to a flag."""
+    return any(r.kind == "flag" for r in criteria.refs(criteria.parse(when, where)))
+
+
 def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                        floor_label: Callable[[str, Any, float], str],
                        citation_text: Mapping[str, str], *,
@@ -115,6 +121,9 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
     # 1 where a cap's condition holds (a provisional label while a red flag is open, NICE
     # NG59): it comes after the others of its band, whether or not the cap lowered it.
     held_var: dict[str, str] = {}
+    # 1 where a red flag's floor holds: the condition heads its band, so that the list and the
+    # triage say the same thing first.
+    flagged_var: dict[str, str] = {}
     for code, c in conditions:
         entry_var = entry_of[code]
         cites = tuple(dict.fromkeys(c.cite))
@@ -135,6 +144,13 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
         if c.exclusion is None:
             lines += _odds_lines(k, c, src, finding, fresh)
             lines.append("    p = o / (1 + o)")
+            flag_floors = [fl for fl in c.floor if raises_with_flag(fl.when, fl.id)]
+            flagged_var[code] = names.claim(f"flagged_{code}") if flag_floors else "0"
+            if flag_floors:
+                lines.append(f"    {flagged_var[code]} = 0")
+            for fl in flag_floors:
+                lines += [f"    if {bound(fl.id)} is True:",
+                          f"        {flagged_var[code]} = 1"]
             for fl in c.floor:
                 lines += [f"    if {fl.probability!r} > p and {bound(fl.id)} is True:",
                           f"        p = {fl.probability!r}",
@@ -142,6 +158,7 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                           f"        ru += ({fl.id!r},)",
                           f"        ci += {fresh(tuple(fl.cite))!r}"]
         else:
+            flagged_var[code] = "0"
             ex = c.exclusion
             f = k.findings[ex.requires]
             lines += [f"    v = {finding(ex.requires)}",
@@ -212,15 +229,17 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                       "    else:", *(f"        {line}" for line in build)]
         else:
             lines += [f"    {line}" for line in build]
-    # Most likely band first; within a band a provisional label (a cap holds) last, the more
-    # probable first (as rounded, so that equal shown probabilities are equal), then by
-    # priority (distinct: the knowledge checks it): a tie never depends on the file's order.
+    # Most likely band first; within a band a condition whose red flag is raised first and a
+    # provisional label (a cap holds) last, then the more probable (as rounded, so that equal
+    # shown probabilities are equal), then by priority (distinct: the knowledge checks it): a
+    # tie never depends on the file's order.
     if len({c.priority for _, c in conditions}) != len(conditions):
         raise ValueError("every condition needs its own priority")
-    keys = ", ".join(f"(-{rank_var[code]}, {held_var[code]}, -{entry_of[code]}['probability'], "
-                     f"{c.priority}, {entry_of[code]})" for code, c in conditions)
+    keys = ", ".join(f"(-{rank_var[code]}, -{flagged_var[code]}, {held_var[code]}, "
+                     f"-{entry_of[code]}['probability'], {c.priority}, {entry_of[code]})"
+                     for code, c in conditions)
     lines += ["    # --- the differential's order",
-              f"    CONDITIONS = [x[4] for x in sorted(({keys}))]"]
+              f"    CONDITIONS = [x[5] for x in sorted(({keys}))]"]
     namespace: dict[str, Any] = {**src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME,
                                  "TEXT": citation_text}
     return lines, namespace

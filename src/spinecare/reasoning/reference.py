@@ -154,8 +154,9 @@ class Reference:
 
     def differential(self, case: Case, F: Mapping[str, Tri], flags: Mapping[str, bool]
                      ) -> tuple[list[dict[str, Any]], dict[str, int], list[str]]:
-        """The conditions (by band, most probable first, then by priority), each condition's
-        likelihood rank, and the citations used, in order of first mention."""
+        """The conditions (by band; in a band flagged first, then most probable, then
+        priority), each condition's likelihood rank, and the citations used, in order of first
+        mention."""
         values: dict[criteria.Ref, Tri] = {criteria.Ref("finding", n): v for n, v in F.items()}
         values |= {criteria.Ref("flag", code): v for code, v in flags.items()}
 
@@ -165,6 +166,7 @@ class Reference:
         prob: dict[str, float] = {}
         rank_of: dict[str, int] = {}
         provisional: dict[str, int] = {}  # 1: a cap holds (a red flag is open)
+        flagged: dict[str, int] = {}  # 1: a red flag's floor holds
         entries: dict[str, dict[str, Any]] = {}
         cited: list[str] = []
         # diagnoses of exclusion last: they read the others' probabilities
@@ -191,6 +193,10 @@ class Reference:
                     cites += e.cite
                 p = odds / (1 + odds)
                 for fl in c.floor:
+                    is_flags = any(r.kind == "flag"
+                                   for r in criteria.refs(self.node(fl.when, fl.id)))
+                    if is_flags and holds(fl.when, fl.id):
+                        flagged[code] = 1
                     if fl.probability > p and holds(fl.when, fl.id):
                         p = fl.probability
                         evidence.append(self.floor_label(fl.id, fl.when, fl.basis, F, p))
@@ -236,7 +242,8 @@ class Reference:
                 "probability": math.floor(p * 1000 + 0.5) / 1000,
                 "evidence": evidence, "against": against, "details": details, "rules": rules,
                 "citations": cites}
-        ranked = sorted(order, key=lambda code: (-rank_of[code], provisional[code],
+        ranked = sorted(order, key=lambda code: (-rank_of[code], -flagged.get(code, 0),
+                                                 provisional[code],
                                                  -entries[code]["probability"],
                                                  self.k.conditions[code].priority))
         return [entries[code] for code in ranked], rank_of, list(dict.fromkeys(cited))
