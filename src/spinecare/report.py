@@ -17,6 +17,11 @@ LEVEL_WORDS = {
 _WIDTH = 96
 
 
+
+#: Said instead of a first condition when no condition is moderate or high.
+NOTHING_LIKELY = ("No condition is moderately or highly likely on what is known: none is named "
+                  "first. Answer the questions above and examine before concluding.")
+
 def _wrap(text: str, indent: str, first: str | None = None) -> list[str]:
     return textwrap.wrap(text, _WIDTH, initial_indent=first if first is not None else indent,
                          subsequent_indent=indent) or [first or indent]
@@ -104,6 +109,8 @@ def render(a: dict[str, Any]) -> str:
             out += _wrap(q["question"], "          ", "      ?   ")
     out += ["", "DIFFERENTIAL (most likely first)"]
     shown = [c for c in a["conditions"] if c["likelihood"] != "low"]
+    if not shown:
+        out += _wrap(NOTHING_LIKELY, "    ", "  ")
     for i, c in enumerate(shown, 1):
         out.append(f"  {i}. {c['label']}: {c['likelihood'].upper()} "
                    f"(model estimate {percent(c['probability'])})")

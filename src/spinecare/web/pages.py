@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from spinecare.http.deps import get_db, get_settings, principal_of_token
-from spinecare.report import percent
+from spinecare.report import NOTHING_LIKELY, percent
 from spinecare.service import errors as service
 from spinecare.store.accounts import Principal
 from spinecare.store.db import KeepChanges
@@ -104,6 +104,7 @@ def environment() -> Environment:
     env.filters["words"] = lambda v: str(v).replace("_", " ")
     env.globals["LEVEL_TEXT"] = LEVEL_TEXT
     env.globals["CSRF_FIELD"] = CSRF_FIELD
+    env.globals["NOTHING_LIKELY"] = NOTHING_LIKELY
     return env
 
 
