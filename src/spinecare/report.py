@@ -122,6 +122,12 @@ def render(a: dict[str, Any]) -> str:
     low = [c["label"] for c in a["conditions"] if c["likelihood"] == "low"]
     if low:
         out += _wrap("Unlikely on what is known: " + "; ".join(low), "    ", "  ")
+    if a.get("consider"):
+        out += ["", "ALSO CONSIDER (not estimated by the differential)"]
+        for x in a["consider"]:
+            out += _wrap(f"{x['label']}: {x['reason']}"
+                         + (f" Findings: {', '.join(x['evidence'])}." if x["evidence"] else "")
+                         + f" [{x['id']}]", "          ", "      +   ")
     out += ["", f"LOW BACK PAIN SOURCE  {a['low_back_pain_source'].replace('_', ' ')}"]
     out += _wrap(a["low_back_pain_source_detail"]["reason"], "        ")
     scores = _score_lines(a["scores"])
@@ -132,6 +138,8 @@ def render(a: dict[str, Any]) -> str:
         used.update(dict.fromkeys(f["citations"]))
     for c in shown:
         used.update(dict.fromkeys(c["citations"]))
+    for x in a.get("consider", []):
+        used.update(dict.fromkeys(x["citations"]))
     used.update(dict.fromkeys(a["low_back_pain_source_detail"]["citations"]))
     for s in a["scores"].values():
         used.update(dict.fromkeys(s.get("citations", [])))

@@ -349,6 +349,16 @@ class Reference:
                       "citations": sources}
         cited += sources
 
+        # the diagnoses to consider: each rule that holds, with the findings behind it
+        values: dict[criteria.Ref, Tri] = {criteria.Ref("finding", n): v for n, v in F.items()}
+        consider = []
+        for x in k.considerations:
+            if criteria.evaluate(self.node(x.when, x.id), case, values) is True:
+                consider.append({"id": x.id, "label": x.label, "reason": x.reason,
+                                 "evidence": self.explain(self.finding_refs(x.when, x.id), F),
+                                 "citations": list(x.cite)})
+                cited += x.cite
+
         lbp = next((r for r in k.lbp_rules if status[r.id] is True), None)
         if lbp is not None:
             cited += lbp.cite
@@ -413,6 +423,7 @@ class Reference:
             "triage": triage,
             "red_flags": list(flags.values()),
             "conditions": conditions,
+            "consider": consider,
             "low_back_pain_source": lbp.source if lbp else "undetermined",
             "low_back_pain_source_detail": (
                 {"rule": lbp.id, "reason": lbp.reason, "citations": list(lbp.cite)}
