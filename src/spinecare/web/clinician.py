@@ -180,9 +180,10 @@ async def invite(request: Request, patient_id: str, who: Clinician) -> Response:
         lambda: invitations.create(db, who, patient_id, secret_key=settings.secret_key,
                                    ttl=settings.invitation_ttl))
     # The token travels in the fragment, which browsers never send to a server or its logs.
-    base = str(request.base_url).rstrip("/")
+    # The link starts with the configured public address: the Host header is the caller's.
     return render(request, "invitation.html", title="Invitation link",
-                  patient=invitation.patient, link=f"{base}/invite#{invitation.token}",
+                  patient=invitation.patient,
+                  link=f"{settings.public_url}/invite#{invitation.token}",
                   days=settings.invitation_ttl.days)
 
 
