@@ -28,6 +28,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from spinecare.errors import SpinecareError
+from spinecare.store.files import private_dir
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 ApiDocs = Literal["signed-in", "off"]
@@ -93,14 +94,6 @@ def check_public_url(url: str) -> str:
         raise SettingsError("SPINECARE_PUBLIC_URL must have no query, fragment or user "
                             f"name: {url!r}")
     return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
-
-
-def private_dir(path: Path) -> Path:
-    """Create ``path`` (and its parents) with the new folder itself private to this user."""
-    if not path.exists():
-        path.mkdir(parents=True, exist_ok=True)
-        path.chmod(0o700)
-    return path
 
 
 def _secret_key(data_dir: Path) -> str:
