@@ -242,6 +242,10 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+# Text a person typed on one line (a name, a user name): no C0 control character and no DEL.
+# PostgreSQL cannot store a NUL in text at all, and a tab or line break in a name is a mistake.
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
 # A refused value is quoted back so the user can see it, but never at length: a 422 must not
 # hand a large input back to its sender (or into a log).
 SHOWN_CHARACTERS = 60
@@ -280,6 +284,8 @@ def _describe(error: Any) -> str:
     if kind in ("too_long", "string_too_long"):
         unit = "items" if kind == "too_long" else "characters"
         return f"must have at most {ctx.get('max_length')} {unit}"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == PRINTABLE_PATTERN:
+        return f"must not contain control characters (such as a tab, a line break or NUL){got}"
     if kind == "string_pattern_mismatch":
         return f"must match the pattern {ctx.get('pattern')}{got}"
     expected = {

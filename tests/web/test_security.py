@@ -126,3 +126,83 @@ def test_cookies_are_secure_when_the_public_url_is_https(built: tuple[FastAPI, D
     assert page.url.scheme == "http"
     assert "spinecare_pre=" in page.headers["set-cookie"]
     assert "secure" in page.headers["set-cookie"].lower()
+
+
+# --- form input ----------------------------------------------------------------------------------
+
+UNICODE_DIGITS = ["١٩٥٠", "¹⁹⁵⁰", "１９５０", "1_950", "1950.0e0", "nan"]
+
+
+@pytest.mark.parametrize("year", UNICODE_DIGITS)
+def test_a_birth_year_in_other_digits_is_a_form_error(doc: TestClient, year: str) -> None:
+    page = doc.get("/patients/new")
+    r = doc.post("/patients", data={"csrf_token": csrf_of(page.text),
+                                    "display_name": "Digit Test", "birth_year": year})
+    assert r.status_code == 422
+    assert "in the digits 0 to 9" in r.text
+
+
+@pytest.mark.parametrize("name", ["Ann\x00Smith", "Ann\tSmith", "Ann\nSmith", "Ann\x7f"])
+def test_a_name_with_control_characters_is_refused_naming_the_field(
+        built: tuple[FastAPI, Database], doc: TestClient, name: str) -> None:
+    page = doc.get("/patients/new")
+    r = doc.post("/patients", data={"csrf_token": csrf_of(page.text), "display_name": name,
+                                    "birth_year": "1950"})
+    assert r.status_code == 422
+    assert 'id="display_name-error"' in r.text
+    assert "must not contain control characters" in r.text
+    assert "\x00" not in r.text
+
+
+def test_a_search_with_a_nul_finds_nothing_rather_than_failing(doc: TestClient) -> None:
+    r = doc.get("/patients", params={"q": "Ann\x00"})
+    assert r.status_code == 200
+
+
+def test_a_visit_form_number_in_other_digits_is_named_by_its_field(
+        built: tuple[FastAPI, Database], doc: TestClient) -> None:
+    app, db = built
+    pid = add_patient(db, app.state.test_clinician_id, "Visit Digits")
+    token = csrf_of(doc.get(f"/patients/{pid}/visits/new").text)
+    r = doc.post(f"/patients/{pid}/visits", data={"csrf_token": token,
+                                                  "instruments.pain_nrs.leg": "٣"})
+    assert r.status_code == 422
+    assert "instruments.pain_nrs.leg: must be" in r.text
+    r = doc.post(f"/patients/{pid}/visits", data={"csrf_token": token,
+                                                  "instruments.pain_nrs.leg": "3"})
+    assert r.status_code == 200  # redirected to the patient's page with the visit
+
+
+def test_an_intake_number_in_other_digits_asks_again() -> None:
+    from spinecare.instruments.intake import intake_form
+    from spinecare.web.intake import decode
+
+    item = intake_form().questions()["walking_tolerance_minutes"]
+    for raw in ("٣", "³", "1_0", "nan", "inf", "1e3"):
+        value, problem = decode(item, raw)
+        assert value is None and problem and "digits 0 to 9" in problem, raw
+    assert decode(item, "12.5") == (12.5, None)
+    assert decode(item, " 20 ") == (20, None)
+
+
+def test_a_patient_form_with_other_digits_gets_a_clear_error(
+        built: tuple[FastAPI, Database], doc: TestClient) -> None:
+    app, db = built
+    pid = add_patient(db, app.state.test_clinician_id, "Patient Digits")
+    page = doc.get(f"/patients/{pid}")
+    r = doc.post(f"/patients/{pid}/invitations", data={"csrf_token": csrf_of(page.text)})
+    code = re.search(r'value="[^"]+/invite#([^"]+)"', r.text)
+    assert code
+    with TestClient(app) as patient:
+        form = patient.get("/invite")
+        r = patient.post("/invite", data={"csrf_token": csrf_of(form.text),
+                                          "code": code.group(1)})
+        assert r.url.path == "/my", r.text
+        token = csrf_of(patient.get("/my/questionnaires/pain_nrs").text)
+        r = patient.post("/my/questionnaires/pain_nrs", data={"csrf_token": token, "leg": "٤"})
+        assert r.status_code == 422
+        token = csrf_of(patient.get("/my/exercises").text)
+        r = patient.post("/my/exercises", data={"csrf_token": token, "done": "yes",
+                                                "pain_before": "³", "pain_after": "2"})
+        assert r.status_code == 422
+        assert "pain before the exercises as a whole number from 0 to 10" in r.text
