@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import orjson
@@ -296,3 +296,40 @@ def test_an_unexpected_error_logs_no_request_content(db: Database, tmp_path: Pat
     assert "text/html" in page.headers["content-type"]
     assert "Doe-Smith" not in api.text + page.text + caplog.text
     assert "RuntimeError" in caplog.text and "test_limits.py" in caplog.text
+
+
+def test_a_body_that_stops_arriving_is_answered_408() -> None:
+    import asyncio
+
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from spinecare.http.limits import BodyLimitMiddleware
+
+    async def reads_body(scope: Any, receive: Any, send: Any) -> None:
+        body = await Request(scope, receive).body()
+        await Response(str(len(body)))(scope, receive, send)
+
+    async def run() -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        first = True
+
+        async def receive() -> dict[str, Any]:
+            nonlocal first
+            if first:
+                first = False
+                return {"type": "http.request", "body": b"{", "more_body": True}
+            await asyncio.Event().wait()  # the rest never comes
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/api/v1/assess", "headers": [],
+                 "query_string": b""}
+        await BodyLimitMiddleware(reads_body, idle_seconds=0.2)(scope, receive, send)
+        return sent
+
+    sent = asyncio.run(run())
+    assert sent[0]["status"] == 408
+    assert b"stopped arriving" in sent[1]["body"]
