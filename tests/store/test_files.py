@@ -197,3 +197,35 @@ def test_encrypt_needs_a_key_file(seeded: Database, tmp_path: Path,
     assert main(["backup", str(tmp_path / "x.bak"), "--encrypt",
                  "--database", seeded.url]) == 2
     assert "--encrypt and --key-file go together" in capsys.readouterr().err
+
+
+def test_a_sqlite_backup_with_a_nul_in_a_name_is_refused_by_postgresql_clearly(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Names with a NUL got into SQLite before the doors refused them; PostgreSQL cannot store
+    one. The restore names the row and column, quotes no name, and restores nothing."""
+    import os
+
+    from tests.api.fixtures import POSTGRES_ENV, fresh_postgres_database
+
+    admin_url = os.environ.get(POSTGRES_ENV)
+    if not admin_url:
+        pytest.skip(f"needs {POSTGRES_ENV}")
+    source = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        with source.session() as session:
+            user = create_user(session, "nul-owner", "clinician", "a long enough password")
+            records.create_patient(session, user.id, "Zebedee\x00Nulman", 1950)
+    finally:
+        source.dispose()
+    target = tmp_path / "old.jsonl"
+    assert main(["backup", str(target), "--database", f"sqlite:///{tmp_path / 'old.db'}"]) == 0
+    with fresh_postgres_database(admin_url) as url:
+        assert main(["restore", str(target), "--database", url]) == 2
+        err = capsys.readouterr().err
+        assert "patients.display_name" in err and "NUL" in err and "Nulman" not in err
+        restored = Database(url)
+        try:
+            with restored.session(read_only=True) as session:
+                assert session.scalar(select(func.count()).select_from(Patient)) == 0
+        finally:
+            restored.dispose()

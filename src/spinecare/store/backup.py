@@ -31,6 +31,7 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import DateTime, Table, func, insert, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from spinecare.errors import SpinecareError
 from spinecare.store import sealed
@@ -186,16 +187,37 @@ def restore(db: Database, path: Path, *, key: bytes | None = None) -> dict[str, 
             name = line.get("table")
             if name not in tables or not isinstance(line.get("row"), dict):
                 raise BackupError(f"{path}: unknown table {name!r}")
-            batch[name].append(_decode(tables[name], line["row"]))
+            row = _decode(tables[name], line["row"])
+            if db.dialect == "postgresql":
+                _refuse_nul(path, tables[name], row)
+            batch[name].append(row)
         # Foreign keys: insert parents first, whatever order the file used.
         for name, table in tables.items():
             rows = batch[name]
-            for start in range(0, len(rows), 1000):
-                conn.execute(insert(table), rows[start:start + 1000])
+            try:
+                for start in range(0, len(rows), 1000):
+                    conn.execute(insert(table), rows[start:start + 1000])
+            except SQLAlchemyError as exc:
+                # The driver's message quotes the rows (names); the type says enough.
+                raise BackupError(f"the target database refused a row of {name} "
+                                  f"({type(getattr(exc, 'orig', exc)).__name__}); nothing "
+                                  "was restored") from None
             counts[name] = len(rows)
         if db.dialect == "postgresql":
             _advance_sequences(conn, tables.values())
     return counts
+
+
+def _refuse_nul(path: Path, table: Table, row: dict[str, Any]) -> None:
+    """PostgreSQL cannot store a NUL in text (SQLite can, and older versions let one into a
+    name): name the row and column rather than fail half-way with the value in the error."""
+    for key, value in row.items():
+        if isinstance(value, str) and "\x00" in value:
+            ids = ", ".join(f"{c.name} {row.get(c.name)}" for c in table.primary_key.columns)
+            raise BackupError(f"{path}: {table.name}.{key} of the row with {ids} holds a NUL "
+                              "character, which PostgreSQL cannot store; correct it in the "
+                              "source database, back up again and restore that; nothing was "
+                              "restored")
 
 
 def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
