@@ -333,3 +333,12 @@ def test_a_body_that_stops_arriving_is_answered_408() -> None:
     sent = asyncio.run(run())
     assert sent[0]["status"] == 408
     assert b"stopped arriving" in sent[1]["body"]
+
+
+def test_the_host_header_does_not_change_the_api_invitation_link(client: TestClient,
+                                                                 world: World) -> None:
+    r = client.post(f"/api/v1/patients/{world.patient_id}/invitations",
+                    headers={**bearer(world.owner), "Host": "evil.example",
+                             "X-Forwarded-Host": "evil.example"})
+    assert r.status_code == 201
+    assert r.json()["link"].startswith("http://127.0.0.1:8000/invite#")
