@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import orjson
@@ -62,8 +62,8 @@ class GuardedServer:
 
 @pytest.fixture(scope="module")
 def guarded(app: FastAPI) -> Iterator[GuardedServer]:
-    with GuardedServer(app, ServerLimits(header_timeout=1.0, keep_alive=5,
-                                         max_connections=50)) as server:
+    with GuardedServer(app, ServerLimits(header_timeout=1.0, keep_alive=5, max_connections=50,
+                                         body_idle=1.0)) as server:
         yield server
 
 
@@ -298,41 +298,35 @@ def test_an_unexpected_error_logs_no_request_content(db: Database, tmp_path: Pat
     assert "RuntimeError" in caplog.text and "test_limits.py" in caplog.text
 
 
-def test_a_body_that_stops_arriving_is_answered_408() -> None:
-    import asyncio
+def test_a_body_that_stops_arriving_is_cut_off(guarded: GuardedServer, world: World) -> None:
+    started = time.monotonic()
+    with guarded.connect() as conn:
+        conn.sendall(f"POST /api/v1/assess HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+                     f"Bearer {world.owner}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: 1000\r\n\r\n{{".encode())
+        closed = False
+        # A byte at first, then nothing: the 1 s idle deadline of this server cuts it off.
+        conn.settimeout(10)
+        try:
+            closed = conn.recv(1024) == b""
+        except ConnectionResetError:
+            closed = True
+    assert closed
+    assert time.monotonic() - started < 5
 
-    from starlette.requests import Request
-    from starlette.responses import Response
 
-    from spinecare.http.limits import BodyLimitMiddleware
-
-    async def reads_body(scope: Any, receive: Any, send: Any) -> None:
-        body = await Request(scope, receive).body()
-        await Response(str(len(body)))(scope, receive, send)
-
-    async def run() -> list[dict[str, Any]]:
-        sent: list[dict[str, Any]] = []
-        first = True
-
-        async def receive() -> dict[str, Any]:
-            nonlocal first
-            if first:
-                first = False
-                return {"type": "http.request", "body": b"{", "more_body": True}
-            await asyncio.Event().wait()  # the rest never comes
-            raise AssertionError("unreachable")
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        scope = {"type": "http", "method": "POST", "path": "/api/v1/assess", "headers": [],
-                 "query_string": b""}
-        await BodyLimitMiddleware(reads_body, idle_seconds=0.2)(scope, receive, send)
-        return sent
-
-    sent = asyncio.run(run())
-    assert sent[0]["status"] == 408
-    assert b"stopped arriving" in sent[1]["body"]
+def test_a_slow_body_that_keeps_arriving_is_read(guarded: GuardedServer, world: World) -> None:
+    case = (Path(__file__).resolve().parent.parent / "data" / "cases" /
+            "lss-classic.case.json").read_bytes()
+    with guarded.connect() as conn:
+        conn.sendall(f"POST /api/v1/assess HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+                     f"Bearer {world.owner}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(case)}\r\n\r\n".encode())
+        step = len(case) // 4 + 1
+        for start in range(0, len(case), step):  # 4 parts over 1.8 s, each within 1 s
+            time.sleep(0.6)
+            conn.sendall(case[start:start + step])
+        assert status_of(read_response(conn)) == 200
 
 
 def test_the_host_header_does_not_change_the_api_invitation_link(client: TestClient,
@@ -342,3 +336,43 @@ def test_the_host_header_does_not_change_the_api_invitation_link(client: TestCli
                              "X-Forwarded-Host": "evil.example"})
     assert r.status_code == 201
     assert r.json()["link"].startswith("http://127.0.0.1:8000/invite#")
+
+
+def test_spinecare_serve_applies_its_limits_and_public_url(tmp_path: Path) -> None:
+    """The command itself: its server cuts off slow headers and its links use --public-url."""
+    import os
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "SPINECARE_DATA_DIR": str(tmp_path / "data")}
+    env.pop("SPINECARE_DATABASE_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "spinecare", "serve", "--port", str(port), "--demo",
+         "--header-timeout", "1", "--public-url", "https://clinic.example",
+         "--no-access-log"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        assert r.status_code == 200
+        assert r.headers["strict-transport-security"].startswith("max-age=")
+        assert r.headers["cache-control"] == "no-store"
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            started = time.monotonic()
+            conn.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n")
+            assert conn.recv(1024) == b""
+            assert time.monotonic() - started < 5
+        assert (tmp_path / "data").stat().st_mode & 0o077 == 0
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=30)
+    assert "https://clinic.example/login" in out

@@ -1,11 +1,13 @@
 """``spinecare serve``: the HTTP API and the web app, with one worker.
 
     spinecare serve [--host 127.0.0.1] [--port 8000] [--database URL] [--demo]
-                    [--public-url URL] [--header-timeout S] [--keep-alive S] [--max-connections N]
+                    [--public-url URL] [--header-timeout S] [--body-timeout S] [--keep-alive S]
+                    [--max-connections N]
 
 The database is created or migrated first; ``--demo`` seeds a demo clinic. The server's limits
-(request headers within 10 s, idle connections kept 5 s, at most 500 connections) are
-:mod:`spinecare.http.server`'s; request body limits per route are :mod:`spinecare.http.limits`'.
+(request headers within 10 s, a body never idle for 30 s, idle connections kept 5 s, at most 500
+connections) are :mod:`spinecare.http.server`'s; the request body limits per route are
+:mod:`spinecare.http.limits`'.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ def register(sub: Subcommands) -> None:
                         "(default: $SPINECARE_PUBLIC_URL, else http://HOST:PORT)")
     p.add_argument("--header-timeout", type=_positive(float), default=10.0, metavar="SECONDS",
                    help="close a connection whose request headers take longer (default 10)")
+    p.add_argument("--body-timeout", type=_positive(float), default=30.0, metavar="SECONDS",
+                   help="close a connection whose request body stops arriving for this long "
+                        "(default 30)")
     p.add_argument("--keep-alive", type=_positive(int), default=5, metavar="SECONDS",
                    help="close an idle connection after this long (default 5)")
     p.add_argument("--max-connections", type=_positive(int), default=500, metavar="N",
@@ -78,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                    f"/api/v1/auth/token, or the Authorize button)")
     app = create_app(settings, db)
     limits = ServerLimits(header_timeout=args.header_timeout, keep_alive=args.keep_alive,
-                          max_connections=args.max_connections)
+                          max_connections=args.max_connections, body_idle=args.body_timeout)
     config = server_config(app, host=args.host, port=args.port, limits=limits, workers=1,
                            log_level=args.log_level, access_log=not args.no_access_log)
     uvicorn.Server(config).run()

@@ -1,17 +1,17 @@
-"""Limits every request meets before a route sees it: the size of its body, and how long the
-body may take to arrive.
+"""The size limit every request body meets before a route sees it.
 
 A body larger than its route's limit is refused with 413 before it is read: at once when its
 ``Content-Length`` says so, and as soon as the running count passes the limit when it comes in
-chunks. The connection is then closed, so the rest of the body is never read either. The limits
-are per route (:data:`BODY_LIMITS`): sign-in forms are tiny, a case document is larger, every
-other body small. Nothing here knows about patients: it runs before authentication, so an
-anonymous caller cannot make the server hold a large body.
+chunks. The connection is then closed (``spinecare.http.server`` closes it gently), so the rest
+of the body is never read either. The limits are per route (:data:`BODY_LIMITS`): sign-in forms
+are tiny, a case document is larger, every other body small. This runs before authentication,
+so an anonymous caller cannot make the server hold a large body. A body that stops arriving is
+the server's to cut off (:mod:`spinecare.http.server`): it needs a timer, which costs less there
+than a timeout around every message here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 
@@ -46,10 +46,6 @@ BODY_LIMITS: tuple[BodyLimit, ...] = (
 )
 DEFAULT_BODY_LIMIT = 64 * KIB
 
-# A body that stops arriving holds a worker's memory and a connection; give up on it.
-BODY_IDLE_SECONDS = 30.0
-
-
 def body_limit(path: str) -> int:
     """The most bytes a request body to ``path`` may have."""
     for rule in BODY_LIMITS:
@@ -59,10 +55,6 @@ def body_limit(path: str) -> int:
 
 
 class _TooLarge(Exception):
-    pass
-
-
-class _TooSlow(Exception):
     pass
 
 
@@ -89,9 +81,8 @@ def _refusal(path: str, status: int, message: str) -> tuple[list[tuple[bytes, by
 class BodyLimitMiddleware:
     """Refuse request bodies over their route's limit, before reading them (ASGI)."""
 
-    def __init__(self, app: ASGIApp, idle_seconds: float = BODY_IDLE_SECONDS):
+    def __init__(self, app: ASGIApp):
         self.app = app
-        self.idle_seconds = idle_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,27 +98,27 @@ class BodyLimitMiddleware:
             await _answer(send, path, 413, _too_large(limit))
             return
 
+        if declared is not None or not _chunked(scope):
+            await self.app(scope, receive, send)  # the server delivers no more than declared
+            return
+
         received = 0
         started = False
-        refused: str | None = None
+        refused = False
 
         async def limited_receive() -> Message:
             nonlocal received, refused
-            try:
-                message = await asyncio.wait_for(receive(), self.idle_seconds)
-            except TimeoutError:
-                refused = "slow"
-                raise _TooSlow from None
+            message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    refused = "large"
+                    refused = True
                     raise _TooLarge
             return message
 
         async def watched_send(message: Message) -> None:
             nonlocal started
-            if refused is not None and not started:
+            if refused and not started:
                 # The route turned our exception into some answer of its own (a 400 for an
                 # unreadable form, say); the caller must learn what really happened.
                 return
@@ -139,13 +130,10 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, watched_send)
         except Exception:
             # Ours, or what a layer between made of ours (an exception group, say).
-            if refused is None:
+            if not refused:
                 raise
-        if refused is not None and not started:
-            if refused == "large":
-                await _answer(send, path, 413, _too_large(limit))
-            else:
-                await _answer(send, path, 408, "The request body stopped arriving")
+        if refused and not started:
+            await _answer(send, path, 413, _too_large(limit))
 
 
 def _too_large(limit: int) -> str:
@@ -156,6 +144,10 @@ async def _answer(send: Send, path: str, status: int, message: str) -> None:
     headers, body = _refusal(path, status, message)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _chunked(scope: Scope) -> bool:
+    return any(name == b"transfer-encoding" for name, _ in scope.get("headers", ()))
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -1,5 +1,6 @@
 """The HTTP server's own limits: how long a client may take to send its request headers, how
-long an idle connection is kept, and how many connections are served at once.
+long a request body may stop arriving, how long an idle connection is kept, and how many
+connections are served at once.
 
 uvicorn closes an idle keep-alive connection, but waits for ever on one that never finishes
 its request headers (a "slowloris" client holds a connection with a byte every few seconds).
@@ -19,6 +20,8 @@ from uvicorn import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 HEADER_TIMEOUT_SECONDS = 10.0
+# A request body that stops arriving for this long is cut off with its connection.
+BODY_IDLE_SECONDS = 30.0
 KEEP_ALIVE_SECONDS = 5
 MAX_CONNECTIONS = 500
 # How long an unread request body is drained after the answer, before the socket is closed.
@@ -36,6 +39,7 @@ class ServerLimits:
     header_timeout: float = HEADER_TIMEOUT_SECONDS
     keep_alive: int = KEEP_ALIVE_SECONDS
     max_connections: int = MAX_CONNECTIONS
+    body_idle: float = BODY_IDLE_SECONDS
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -43,10 +47,13 @@ class GuardedH11Protocol(H11Protocol):
 
     header_timeout: float = HEADER_TIMEOUT_SECONDS
     max_connections: int = MAX_CONNECTIONS
+    body_idle: float = BODY_IDLE_SECONDS
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._header_deadline: asyncio.TimerHandle | None = None
+        self._body_deadline: asyncio.TimerHandle | None = None
+        self._body_progress = 0.0
         self.lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -58,7 +65,7 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
         self._arm()
 
-    def connection_lost(self, exc: Exception | None) -> None:
+    def _lost(self, exc: Exception | None) -> None:
         self._disarm()
         if self.transport is None:  # refused at the cap: never joined
             return
@@ -67,6 +74,7 @@ class GuardedH11Protocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self.transport is None or self.lingering:
             return  # refused, or an unread body being drained before the close
+        self._body_progress = self.loop.time()
         super().data_received(data)
 
     def handle_events(self) -> None:
@@ -74,6 +82,27 @@ class GuardedH11Protocol(H11Protocol):
         super().handle_events()
         if self.cycle is not before:
             self._disarm()  # a request's headers are complete
+        # The timer is set once per request whose body did not come with its headers, and
+        # looks at the time of the latest data when it fires, so data costs no timer.
+        if self.conn.their_state is h11.SEND_BODY:
+            if self._body_deadline is None:
+                self._body_deadline = self.loop.call_later(self.body_idle, self._body_check)
+        elif self._body_deadline is not None:
+            self._body_deadline.cancel()
+            self._body_deadline = None
+
+    def _body_check(self) -> None:
+        self._body_deadline = None
+        if self.conn.their_state is not h11.SEND_BODY or self.transport.is_closing():
+            return
+        idle = self.loop.time() - self._body_progress
+        if idle < self.body_idle or self.flow.read_paused:
+            # Still arriving, or waiting for the app to read what came: look again later.
+            wait = self.body_idle - idle if idle < self.body_idle else self.body_idle
+            self._body_deadline = self.loop.call_later(wait, self._body_check)
+            return
+        # The app waiting on the body learns of it as a disconnect; the client gets nothing.
+        self.transport.close()
 
     def on_response_complete(self) -> None:
         if self.conn.their_state is h11.SEND_BODY:
@@ -94,6 +123,12 @@ class GuardedH11Protocol(H11Protocol):
         if self._header_deadline is not None:
             self._header_deadline.cancel()
             self._header_deadline = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._body_deadline is not None:
+            self._body_deadline.cancel()
+            self._body_deadline = None
+        self._lost(exc)
 
     def _too_slow(self) -> None:
         self._header_deadline = None
@@ -142,7 +177,7 @@ def guarded_protocol(limits: ServerLimits) -> type[GuardedH11Protocol]:
     """The protocol class with ``limits`` (uvicorn builds one instance per connection)."""
     return type("GuardedH11Protocol", (GuardedH11Protocol,),
                 {"header_timeout": limits.header_timeout,
-                 "max_connections": limits.max_connections})
+                 "max_connections": limits.max_connections, "body_idle": limits.body_idle})
 
 
 def server_config(app: Any, *, host: str, port: int, limits: ServerLimits | None = None,
