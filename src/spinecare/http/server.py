@@ -43,7 +43,8 @@ class ServerLimits:
 
 
 class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a request-header deadline and a connection cap."""
+    """uvicorn's h11 protocol with a request-header deadline, a request-body idle deadline,
+    a connection cap, and a gentle close of a connection answered before its body was read."""
 
     header_timeout: float = HEADER_TIMEOUT_SECONDS
     max_connections: int = MAX_CONNECTIONS
@@ -65,8 +66,11 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
         self._arm()
 
-    def _lost(self, exc: Exception | None) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._body_deadline is not None:
+            self._body_deadline.cancel()
+            self._body_deadline = None
         if self.transport is None:  # refused at the cap: never joined
             return
         super().connection_lost(exc)
@@ -123,12 +127,6 @@ class GuardedH11Protocol(H11Protocol):
         if self._header_deadline is not None:
             self._header_deadline.cancel()
             self._header_deadline = None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._body_deadline is not None:
-            self._body_deadline.cancel()
-            self._body_deadline = None
-        self._lost(exc)
 
     def _too_slow(self) -> None:
         self._header_deadline = None

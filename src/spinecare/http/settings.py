@@ -68,7 +68,7 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", check_public_url(self.public_url))
         if self.api_docs not in ("signed-in", "off"):
-            raise SettingsError(f"SPINECARE_API_DOCS must be signed-in or off, not "
+            raise SettingsError("SPINECARE_API_DOCS must be signed-in or off, not "
                                 f"{self.api_docs!r}")
         weak = (len(self.secret_key) < MIN_SECRET_LENGTH
                 or self.secret_key.lower() in _KNOWN_WEAK)
@@ -76,7 +76,6 @@ class Settings:
             raise SettingsError(
                 f"SPINECARE_SECRET_KEY is too weak (it needs at least {MIN_SECRET_LENGTH} "
                 "random characters); unset it to use a generated key file")
-
 
     @property
     def https(self) -> bool:
@@ -88,7 +87,7 @@ def check_public_url(url: str) -> str:
     """``url`` without a trailing slash, or :class:`SettingsError` saying what is wrong."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"SPINECARE_PUBLIC_URL must be an http:// or https:// address "
+        raise SettingsError("SPINECARE_PUBLIC_URL must be an http:// or https:// address "
                             f"like https://clinic.example, not {url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise SettingsError("SPINECARE_PUBLIC_URL must have no query, fragment or user "
