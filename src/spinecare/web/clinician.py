@@ -25,7 +25,15 @@ from spinecare.service.errors import Conflict, Invalid
 from spinecare.store.accounts import Principal
 from spinecare.store.models import Patient, QuestionnaireResponse, Visit
 from spinecare.web.charts import outcome_chart
-from spinecare.web.forms import VISIT_SECTIONS, case_from_form, form_values
+from spinecare.web.forms import (
+    CONTROL_MESSAGE,
+    VISIT_SECTIONS,
+    ascii_int,
+    case_from_form,
+    form_values,
+    has_control,
+    without_control,
+)
 from spinecare.web.pages import (
     SECURITY_HEADERS,
     WebError,
@@ -107,7 +115,8 @@ def _prefill(visits: Sequence[Visit], intakes: Sequence[QuestionnaireResponse]) 
 @router.get("/patients")
 async def patient_list(request: Request, who: Clinician, q: str = "") -> Response:
     db = db_of(request)
-    query = q.strip().lower()[:200]
+    # A search term is not stored, so its control characters are simply dropped.
+    query = without_control(q).strip().lower()[:200]
 
     def work() -> list[dict[str, Any]]:
         rows = []
@@ -131,12 +140,16 @@ async def create_patient(request: Request, who: Clinician) -> Response:
     errors = {}
     if not 1 <= len(name) <= 200:
         errors["display_name"] = "Give the patient's name (1 to 200 characters)."
-    year = int(year_raw) if year_raw.isdigit() else 0
+    elif has_control(name):
+        errors["display_name"] = f"The patient's name {CONTROL_MESSAGE}."
+    year = ascii_int(year_raw) or 0
     if not 1900 <= year <= date.today().year:
-        errors["birth_year"] = f"Give a year of birth from 1900 to {date.today().year}."
+        errors["birth_year"] = (f"Give a year of birth from 1900 to {date.today().year}, "
+                                "in the digits 0 to 9.")
     if errors:
         return render(request, "patient_new.html", status_code=422, title="Add a patient",
-                      errors=errors, values={"display_name": name, "birth_year": year_raw})
+                      errors=errors, values={"display_name": without_control(name)[:200],
+                                             "birth_year": without_control(year_raw)[:10]})
     created = await run_in_threadpool(patients.create, db_of(request), who, name, year)
     return redirect(f"/patients/{created.patient.id}")
 
@@ -180,9 +193,10 @@ async def invite(request: Request, patient_id: str, who: Clinician) -> Response:
         lambda: invitations.create(db, who, patient_id, secret_key=settings.secret_key,
                                    ttl=settings.invitation_ttl))
     # The token travels in the fragment, which browsers never send to a server or its logs.
-    base = str(request.base_url).rstrip("/")
+    # The link starts with the configured public address: the Host header is the caller's.
     return render(request, "invitation.html", title="Invitation link",
-                  patient=invitation.patient, link=f"{base}/invite#{invitation.token}",
+                  patient=invitation.patient,
+                  link=f"{settings.public_url}/invite#{invitation.token}",
                   days=settings.invitation_ttl.days)
 
 

@@ -117,7 +117,7 @@ def render(request: Request, template: str, status_code: int = 200,
     pre = getattr(request.state, "new_pre_cookie", None)
     if pre:
         response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", path="/")
+                            secure=_secure(request), path="/")
     return response
 
 
@@ -198,9 +198,15 @@ async def patient(request: Request) -> Principal:
     return who
 
 
+def _secure(request: Request) -> bool:
+    """Cookies only over TLS when users reach the service over TLS, also behind a proxy that
+    speaks plain http to us."""
+    return request.url.scheme == "https" or settings_of(request).https
+
+
 def set_session(response: Response, request: Request, token: str, max_age: int) -> None:
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https", path="/")
+                        samesite="strict", secure=_secure(request), path="/")
     response.delete_cookie(PRE_COOKIE, path="/")
 
 
