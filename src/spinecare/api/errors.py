@@ -13,7 +13,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from spinecare.case import _describe, json_path
+from spinecare.case import describe_error, json_path
 from spinecare.errors import Problem
 from spinecare.service import errors as service
 from spinecare.store.db import KeepChanges
@@ -83,7 +83,7 @@ def problems_from_request(errors: Sequence[Any]) -> list[Problem]:
         if error.get("type") == "json_invalid":
             out.append(Problem("(document)", "is not valid JSON"))
             continue
-        out.append(Problem(json_path(loc), _describe(error)))
+        out.append(Problem(json_path(loc), describe_error(error)))
     return out
 
 
