@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from spinecare import __version__, web
 from spinecare.api import errors, openapi
 from spinecare.api.routes import router
+from spinecare.http.audit import AuditRefusals
 from spinecare.http.deps import TokenCache
 from spinecare.http.settings import Settings
 from spinecare.plan.planner import default_plan_knowledge
@@ -45,6 +46,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.db = database
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.include_router(router)
+    # Outermost of the app's own layers: it sees every answer, the error pages' too.
+    app.add_middleware(AuditRefusals)
     errors.install(app)
     openapi.install(app)
     web.mount(app)

@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from spinecare.errors import SpinecareError
+from spinecare.store.throttle import ThrottlePolicy
 
 MIN_SECRET_LENGTH = 32
 _KNOWN_WEAK = {"changeme", "change-me", "secret", "dev", "development", "test", "password"}
@@ -48,6 +49,9 @@ class Settings:
     # a revocation made through this process takes effect at once.
     token_cache_seconds: float = 10.0
     public_url: str = "http://127.0.0.1:8000"
+    # Failed sign-ins per account and per address (spinecare.store.throttle explains the
+    # numbers); shared through the database by every worker.
+    login_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
 
     def __post_init__(self) -> None:
         weak = (len(self.secret_key) < MIN_SECRET_LENGTH
