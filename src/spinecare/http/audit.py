@@ -14,7 +14,6 @@ The address is the peer's as the server sees it; behind a reverse proxy, run uvi
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -25,7 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from spinecare.store import audit as trail
 from spinecare.store.db import Database
 
-REFUSALS = frozenset({401, 403, 422, 429})
+# Spelled here, not taken from http.HTTPStatus, whose phrase for 422 changed in Python 3.13.
+REFUSALS = {401: "Unauthorized", 403: "Forbidden", 422: "Unprocessable Content",
+            429: "Too Many Requests"}
 # A refusal's JSON answer is small; longer bodies are not kept to find its detail.
 _KEEP = 8192
 
@@ -40,7 +41,7 @@ def _address(scope: Scope) -> str | None:
 
 
 def _reason(status: int, body: bytes, content_type: str, scope: Scope) -> str:
-    text = f"{status} {HTTPStatus(status).phrase}"
+    text = f"{status} {REFUSALS[status]}"
     if content_type.startswith("application/json") and 0 < len(body) <= _KEEP:
         try:
             answer: Any = orjson.loads(body)
@@ -91,12 +92,12 @@ class AuditRefusals:
 
         with trail.bind_request(source):
             await self.app(scope, receive, watch)
-        if status in REFUSALS and not source.refusal_audited:
-            app = scope.get("app")
-            db: Database | None = getattr(getattr(app, "state", None), "db", None)
-            if db is not None:
-                params = scope.get("path_params") or {}
-                patient = params.get("patient_id")
-                await run_in_threadpool(_record, db, source,
-                                        _reason(status, bytes(body), content_type, scope),
-                                        patient if isinstance(patient, str) else None)
+            if status in REFUSALS and not source.refusal_audited:
+                app = scope.get("app")
+                db: Database | None = getattr(getattr(app, "state", None), "db", None)
+                if db is not None:
+                    params = scope.get("path_params") or {}
+                    patient = params.get("patient_id")
+                    await run_in_threadpool(_record, db, source,
+                                            _reason(status, bytes(body), content_type, scope),
+                                            patient if isinstance(patient, str) else None)

@@ -63,6 +63,7 @@ def _finish(db: Database, attempted: str, key: str, address: str | None,
         elif not found.may_sign_in or user.disabled:
             reason = "the account cannot sign in (disabled, or a patient account)"
         if reason is not None or user is None:
+            throttle.failed(session, policy, key, address, utcnow())
             records.audit(session, None, _LOGIN, outcome="denied", username=attempted,
                           target_id=str(found.user_id) if found else None, reason=reason)
             raise NotAuthenticated("Incorrect username or password")

@@ -12,14 +12,18 @@ lists of breached or common ones; no composition rules):
 
 Hashing is argon2id (argon2-cffi's defaults, RFC 9106's second recommended set; about 0.2 s).
 :data:`HASHING` is a small thread pool of its own, so a flood of sign-ins queues for it and
-neither holds a database lock nor starves the threads that answer other requests; when more
-than :data:`MAX_WAITING` are already queued, :class:`HashingBusy` refuses at once.
+neither holds a database lock nor starves the threads that answer other requests (on Linux its
+threads run at a lower priority, niceness 10, so a flood of sign-ins yields the CPU to every
+other request); when more than :data:`MAX_WAITING` are already queued, :class:`HashingBusy`
+refuses at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -73,7 +77,8 @@ class HashPool:
         self.workers = workers
         self.max_waiting = max_waiting
         self._pool = ThreadPoolExecutor(max_workers=workers,
-                                        thread_name_prefix="spinecare-argon2")
+                                        thread_name_prefix="spinecare-argon2",
+                                        initializer=_lower_priority)
         self._slots = threading.BoundedSemaphore(workers + max_waiting)
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
@@ -88,6 +93,14 @@ class HashPool:
         return future
 
 
+def _lower_priority() -> None:
+    """Let every other request's work go first: on Linux a thread has its own nice value,
+    and the threads argon2 starts for its lanes inherit it."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
+
+
 def _workers() -> int:
     # argon2-cffi hashes with 4 lanes in parallel threads: one or two hashes at a time already
     # keep the cores busy, and more would only take CPU from every other request.
@@ -95,6 +108,7 @@ def _workers() -> int:
 
 
 MAX_WAITING = 64
+_NICE = 10
 HASHING = HashPool(_workers(), MAX_WAITING)
 
 

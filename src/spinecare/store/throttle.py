@@ -132,6 +132,23 @@ def charge(session: Session, policy: ThrottlePolicy, account: str, address: str 
     return None
 
 
+def failed(session: Session, policy: ThrottlePolicy, account: str, address: str | None,
+           now: datetime) -> None:
+    """The password was wrong: start the locks this attempt earned from now, when its answer
+    goes out, rather than from when it was counted (hashing takes a while)."""
+    if not policy.enabled:
+        return
+    rules = _rules(policy, account, address)
+    rows = {row.key: row for row in session.scalars(
+        select(LoginThrottle).where(LoginThrottle.key.in_([r.key for r in rules]))
+        .order_by(LoginThrottle.key).with_for_update())}
+    for rule in rules:
+        row = rows.get(rule.key)
+        lock = _lock(policy, row.failures, rule) if row is not None else None
+        if row is not None and lock is not None:
+            row.locked_until = max(row.locked_until or now, now + lock)
+
+
 def succeeded(session: Session, policy: ThrottlePolicy, account: str,
               address: str | None) -> None:
     """A correct password: forget the account's and this pair's failures, and take back the
