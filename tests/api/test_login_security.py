@@ -130,6 +130,14 @@ def test_every_refusal_is_audited_with_who_where_from_and_why(
     ]
     assert {(e.action, e.address) for e in new if e.address != "127.0.0.1"} == set()
     assert not any("secret-value" in (e.reason or "") for e in new)
+    # Admins read the address and the reason through the API.
+    total = http.get("/api/v1/audit", headers=bearer(world.admin), params={"limit": 1}
+                     ).json()["total"]
+    items = http.get("/api/v1/audit", headers=bearer(world.admin),
+                     params={"limit": 50, "offset": max(0, total - 40)}).json()["items"]
+    assert {"action": "visit.create", "address": "127.0.0.1", "outcome": "denied",
+            "reason": "patients cannot add visits"}.items() <= next(
+        i for i in items if i["reason"] == "patients cannot add visits").items()
 
 
 def test_a_login_flood_leaves_a_patient_read_fast(db: Database,
@@ -194,3 +202,28 @@ def test_a_login_flood_leaves_a_patient_read_fast(db: Database,
 
 def _p99(values: list[float]) -> float:
     return sorted(values)[max(0, math.ceil(0.99 * len(values)) - 1)]
+
+
+def test_an_admin_cannot_create_a_lookalike_name_or_a_blank_password(
+        http: httpx.Client, world: World) -> None:
+    name = f"carol-{uuid.uuid4().hex[:6]}"
+
+    def create(username: str, password: str) -> httpx.Response:
+        return http.post("/api/v1/admin/users", headers=bearer(world.admin), json={
+            "username": username, "role": "clinician", "password": password})
+
+    assert create(name, PASSWORD).status_code == 201
+    for lookalike in (name.upper(), "\u0441" + name[1:]):  # Cyrillic с
+        r = create(lookalike, PASSWORD)
+        assert r.status_code == 422
+        assert [p["path"] for p in r.json()["problems"]] == ["username"]
+        assert "is taken" in r.json()["problems"][0]["message"]
+    r = create(f"dave-{uuid.uuid4().hex[:6]}", " " * 12)
+    assert r.status_code == 422
+    assert r.json()["problems"] == [{"path": "password",
+                                     "message": "the password must not be only spaces"}]
+    # A care team takes the clinician by any spelling of the name.
+    pid = new_patient(http, world.owner)
+    r = http.post(f"/api/v1/patients/{pid}/care-team", headers=bearer(world.owner),
+                  json={"username": name.upper()})
+    assert r.status_code == 200, r.text

@@ -296,7 +296,8 @@ def list_audit(who: Caller, db: DB, limit: Limit = 50, offset: Offset = 0,
     return AuditList(items=[AuditEventOut(
         id=r.id, at=_aware(r.at), actor_id=r.actor_id, actor_role=r.actor_role,
         action=r.action, patient_id=r.patient_id, target_id=r.target_id,
-        outcome=r.outcome) for r in rows], total=total)
+        outcome=r.outcome, address=r.address, reason=r.reason, username=r.username,
+        hash=r.hash) for r in rows], total=total)
 
 
 @router.post("/admin/users", status_code=201, response_model=UserOut, tags=["admin"],

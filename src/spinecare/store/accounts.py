@@ -37,7 +37,12 @@ _INVITATION_SALT = "spinecare.invitation/1"
 
 
 class AccountError(SpinecareError, ValueError):
-    """An account cannot be created as asked (the message says why)."""
+    """An account cannot be created as asked (the message says why; ``field`` names the
+    input at fault)."""
+
+    def __init__(self, message: str, field: str = "username"):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +65,8 @@ def hash_token(token: str) -> str:
 
 def create_user(session: Session, username: str, role: Role, password: str) -> User:
     if role not in LOGIN_ROLES:
-        raise AccountError(f"role must be one of {', '.join(LOGIN_ROLES)} (got {role!r})")
+        raise AccountError(f"role must be one of {', '.join(LOGIN_ROLES)} (got {role!r})",
+                           "role")
     username = username.strip()
     wrong = usernames.problem(username)
     if wrong:
@@ -71,7 +77,7 @@ def create_user(session: Session, username: str, role: Role, password: str) -> U
         raise AccountError(f"the username {username!r} is taken (or too like one that is)")
     wrong = passwords.problem(password, username=username)
     if wrong:
-        raise AccountError(wrong)
+        raise AccountError(wrong, "password")
     user = User(username=username, username_key=key, role=role,
                 password_hash=passwords.hasher.hash(password), disabled=False,
                 created_at=utcnow())
@@ -106,7 +112,7 @@ def set_password(session: Session, username: str, password: str) -> User:
         raise AccountError(f"no user {username!r}")
     wrong = passwords.problem(password, username=user.username or "")
     if wrong:
-        raise AccountError(wrong)
+        raise AccountError(wrong, "password")
     user.password_hash = passwords.hasher.hash(password)
     return user
 

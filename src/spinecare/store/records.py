@@ -15,6 +15,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from spinecare.store.accounts import find_by_username
 from spinecare.store.audit import audit, is_id, list_audit
 from spinecare.store.models import (
     CareTeamMember,
@@ -72,12 +73,9 @@ def care_team(session: Session, patient_id: str) -> list[str]:
 
 def add_to_care_team(session: Session, patient_id: str, username: str) -> bool:
     """Add the clinician ``username``; false when there is no such active clinician."""
-    if "\x00" in username:
-        return False
-    user = session.scalar(select(User).where(User.username == username,
-                                             User.role == "clinician",
-                                             User.disabled.is_(False)))
-    if user is None:
+    # By the name's key, as at sign-in: "Dr.Smith" and "dr.smith" are one clinician.
+    user = find_by_username(session, username)
+    if user is None or user.role != "clinician" or user.disabled:
         return False
     if session.get(CareTeamMember, (patient_id, user.id)) is None:
         session.add(CareTeamMember(patient_id=patient_id, user_id=user.id, added_at=utcnow()))
