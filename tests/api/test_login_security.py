@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from spinecare.app import create_app
+from spinecare.store.audit import verify_chain
 from spinecare.store.db import Database
 from spinecare.store.models import AuditEvent
 from spinecare.store.throttle import ThrottlePolicy
@@ -227,3 +228,24 @@ def test_an_admin_cannot_create_a_lookalike_name_or_a_blank_password(
     r = http.post(f"/api/v1/patients/{pid}/care-team", headers=bearer(world.owner),
                   json={"username": name.upper()})
     assert r.status_code == 200, r.text
+
+
+def test_concurrent_requests_keep_the_audit_chain_whole(http: httpx.Client, db: Database,
+                                                         world: World) -> None:
+    """Appenders serialise on the chain's head (the write lock on SQLite, an advisory lock on
+    PostgreSQL): many requests at once still leave one unbroken chain."""
+    def work(n: int) -> int:
+        if n % 3 == 0:
+            return http.get("/api/v1/patients", headers=bearer("forged")).status_code
+        if n % 3 == 1:
+            return http.get(f"/api/v1/patients/{world.patient_id}",
+                            headers=bearer(world.owner)).status_code
+        return http.post(f"/api/v1/patients/{world.patient_id}/visits",
+                         headers=bearer(world.owner), content=case_bytes()).status_code
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        statuses = Counter(pool.map(work, range(120)))
+    assert statuses == {401: 40, 200: 40, 201: 40}
+    with db.session(read_only=True) as session:
+        report = verify_chain(session)
+    assert report.problems == [] and report.events > 120

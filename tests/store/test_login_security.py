@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -230,7 +231,22 @@ def _tamper(db: Database, event_id: int, assignment: str) -> None:
             conn.exec_driver_sql(statement)
 
 
-def test_audit_verify_names_the_event_that_was_tampered_with(db: Database) -> None:
+@pytest.fixture
+def own_db(db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """A database of the same kind as ``db``, for a test that breaks its audit trail."""
+    if db.dialect == "sqlite":
+        fresh = Database(f"sqlite:///{tmp_path_factory.mktemp('own') / 'own.db'}")
+        yield fresh
+        fresh.dispose()
+        return
+    with fresh_postgres_database(os.environ[POSTGRES_ENV]) as url:
+        fresh = Database(url)
+        yield fresh
+        fresh.dispose()
+
+
+def test_audit_verify_names_the_event_that_was_tampered_with(own_db: Database) -> None:
+    db = own_db
     first = _event(db, "test.chain")
     _event(db, "test.chain")
     ok = _verify(db.url)
@@ -297,3 +313,34 @@ def _upgrade_old(url: str) -> None:
                     "bob" if name.lower() == "bob" else name)
     finally:
         db.dispose()
+
+
+def _spinecare(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "spinecare", *args], capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def test_backup_and_restore_are_audited_and_the_copy_keeps_its_chain(
+        db: Database, tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.mktemp("backup")
+    _event(db, "test.before-backup")
+    run = _spinecare("backup", str(folder / "copy.jsonl"), "--database", db.url)
+    assert run.returncode == 0, run.stderr
+    with db.session(read_only=True) as session:
+        last = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert last is not None and (last.action, last.address) == ("backup.create", "local")
+    assert last.reason is not None and last.reason.startswith("copy.jsonl by system user ")
+    target = f"sqlite:///{folder / 'restored.db'}"
+    run = _spinecare("restore", str(folder / "copy.jsonl"), "--database", target)
+    assert run.returncode == 0, run.stderr
+    restored = Database(target)
+    try:
+        with restored.session(read_only=True) as session:
+            actions = [e.action for e in session.scalars(
+                select(AuditEvent).order_by(AuditEvent.id.desc()).limit(2))]
+            report = verify_chain(session)
+        assert actions == ["backup.restore", "test.before-backup"]
+        assert report.problems == []
+    finally:
+        restored.dispose()
+    assert _verify(target).returncode == 0
