@@ -5,6 +5,7 @@ command line prints. Nothing unexpected reaches a user as a traceback."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,6 +54,9 @@ def from_service(exc: service.ServiceError) -> Exception:
         return Invalid(exc.detail, exc.problems)
     if isinstance(exc, service.NotAuthenticated):
         return ApiError(401, str(exc), headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, service.Throttled | service.Unavailable):
+        return ApiError(429 if isinstance(exc, service.Throttled) else 503, str(exc),
+                        headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))})
     status = {service.NotFound: 404, service.Forbidden: 403, service.Conflict: 409}
     return ApiError(status.get(type(exc), 400), str(exc))
 

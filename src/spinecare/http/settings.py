@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from spinecare.errors import SpinecareError
 from spinecare.store.files import private_dir
+from spinecare.store.throttle import ThrottlePolicy
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 ApiDocs = Literal["signed-in", "off"]
@@ -64,6 +65,9 @@ class Settings:
     token_cache_seconds: float = 10.0
     public_url: str = DEFAULT_PUBLIC_URL
     api_docs: ApiDocs = "signed-in"
+    # Failed sign-ins per account and per address (spinecare.store.throttle explains the
+    # numbers); shared through the database by every worker.
+    login_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", check_public_url(self.public_url))
