@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from spinecare import __version__, web
 from spinecare.api import errors, openapi
 from spinecare.api.routes import router
-from spinecare.http.deps import TokenCache
 from spinecare.http.settings import Settings
 from spinecare.plan.planner import default_plan_knowledge
 from spinecare.reasoning.engine import default_engine
@@ -43,7 +42,6 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                               "stenosis (CONTRACT.md section 4).")
     app.state.settings = settings
     app.state.db = database
-    app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.include_router(router)
     errors.install(app)
     openapi.install(app)

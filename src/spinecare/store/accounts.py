@@ -79,6 +79,12 @@ def create_user(session: Session, username: str, role: Role, password: str) -> U
     return user
 
 
+def hash_password(password: str) -> str:
+    """The stored form of a password (argon2id); slow on purpose, so call it outside any
+    database transaction."""
+    return _hasher.hash(password)
+
+
 def set_password(session: Session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
@@ -157,7 +163,7 @@ def redeem_invitation(session: Session, secret_key: str, token: str) -> User | N
     claimed = session.execute(
         update(Invitation)
         .where(Invitation.id == invitation_id, Invitation.used_at.is_(None),
-               Invitation.expires_at > now)
+               Invitation.cancelled_at.is_(None), Invitation.expires_at > now)
         .values(used_at=now)
         .returning(Invitation.patient_id)
     ).first()
