@@ -1,6 +1,7 @@
 """The app's database and settings, and the principal a bearer token stands for.
 
-Every request reads its token's row and its user's row (one indexed join, by primary keys):
+Every request reads its token's row and its user's row (one indexed join by primary keys, a
+prebuilt statement on a plain connection: :func:`spinecare.store.lifecycle.check_token`):
 a revoked token, a disabled account or a password reset holds from the next request on every
 worker. An in-memory cache of validated tokens used to save that query; it let a revoked token
 work for up to 10 s, or indefinitely on another worker's cache entry, and the query it saved
@@ -14,9 +15,9 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from spinecare.http.settings import Settings
-from spinecare.store.accounts import Principal, hash_token, principal_for_token
+from spinecare.store.accounts import Principal, hash_token
 from spinecare.store.db import Database
-from spinecare.store.stamps import utcnow
+from spinecare.store.lifecycle import check_token
 
 
 def get_db(request: Request) -> Database:
@@ -31,7 +32,7 @@ def get_settings(request: Request) -> Settings:
 
 async def principal_of_token(request: Request, token: str) -> Principal | None:
     """Who ``token`` stands for, from the database (``None``: nobody)."""
-    found = await run_in_threadpool(_lookup, get_db(request), hash_token(token))
+    found = await run_in_threadpool(check_token, get_db(request), hash_token(token))
     return None if found is None else found[0]
 
 
@@ -39,12 +40,3 @@ def forget_token(request: Request, token: str) -> str:
     """The hash of ``token``, for revoking it (nothing else holds it: every check reads the
     database)."""
     return hash_token(token)
-
-
-def _lookup(db: Database, token_hash: str) -> tuple[Principal, float] | None:
-    with db.session(read_only=True) as session:
-        found = principal_for_token(session, token_hash)
-    if found is None:
-        return None
-    who, expires_at = found
-    return who, (expires_at - utcnow()).total_seconds()

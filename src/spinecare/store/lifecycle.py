@@ -11,13 +11,36 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from spinecare.store.accounts import hash_token
+from spinecare.store.accounts import Principal, Role, hash_token
+from spinecare.store.db import Database
 from spinecare.store.models import AccessToken, CareTeamMember, Invitation, PasswordReset, User
 from spinecare.store.stamps import utcnow
+
+# Built once: every request runs it, and building the expression costs more than running it.
+_TOKEN_CHECK = (
+    select(User.id, User.role, User.patient_id, AccessToken.expires_at)
+    .join(AccessToken, AccessToken.user_id == User.id)
+    .where(AccessToken.token_hash == bindparam("token_hash"),
+           AccessToken.revoked_at.is_(None), AccessToken.expires_at > bindparam("now"),
+           User.disabled.is_(False)))
+
+
+def check_token(db: Database, token_hash: str) -> tuple[Principal, datetime] | None:
+    """The caller a token stands for and when it expires, if it is valid now: not revoked,
+    not expired, its account not disabled. Read from the database on every call (no cache),
+    so a revocation written by any worker holds for the next request on all of them."""
+    with db.read_connection() as conn:
+        row = conn.execute(_TOKEN_CHECK, {"token_hash": token_hash, "now": utcnow()}).first()
+    if row is None:
+        return None
+    user_id, role, patient_id, expires_at = row
+    return Principal(user_id, cast(Role, role), patient_id), expires_at
+
 
 # The rule create_user applies to a new account's password; a reset must not be weaker.
 MIN_PASSWORD_LENGTH = 12
