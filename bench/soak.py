@@ -53,18 +53,49 @@ def worker_pids(parent: int) -> list[int]:
     return sorted(out)
 
 
+def _connections_by_worker(port: int, pids: list[int]) -> dict[int, int]:
+    """How many established client connections each worker holds (through /proc)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+            inodes.add(fields[9])
+    held = {}
+    for pid in pids:
+        mine = 0
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    target = os.readlink(fd)
+                except OSError:
+                    continue
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    mine += 1
+        except OSError:
+            pass
+        held[pid] = mine
+    return held
+
+
 class Client:
-    """One keep-alive connection, reopened after an error."""
+    """One keep-alive connection, reopened after an error and every 50 requests (so that
+    the connections spread over the workers as they come and go)."""
 
     def __init__(self, port: int, token: str):
         self.port = port
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self.conn: http.client.HTTPConnection | None = None
+        self.used = 0
 
     def call(self, method: str, path: str, body: bytes | None = None,
              headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        if self.conn is not None and self.used >= 50:
+            self.conn.close()
+            self.conn = None
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.used = 0
+        self.used += 1
         try:
             self.conn.request(method, path, body=body, headers={**self.headers,
                                                                 **(headers or {})})
@@ -253,10 +284,13 @@ def _run(server: subprocess.Popen[str], port: int, args: argparse.Namespace) -> 
         t.start()
     time.sleep(args.seconds / 2)
     before = worker_pids(server.pid)
-    victim = random.choice(before)
+    # The worker holding the most client connections, so that requests are cut mid-way.
+    held = _connections_by_worker(port, before)
+    victim = max(before, key=lambda pid: held[pid])
     os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
-    print(f"soak: killed worker {victim} (SIGKILL) at {killed_at - start:.0f} s", flush=True)
+    print(f"soak: killed worker {victim} (SIGKILL) at {killed_at - start:.0f} s, holding "
+          f"{held[victim]} of {sum(held.values())} client connections", flush=True)
     restarted = None
     while time.monotonic() - start < args.seconds:
         if restarted is None:
