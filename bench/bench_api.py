@@ -30,6 +30,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +216,10 @@ class _Postgres:
 
 def _fresh_database(server_url: str) -> tuple[str, Any]:
     sys.path.insert(0, str(ROOT))
-    from tests.api.fixtures import fresh_postgres_database
+    with warnings.catch_warnings():
+        # The fixtures module imports FastAPI's test client, which warns about its httpx.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from tests.api.fixtures import fresh_postgres_database
 
     fresh = fresh_postgres_database(server_url)
     return fresh.__enter__(), fresh
