@@ -20,7 +20,7 @@ from typing import Literal, cast
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -118,18 +118,29 @@ def issue_token(session: Session, user_id: int, ttl: timedelta) -> tuple[str, da
     return token, now + ttl
 
 
-def principal_for_token(session: Session, token_hash: str) -> tuple[Principal, datetime] | None:
-    """The caller a token stands for and when it expires, if it is valid now."""
-    row = session.execute(
-        select(User.id, User.role, User.patient_id, AccessToken.expires_at)
-        .join(AccessToken, AccessToken.user_id == User.id)
-        .where(AccessToken.token_hash == token_hash, AccessToken.revoked_at.is_(None),
-               AccessToken.expires_at > utcnow(), User.disabled.is_(False))
-    ).first()
+# The one rule of a valid token, built once: every request runs it (through
+# spinecare.store.lifecycle.check_token), and building the expression costs more than running it.
+TOKEN_CHECK = (
+    select(User.id, User.role, User.patient_id, AccessToken.expires_at)
+    .join(AccessToken, AccessToken.user_id == User.id)
+    .where(AccessToken.token_hash == bindparam("token_hash"),
+           AccessToken.revoked_at.is_(None), AccessToken.expires_at > bindparam("now"),
+           User.disabled.is_(False)))
+
+
+def principal_from_row(row: Row[int, str, str | None, datetime] | None,
+                       ) -> tuple[Principal, datetime] | None:
+    """A :data:`TOKEN_CHECK` row as the caller and the token's expiry."""
     if row is None:
         return None
     user_id, role, patient_id, expires_at = row
     return Principal(user_id, cast(Role, role), patient_id), expires_at
+
+
+def principal_for_token(session: Session, token_hash: str) -> tuple[Principal, datetime] | None:
+    """The caller a token stands for and when it expires, if it is valid now."""
+    return principal_from_row(session.execute(
+        TOKEN_CHECK, {"token_hash": token_hash, "now": utcnow()}).first())
 
 
 def revoke_token(session: Session, token_hash: str) -> bool:

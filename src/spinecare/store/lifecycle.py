@@ -1,9 +1,9 @@
 """Taking access away and giving it back: disabling accounts, revoking tokens, one-time
 password resets, leaving a care team, cancelling invitations.
 
-Every check of a bearer token reads its row and its user's row
-(:func:`spinecare.store.accounts.principal_for_token`), so whatever is written here holds for
-the next request on every worker: a revoked token, a disabled account.
+Every check of a bearer token reads its row and its user's row (:func:`check_token`), so
+whatever is written here holds for the next request on every worker: a revoked token, a
+disabled account.
 """
 
 from __future__ import annotations
@@ -11,23 +11,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from spinecare.store.accounts import Principal, Role, hash_token
+from spinecare.store.accounts import TOKEN_CHECK, Principal, hash_token, principal_from_row
 from spinecare.store.db import Database
 from spinecare.store.models import AccessToken, CareTeamMember, Invitation, PasswordReset, User
 from spinecare.store.stamps import utcnow
-
-# Built once: every request runs it, and building the expression costs more than running it.
-_TOKEN_CHECK = (
-    select(User.id, User.role, User.patient_id, AccessToken.expires_at)
-    .join(AccessToken, AccessToken.user_id == User.id)
-    .where(AccessToken.token_hash == bindparam("token_hash"),
-           AccessToken.revoked_at.is_(None), AccessToken.expires_at > bindparam("now"),
-           User.disabled.is_(False)))
 
 
 def check_token(db: Database, token_hash: str) -> tuple[Principal, datetime] | None:
@@ -35,11 +26,8 @@ def check_token(db: Database, token_hash: str) -> tuple[Principal, datetime] | N
     not expired, its account not disabled. Read from the database on every call (no cache),
     so a revocation written by any worker holds for the next request on all of them."""
     with db.read_connection() as conn:
-        row = conn.execute(_TOKEN_CHECK, {"token_hash": token_hash, "now": utcnow()}).first()
-    if row is None:
-        return None
-    user_id, role, patient_id, expires_at = row
-    return Principal(user_id, cast(Role, role), patient_id), expires_at
+        return principal_from_row(conn.execute(
+            TOKEN_CHECK, {"token_hash": token_hash, "now": utcnow()}).first())
 
 
 # The rule create_user applies to a new account's password; a reset must not be weaker.
