@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench bench-api clean chromium schemas
+.PHONY: run test lint typecheck unit bench bench-api soak clean chromium schemas
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,9 +52,16 @@ schemas: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_assess.py
 
+# SQLite with one worker, then PostgreSQL with 1 and 4 workers and the ratio (PostgreSQL from
+# SPINECARE_TEST_POSTGRES_URL, else a throwaway server from scripts/pg-test-server).
 bench-api: $(STAMP)
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_login.py
+
+# Not part of `make test`: SOAK_SECONDS (600) of mixed reads and writes on PostgreSQL with
+# SOAK_WORKERS (2) workers, one killed midway, then every acknowledged write read back.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -1,12 +1,18 @@
-"""HTTP throughput and latency of `spinecare serve` (one uvicorn worker, SQLite) on loopback.
+"""HTTP throughput and latency of `spinecare serve` on loopback: one worker on SQLite, then
+PostgreSQL with one worker against several (``--workers``, default 1 and 4), with the ratio.
 
-The server runs in one process (``spinecare serve --demo`` in a temporary data directory); the
+The server runs as ``spinecare serve --demo [--workers N]`` in a temporary data directory; the
 load generator runs in a second process: an asyncio client on raw keep-alive HTTP/1.1
 connections (a general HTTP client library would cost more CPU than the server it measures).
 For ``POST /api/v1/assess`` and ``POST /api/v1/patients/{id}/visits`` it prints requests/s and
-p50/p99 latency. Run with `make bench-api` (options: ``--seconds``, ``--connections``).
+p50/p99 latency. Run with `make bench-api` (options: ``--seconds``, ``--connections``,
+``--workers``, ``--postgres URL``). PostgreSQL is the server named by ``--postgres``, else
+``SPINECARE_TEST_POSTGRES_URL``, else a throwaway one started with ``scripts/pg-test-server``
+(skipped with a note when PostgreSQL is not installed); each run gets a new database.
 
-Target (one worker): 1,000 assessments/s with p99 under 25 ms.
+Target (one worker): 1,000 assessments/s with p99 under 25 ms. The load generator shares the
+machine's cores with the server: on a machine with fewer cores than workers plus one, the
+ratio measures the machine as much as the server (``os.cpu_count()`` is printed beside it).
 """
 
 from __future__ import annotations
@@ -20,10 +26,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
+import warnings
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE = (ROOT / "tests" / "data" / "cases" / "lss-classic.case.json").read_bytes()
@@ -98,26 +107,21 @@ def client_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--token", help=argparse.SUPPRESS)
-    parser.add_argument("--patient", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.client:
-        return client_main(args)
-
+def _serve(url: str | None, workers: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Start ``spinecare serve`` on ``url`` (``None``: SQLite in the data directory), load it,
+    stop it; one result per endpoint."""
     port = _free_port()
     with tempfile.TemporaryDirectory() as data:
         env = {**os.environ, "SPINECARE_DATA_DIR": data}
         env.pop("SPINECARE_DATABASE_URL", None)
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("spinecare")), "serve", "--demo",
-             "--port", str(port), "--no-access-log", "--log-level", "warning"],
-            env=env, stdout=subprocess.PIPE, text=True)
+        command = [str(Path(sys.executable).with_name("spinecare")), "serve", "--demo",
+                   "--port", str(port), "--no-access-log", "--log-level", "info",
+                   "--workers", str(workers)]
+        if url is not None:
+            command += ["--database", url]
+        server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        ready = _count_started(server, workers)
         try:
             assert server.stdout is not None
             password = ""
@@ -127,12 +131,9 @@ def main() -> int:
                     password = found.group(1)
                     break
             base = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(f"{base}/openapi.json", timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
+            if not ready.wait(timeout=300):
+                raise RuntimeError("the workers did not all start")
+            _wait_ready(base)
             form = urllib.parse.urlencode({"username": "demo", "password": password}).encode()
             token = str(_request(f"{base}/api/v1/auth/token", form,
                                  {"Content-Type": "application/x-www-form-urlencoded"})
@@ -141,22 +142,131 @@ def main() -> int:
             patient = str(_request(f"{base}/api/v1/patients",
                                    b'{"display_name": "Bench", "birth_year": 1950}',
                                    auth)["id"])
-            print(f"spinecare serve: one worker, SQLite, {args.connections} keep-alive "
-                  f"connections, {args.seconds:g} s per endpoint (load generator in a second "
-                  "process)")
             client = subprocess.run(
                 [sys.executable, __file__, "--client", "--port", str(port), "--token", token,
                  "--patient", patient, "--seconds", str(args.seconds),
                  "--connections", str(args.connections)],
                 capture_output=True, text=True, check=True)
-            for line in client.stdout.splitlines():
-                r = json.loads(line)
-                print(f"  {r['endpoint']:<36} {r['requests_per_s']:>8.1f} req/s   "
-                      f"p50 {r['p50_ms']:>6.2f} ms   p99 {r['p99_ms']:>6.2f} ms   "
-                      f"({r['requests']} requests, {r['errors']} errors)")
+            return [json.loads(line) for line in client.stdout.splitlines()]
         finally:
             server.terminate()
-            server.wait(timeout=20)
+            server.wait(timeout=60)
+
+
+def _count_started(server: subprocess.Popen[str], workers: int) -> threading.Event:
+    """An event set once every worker has logged its start-up (the knowledge loaded); the
+    server's log is drained to the end so that it never blocks on a full pipe."""
+    ready = threading.Event()
+
+    def read() -> None:
+        assert server.stderr is not None
+        started = 0
+        for line in server.stderr:
+            if "Application startup complete" in line:
+                started += 1
+                if started >= workers:
+                    ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    return ready
+
+
+def _wait_ready(base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/openapi.json", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+def _print(results: list[dict[str, Any]]) -> None:
+    for r in results:
+        print(f"  {r['endpoint']:<36} {r['requests_per_s']:>8.1f} req/s   "
+              f"p50 {r['p50_ms']:>6.2f} ms   p99 {r['p99_ms']:>6.2f} ms   "
+              f"({r['requests']} requests, {r['errors']} errors)", flush=True)
+
+
+class _Postgres:
+    """A PostgreSQL server URL: given, from the environment, or a throwaway one."""
+
+    def __init__(self, given: str | None):
+        self.url = given or os.environ.get("SPINECARE_TEST_POSTGRES_URL")
+        self.dir: str | None = None
+
+    def __enter__(self) -> str | None:
+        if self.url:
+            return self.url
+        script = ROOT / "scripts" / "pg-test-server"
+        started = subprocess.run(["bash", str(script)], capture_output=True, text=True)
+        if started.returncode != 0:
+            print(f"PostgreSQL: not measured ({started.stderr.strip()})")
+            return None
+        found = dict(re.findall(r"export (\w+)=(\S+)", started.stdout))
+        self.dir = found["SPINECARE_PG_TEST_DIR"]
+        self.url = found["SPINECARE_TEST_POSTGRES_URL"]
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        if self.dir:
+            subprocess.run(["bash", str(ROOT / "scripts" / "pg-test-server"), "stop",
+                            self.dir], check=False)
+
+
+def _fresh_database(server_url: str) -> tuple[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    with warnings.catch_warnings():
+        # The fixtures module imports FastAPI's test client, which warns about its httpx.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from tests.api.fixtures import fresh_postgres_database
+
+    fresh = fresh_postgres_database(server_url)
+    return fresh.__enter__(), fresh
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", default="1,4",
+                        help="worker counts to compare on PostgreSQL (default 1,4)")
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to use")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run")
+    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--patient", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        return client_main(args)
+
+    print(f"spinecare serve on loopback, {args.connections} keep-alive connections, "
+          f"{args.seconds:g} s per endpoint, the load generator in one more process, "
+          f"{os.cpu_count()} CPU cores")
+    if not args.no_sqlite:
+        print("SQLite, one worker:")
+        _print(_serve(None, 1, args))
+    counts = [int(n) for n in args.workers.split(",")]
+    by_workers: dict[int, dict[str, float]] = {}
+    with _Postgres(args.postgres) as server_url:
+        if server_url is None:
+            return 0
+        for workers in counts:
+            url, fresh = _fresh_database(server_url)
+            try:
+                print(f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}:")
+                results = _serve(url, workers, args)
+            finally:
+                fresh.__exit__(None, None, None)
+            _print(results)
+            by_workers[workers] = {r["endpoint"]: r["requests_per_s"] for r in results}
+    low, high = min(counts), max(counts)
+    if low != high:
+        print(f"PostgreSQL, {high} workers against {low} (throughput ratio):")
+        for endpoint, rate in by_workers[high].items():
+            base = by_workers[low][endpoint]
+            print(f"  {endpoint:<36} {rate / base if base else float('nan'):>8.2f}x")
     return 0
 
 

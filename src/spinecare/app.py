@@ -14,7 +14,6 @@ from spinecare import __version__, web
 from spinecare.api import errors, openapi
 from spinecare.api.routes import router
 from spinecare.http.audit import AuditRefusals
-from spinecare.http.deps import TokenCache
 from spinecare.http.headers import NoLeakMiddleware, SecurityHeadersMiddleware
 from spinecare.http.limits import BodyLimitMiddleware
 from spinecare.http.settings import Settings
@@ -49,7 +48,6 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.settings = settings
     app.state.db = database
-    app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.include_router(router)
     errors.install(app)
     openapi.install(app)

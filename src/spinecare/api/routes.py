@@ -10,11 +10,11 @@ class (:func:`spinecare.api.errors.from_service`). Clinical documents are return
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from starlette.concurrency import run_in_threadpool
 
@@ -22,20 +22,30 @@ from spinecare.api.deps import DB, AppSettings, Caller
 from spinecare.api.errors import JSONBytes, from_service
 from spinecare.api.openapi import CASE_BODY, json_responses
 from spinecare.api.schemas import (
+    AccessEndedOut,
+    AccountChangeOut,
+    AccountList,
+    AccountOut,
     AuditEventOut,
     AuditList,
+    CancelledOut,
     CareTeamIn,
     ExerciseLogList,
     ExerciseLogOut,
     InvitationOut,
     InvitationRedeemIn,
+    OpenInvitationList,
+    OpenInvitationOut,
     OutcomesOut,
+    PasswordResetIn,
+    PasswordResetOut,
     PatientIn,
     PatientList,
     PatientOut,
     QuestionnaireIn,
     QuestionnaireList,
     QuestionnaireOut,
+    RevokedOut,
     TokenOut,
     UserIn,
     UserOut,
@@ -46,6 +56,7 @@ from spinecare.http.audit import client_address
 from spinecare.http.deps import forget_token, get_db
 from spinecare.http.routing import translating_route
 from spinecare.service import (
+    access,
     admin,
     auth,
     care_team,
@@ -56,7 +67,7 @@ from spinecare.service import (
     visits,
 )
 from spinecare.service.patients import PatientWithTeam
-from spinecare.store.models import ExerciseLog, QuestionnaireResponse, Visit
+from spinecare.store.models import ExerciseLog, QuestionnaireResponse, User, Visit
 
 router = APIRouter(prefix="/api/v1", route_class=translating_route(from_service))
 
@@ -159,13 +170,14 @@ def add_clinician(patient_id: PatientId, body: CareTeamIn, who: Caller, db: DB) 
              response_model=InvitationOut, responses=json_responses(401, 403, 404))
 def invite_patient(patient_id: PatientId, who: Caller, db: DB,
                    settings: AppSettings) -> InvitationOut:
-    """A signed one-time link for the patient to sign in (valid for a week)."""
+    """A signed one-time link for the patient to sign in (valid for a week). The patient's
+    earlier open invitations stop working."""
     invitation = invitations.create(db, who, patient_id, secret_key=settings.secret_key,
                                     ttl=settings.invitation_ttl)
     token = invitation.token
     # The token travels in the fragment, which browsers never send to a server or its logs.
     return InvitationOut(token=token, link=f"{settings.public_url}/invite#{token}",
-                         expires_at=_aware(invitation.expires_at))
+                         expires_at=_aware(invitation.expires_at), id=invitation.id)
 
 
 # --- visits -----------------------------------------------------------------------------------
@@ -307,3 +319,115 @@ def create_user(body: UserIn, who: Caller, db: DB) -> UserOut:
     user = admin.create_user(db, who, body.username, body.role, body.password)
     return UserOut(id=user.id, username=body.username, role=body.role)
 
+
+
+# --- taking access away -----------------------------------------------------------------------
+
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the account's id")]
+# How long an admin's password reset link works.
+PASSWORD_RESET_TTL = timedelta(hours=24)
+
+
+def _account_out(user: User) -> AccountOut:
+    return AccountOut(id=user.id, username=user.username, role=user.role,
+                      disabled=user.disabled, patient_id=user.patient_id,
+                      created_at=_aware(user.created_at))
+
+
+@router.delete("/patients/{patient_id}/care-team/{username}", response_model=PatientOut,
+               tags=["patients"], responses=json_responses(401, 403, 404, 409, 422))
+def remove_clinician(patient_id: PatientId, username: str, who: Caller, db: DB) -> PatientOut:
+    """Take a clinician off the patient's care team (the patient's clinicians and admins);
+    the last clinician of a team stays (409)."""
+    return _patient_out(access.remove_from_care_team(db, who, patient_id, username))
+
+
+@router.get("/patients/{patient_id}/invitations", response_model=OpenInvitationList,
+            tags=["patients"], responses=json_responses(401, 403, 404))
+def list_invitations(patient_id: PatientId, who: Caller, db: DB) -> OpenInvitationList:
+    """The patient's invitations that could still be redeemed (the links themselves are not
+    stored, so they cannot be shown again)."""
+    rows = access.open_invitations(db, who, patient_id)
+    return OpenInvitationList(items=[OpenInvitationOut(
+        id=r.id, created_at=_aware(r.created_at), expires_at=_aware(r.expires_at))
+        for r in rows], total=len(rows))
+
+
+@router.delete("/patients/{patient_id}/invitations", response_model=CancelledOut,
+               tags=["patients"], responses=json_responses(401, 403, 404))
+def cancel_invitations(patient_id: PatientId, who: Caller, db: DB) -> CancelledOut:
+    """Cancel every open invitation of the patient."""
+    return CancelledOut(cancelled=access.cancel_invitations(db, who, patient_id))
+
+
+@router.delete("/patients/{patient_id}/invitations/{invitation_id}",
+               response_model=CancelledOut, tags=["patients"],
+               responses=json_responses(401, 403, 404))
+def cancel_invitation(patient_id: PatientId, invitation_id: str, who: Caller,
+                      db: DB) -> CancelledOut:
+    """Cancel one open invitation (404 when it is used, expired, cancelled or unknown)."""
+    return CancelledOut(cancelled=access.cancel_invitations(db, who, patient_id,
+                                                            invitation_id))
+
+
+@router.post("/patients/{patient_id}/end-access", response_model=AccessEndedOut,
+             tags=["patients"], responses=json_responses(401, 403, 404))
+def end_patient_access(patient_id: PatientId, who: Caller, db: DB) -> AccessEndedOut:
+    """End the patient's own access at once: every token of their account is revoked and
+    their open invitations cancelled. A new invitation gives access back."""
+    ended = access.end_patient_access(db, who, patient_id)
+    return AccessEndedOut(patient_id=ended.patient_id, revoked_tokens=ended.revoked_tokens,
+                          cancelled_invitations=ended.cancelled_invitations)
+
+
+@router.get("/admin/users", response_model=AccountList, tags=["admin"],
+            responses=json_responses(401, 403, 422))
+def list_users(who: Caller, db: DB, limit: Limit = 50, offset: Offset = 0) -> AccountList:
+    """Every account, oldest first (admins only)."""
+    rows, total = access.list_users(db, who, limit=limit, offset=offset)
+    return AccountList(items=[_account_out(u) for u in rows], total=total)
+
+
+@router.post("/admin/users/{user_id}/disable", response_model=AccountChangeOut,
+             tags=["admin"], responses=json_responses(401, 403, 404, 409, 422))
+def disable_user(user_id: UserId, who: Caller, db: DB) -> AccountChangeOut:
+    """Disable an account (admins only): it cannot sign in, and its tokens are revoked, on
+    every worker from the next request."""
+    user, revoked = access.disable(db, who, user_id)
+    return AccountChangeOut(account=_account_out(user), revoked_tokens=revoked)
+
+
+@router.post("/admin/users/{user_id}/enable", response_model=AccountChangeOut,
+             tags=["admin"], responses=json_responses(401, 403, 404, 422))
+def enable_user(user_id: UserId, who: Caller, db: DB) -> AccountChangeOut:
+    """Enable an account again (admins only); its old tokens stay revoked."""
+    return AccountChangeOut(account=_account_out(access.enable(db, who, user_id)),
+                            revoked_tokens=0)
+
+
+@router.post("/admin/users/{user_id}/revoke-tokens", response_model=RevokedOut,
+             tags=["admin"], responses=json_responses(401, 403, 404, 422))
+def revoke_user_tokens(user_id: UserId, who: Caller, db: DB) -> RevokedOut:
+    """Revoke every token of an account (admins only): all its sessions end."""
+    return RevokedOut(revoked_tokens=access.revoke_tokens(db, who, user_id))
+
+
+@router.post("/admin/users/{user_id}/password-reset", status_code=201,
+             response_model=PasswordResetOut, tags=["admin"],
+             responses=json_responses(401, 403, 404, 422))
+def start_password_reset(user_id: UserId, who: Caller, db: DB,
+                         settings: AppSettings) -> PasswordResetOut:
+    """A one-time password reset link for a clinician or admin (admins only), valid for
+    24 hours; only the newest link of an account works."""
+    reset = access.start_password_reset(db, who, user_id, PASSWORD_RESET_TTL)
+    return PasswordResetOut(token=reset.token,
+                            link=f"{settings.public_url}/reset-password#{reset.token}",
+                            expires_at=_aware(reset.expires_at))
+
+
+@router.post("/auth/password-reset", status_code=204, tags=["auth"],
+             responses=json_responses(401, 422))
+def finish_password_reset(body: PasswordResetIn, db: DB) -> Response:
+    """Set a new password with a one-time reset token; every session of the account ends."""
+    access.finish_password_reset(db, body.token, body.password)
+    return Response(status_code=204)

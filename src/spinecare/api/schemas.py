@@ -109,6 +109,29 @@ class InvitationOut(_Out):
     token: str
     link: str
     expires_at: datetime
+    # The id to cancel it by (DELETE .../invitations/{id}); the token itself is never stored.
+    id: str | None = None
+
+
+class OpenInvitationOut(_Out):
+    id: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class OpenInvitationList(_Out):
+    items: list[OpenInvitationOut]
+    total: int
+
+
+class CancelledOut(_Out):
+    cancelled: int
+
+
+class AccessEndedOut(_Out):
+    patient_id: str
+    revoked_tokens: int
+    cancelled_invitations: int
 
 
 class QuestionnaireIn(_In):
@@ -173,3 +196,41 @@ class UserOut(_Out):
     id: int
     username: str
     role: str
+
+
+class AccountOut(_Out):
+    """An account as admins see it (a patient account has no username)."""
+
+    id: int
+    username: str | None
+    role: str
+    disabled: bool
+    patient_id: str | None
+    created_at: datetime
+
+
+class AccountList(_Out):
+    items: list[AccountOut]
+    total: int
+
+
+class AccountChangeOut(_Out):
+    account: AccountOut
+    revoked_tokens: int
+
+
+class RevokedOut(_Out):
+    revoked_tokens: int
+
+
+class PasswordResetOut(_Out):
+    """A one-time password reset: give the link (or the token) to the account's owner."""
+
+    token: str
+    link: str
+    expires_at: datetime
+
+
+class PasswordResetIn(_In):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]

@@ -1,6 +1,8 @@
 """Commands over the clinic's database: accounts, backup and restore.
 
     spinecare admin create-user USERNAME --role clinician|admin --password-stdin [--database URL]
+    spinecare admin list-users | disable USERNAME | enable USERNAME | revoke-tokens USERNAME
+    spinecare admin reset-password USERNAME     a one-time link, valid for 24 hours
     spinecare backup FILE [--database URL]      a consistent copy, while the service runs
     spinecare backup FILE --encrypt --key-file KEY      ... sealed with AES-256-GCM
     spinecare backup --generate-key KEY          a new key file (0600)
@@ -51,6 +53,22 @@ def register(sub: Subcommands) -> None:
     add_database_option(c)
     c.set_defaults(func=cmd_create_user)
 
+    lu = asub.add_parser("list-users", help="list every account",
+                         description="Every account: id, username, role, and whether it is "
+                         "disabled.")
+    add_database_option(lu)
+    lu.set_defaults(func=cmd_list_users)
+    for name, helptext in (
+            ("disable", "disable an account and revoke its tokens (at once, on every worker)"),
+            ("enable", "enable a disabled account (its old tokens stay revoked)"),
+            ("revoke-tokens", "revoke every token of an account: all its sessions end"),
+            ("reset-password", "print a one-time password reset link (valid for 24 hours)")):
+        u = asub.add_parser(name, help=helptext, description=helptext[0].upper()
+                            + helptext[1:] + ". Audited as done by the command line.")
+        u.add_argument("username")
+        add_database_option(u)
+        u.set_defaults(func=cmd_account, account_action=name)
+
     b = sub.add_parser("backup", help="copy the database to a file while it runs",
                        description="Write every table, read in one consistent snapshot, to "
                        "FILE as JSON Lines (gzip-compressed when FILE ends in .gz), readable "
@@ -95,6 +113,57 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     write_line(f"created {args.role} {args.username!r} (id {user.id})")
+    return EXIT_OK
+
+
+def cmd_list_users(args: argparse.Namespace) -> int:
+    from spinecare.service import access
+
+    db = open_database(args.database)
+    try:
+        rows, _ = access.list_users(db, None, limit=1_000_000, offset=0)
+    finally:
+        db.dispose()
+    for user in rows:
+        name = user.username if user.username is not None else f"(patient {user.patient_id})"
+        write_line(f"{user.id}\t{name}\t{user.role}\t"
+                   f"{'disabled' if user.disabled else 'active'}")
+    return EXIT_OK
+
+
+def cmd_account(args: argparse.Namespace) -> int:
+    """``admin disable|enable|revoke-tokens|reset-password USERNAME``."""
+    from datetime import timedelta
+
+    from spinecare.http.settings import load_settings
+    from spinecare.service import access
+    from spinecare.service.errors import ServiceError
+
+    settings = load_settings(args.database)
+    db = open_database(args.database)
+    try:
+        user_id = access.user_id_of(db, args.username)
+        if args.account_action == "disable":
+            _, revoked = access.disable(db, None, user_id)
+            message = f"disabled {args.username!r}; {revoked} token(s) revoked"
+        elif args.account_action == "enable":
+            access.enable(db, None, user_id)
+            message = f"enabled {args.username!r}"
+        elif args.account_action == "revoke-tokens":
+            revoked = access.revoke_tokens(db, None, user_id)
+            message = f"revoked {revoked} token(s) of {args.username!r}"
+        else:
+            reset = access.start_password_reset(db, None, user_id, timedelta(hours=24))
+            message = (f"password reset link for {args.username!r}, valid until "
+                       f"{reset.expires_at:%Y-%m-%d %H:%M} UTC, once:\n"
+                       f"  {settings.public_url}/reset-password#{reset.token}")
+    except ServiceError as exc:
+        detail = "no such account" if str(exc) == "User not found" else str(exc)
+        report([f"spinecare: {args.username!r}: {detail}"])
+        return EXIT_INVALID
+    finally:
+        db.dispose()
+    write_line(message)
     return EXIT_OK
 
 

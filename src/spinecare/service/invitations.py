@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from spinecare.service import patients
 from spinecare.service.auth import Token
 from spinecare.service.errors import NotAuthenticated
-from spinecare.store import accounts, records
+from spinecare.store import accounts, lifecycle, records
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
 from spinecare.store.models import Patient
@@ -20,19 +20,25 @@ class Invitation:
     patient: Patient
     token: str
     expires_at: datetime
+    id: str = ""
 
 
 def create(db: Database, who: Principal, patient_id: str, *, secret_key: str,
            ttl: timedelta) -> Invitation:
-    """A one-time invitation for a patient in the caller's care (patients cannot invite)."""
+    """A one-time invitation for a patient in the caller's care (patients cannot invite);
+    the patient's earlier open invitations are cancelled."""
     with db.session() as session:
         patient = patients.visible(session, who, patient_id, "invitation.create")
         patients.refuse_patient_writes(session, who, patient_id, "invitation.create", "invite")
+        # Only the newest link works: one sent to a wrong address is taken back by sending
+        # the right one.
+        if lifecycle.cancel_invitations(session, patient_id):
+            records.audit(session, who, "invitation.cancel", patient_id=patient_id)
         token, invitation = accounts.create_invitation(session, secret_key, patient_id,
                                                        who.user_id, ttl)
         records.audit(session, who, "invitation.create", patient_id=patient_id,
                       target_id=invitation.id)
-    return Invitation(patient, token, invitation.expires_at)
+    return Invitation(patient, token, invitation.expires_at, invitation.id)
 
 
 def redeem(db: Database, code: str, *, secret_key: str, ttl: timedelta) -> Token:

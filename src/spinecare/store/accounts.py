@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Literal, cast
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -106,6 +106,12 @@ def find_by_username(session: Session, username: str) -> User | None:
     return user
 
 
+def hash_password(password: str) -> str:
+    """The stored form of a password (argon2id); slow on purpose, so call it outside any
+    database transaction."""
+    return passwords.hasher.hash(password)
+
+
 def set_password(session: Session, username: str, password: str) -> User:
     user = find_by_username(session, username)
     if user is None:
@@ -153,18 +159,29 @@ def issue_token(session: Session, user_id: int, ttl: timedelta) -> tuple[str, da
     return token, now + ttl
 
 
-def principal_for_token(session: Session, token_hash: str) -> tuple[Principal, datetime] | None:
-    """The caller a token stands for and when it expires, if it is valid now."""
-    row = session.execute(
-        select(User.id, User.role, User.patient_id, AccessToken.expires_at)
-        .join(AccessToken, AccessToken.user_id == User.id)
-        .where(AccessToken.token_hash == token_hash, AccessToken.revoked_at.is_(None),
-               AccessToken.expires_at > utcnow(), User.disabled.is_(False))
-    ).first()
+# The one rule of a valid token, built once: every request runs it (through
+# spinecare.store.lifecycle.check_token), and building the expression costs more than running it.
+TOKEN_CHECK = (
+    select(User.id, User.role, User.patient_id, AccessToken.expires_at)
+    .join(AccessToken, AccessToken.user_id == User.id)
+    .where(AccessToken.token_hash == bindparam("token_hash"),
+           AccessToken.revoked_at.is_(None), AccessToken.expires_at > bindparam("now"),
+           User.disabled.is_(False)))
+
+
+def principal_from_row(row: Row[int, str, str | None, datetime] | None,
+                       ) -> tuple[Principal, datetime] | None:
+    """A :data:`TOKEN_CHECK` row as the caller and the token's expiry."""
     if row is None:
         return None
     user_id, role, patient_id, expires_at = row
     return Principal(user_id, cast(Role, role), patient_id), expires_at
+
+
+def principal_for_token(session: Session, token_hash: str) -> tuple[Principal, datetime] | None:
+    """The caller a token stands for and when it expires, if it is valid now."""
+    return principal_from_row(session.execute(
+        TOKEN_CHECK, {"token_hash": token_hash, "now": utcnow()}).first())
 
 
 def revoke_token(session: Session, token_hash: str) -> bool:
@@ -198,7 +215,7 @@ def redeem_invitation(session: Session, secret_key: str, token: str) -> User | N
     claimed = session.execute(
         update(Invitation)
         .where(Invitation.id == invitation_id, Invitation.used_at.is_(None),
-               Invitation.expires_at > now)
+               Invitation.cancelled_at.is_(None), Invitation.expires_at > now)
         .values(used_at=now)
         .returning(Invitation.patient_id)
     ).first()

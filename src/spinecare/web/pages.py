@@ -64,6 +64,8 @@ class WebError(KeepChanges):
 NOT_FOUND = {
     "patient": ("Patient not found", "There is no patient with this link in your care."),
     "visit": ("Visit not found", "There is no such visit for this patient."),
+    "invitation": ("Invitation not found", "There is no open invitation with this link."),
+    "user": ("Account not found", "There is no such account."),
 }
 
 
