@@ -14,6 +14,7 @@ from spinecare import __version__, web
 from spinecare.api import errors, openapi
 from spinecare.api.routes import router
 from spinecare.http.deps import TokenCache
+from spinecare.http.mailer import MailWorker
 from spinecare.http.settings import Settings
 from spinecare.plan.planner import default_plan_knowledge
 from spinecare.reasoning.engine import default_engine
@@ -24,6 +25,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """The ASGI app. ``db`` defaults to the settings' database, opened and migrated now."""
     database = db or Database(settings.database_url)
     owned = db is None
+    mailer = None if settings.smtp is None else MailWorker(
+        database, settings.smtp, settings.public_url, settings.mail_poll_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -34,7 +37,11 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         # garbage collector from re-scanning them on every request's allocations.
         gc.collect()
         gc.freeze()
+        if mailer is not None:
+            mailer.start()
         yield
+        if mailer is not None:
+            mailer.stop()
         if owned:
             database.dispose()
 
@@ -44,6 +51,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
+    app.state.mailer = mailer
     app.include_router(router)
     errors.install(app)
     openapi.install(app)

@@ -17,6 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from spinecare.errors import SpinecareError
+from spinecare.http.contacts import ClinicContacts, clinic_from_env, smtp_from_env
+from spinecare.service.notifications import SmtpSettings
 
 MIN_SECRET_LENGTH = 32
 _KNOWN_WEAK = {"changeme", "change-me", "secret", "dev", "development", "test", "password"}
@@ -48,6 +50,12 @@ class Settings:
     # a revocation made through this process takes effect at once.
     token_cache_seconds: float = 10.0
     public_url: str = "http://127.0.0.1:8000"
+    # Alert e-mail (None: alerts show in the pages only) and the numbers patients are given
+    # (spinecare.http.contacts documents both).
+    smtp: SmtpSettings | None = None
+    clinic: ClinicContacts = field(default_factory=ClinicContacts)
+    # How often the mail worker looks for e-mails due when nothing wakes it.
+    mail_poll_seconds: float = 15.0
 
     def __post_init__(self) -> None:
         weak = (len(self.secret_key) < MIN_SECRET_LENGTH
@@ -87,4 +95,5 @@ def load_settings(database: str | None = None, *, demo: bool = False, testing: b
         name = "demo.db" if demo else "spinecare.db"
         url = f"sqlite:///{where / name}"
     return Settings(database_url=url, secret_key=_secret_key(where), data_dir=where, demo=demo,
-                    testing=testing, public_url=public_url or "http://127.0.0.1:8000")
+                    testing=testing, public_url=public_url or "http://127.0.0.1:8000",
+                    smtp=smtp_from_env(), clinic=clinic_from_env(demo=demo))

@@ -154,3 +154,93 @@ class AuditEvent(Base):
     patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
     target_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
+
+
+class Alert(Base):
+    """Something the care team must see: a red flag the patient reported (intake,
+    questionnaire, a stop symptom logged with the exercises) or a visit assessed as urgent or
+    emergency. Open until a clinician acknowledges it with a note; nothing closes it by itself
+    (a later report without the flag does not mean the flag went away). ``reasons_json`` holds
+    the engine's or the knowledge's own sentences, ``flags_json`` the red-flag codes or stop
+    symptom ids. A repeat of the same open alert (same source, level and flags) is counted on
+    it instead of being stored again."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
+    source: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str | None] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(16))
+    flags_json: Mapped[str] = mapped_column(Text)
+    reasons_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reports: Mapped[int] = mapped_column(Integer, default=1)
+    last_reported_at: Mapped[datetime] = mapped_column(DateTime)
+    # When the e-mails to the care team were queued (null: not yet, or e-mail is off).
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledgement: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_alerts_patient_open", "patient_id", "acknowledged_at"),
+        Index("ix_alerts_queue", "acknowledged_at", "queued_at"),
+    )
+
+
+class AlertEmail(Base):
+    """One e-mail of an alert to one clinician, with its delivery state: ``pending`` (to try at
+    ``next_attempt_at``), ``sent``, or ``failed`` (given up; shown as not sent)."""
+
+    __tablename__ = "alert_emails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    address: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("alert_id", "user_id", name="uq_alert_emails_alert_user"),
+        Index("ix_alert_emails_due", "status", "next_attempt_at"),
+    )
+
+
+class AlertAddress(Base):
+    """Where a clinician wants alert e-mails (set by the clinician on the alerts page)."""
+
+    __tablename__ = "alert_addresses"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PatientSummary(Base):
+    """What the worklist sorts and filters on, kept up to date as visits and alerts are
+    stored, so that a clinician's list of 10,000 patients is one indexed query instead of
+    reading every visit's documents. ``triage_rank`` and ``alert_rank`` are
+    :data:`spinecare.vocabulary.LEVEL_RANK` plus one (0: none)."""
+
+    __tablename__ = "patient_summaries"
+
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    visit_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_visit_at: Mapped[datetime | None] = mapped_column(DateTime)
+    triage: Mapped[str | None] = mapped_column(String(16))
+    triage_rank: Mapped[int] = mapped_column(Integer, default=0)
+    review_due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    open_alerts: Mapped[int] = mapped_column(Integer, default=0)
+    alert_rank: Mapped[int] = mapped_column(Integer, default=0)
+    oldest_open_alert_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_patient_summaries_priority", "alert_rank", "triage_rank"),
+        Index("ix_patient_summaries_review", "review_due_at"),
+    )

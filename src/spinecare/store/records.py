@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import orjson
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from spinecare.store.models import (
     Visit,
 )
 from spinecare.store.stamps import new_id, utcnow
+from spinecare.store.worklist import summary, visit_added
 
 if TYPE_CHECKING:
     from spinecare.store.accounts import Principal
@@ -81,6 +83,7 @@ def create_patient(session: Session, clinician_id: int, display_name: str,
     session.add(patient)
     session.flush()
     session.add(CareTeamMember(patient_id=patient.id, user_id=clinician_id, added_at=now))
+    summary(session, patient.id)
     return patient
 
 
@@ -150,6 +153,10 @@ class NewVisit:
     engine_version: str
     knowledge_version: str
     request_hash: str
+    # For the worklist: the assessment's triage level, and how long after the visit the
+    # plan's first review falls (none: no review planned).
+    triage: str | None = None
+    review_after: timedelta | None = None
 
 
 class IdempotencyConflict(Exception):
@@ -177,15 +184,17 @@ def add_visit(session: Session, patient_id: str, created_by: int, visit: NewVisi
     if idempotency_key is None:
         session.add(row)
         session.flush()
-        return row, True
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        earlier = _visit_by_key(session, patient_id, idempotency_key)
-        if earlier is None:
-            raise
-        return _replay(earlier, visit)
+    else:
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            earlier = _visit_by_key(session, patient_id, idempotency_key)
+            if earlier is None:
+                raise
+            return _replay(earlier, visit)
+    triage = visit.triage or orjson.loads(visit.assessment_json)["triage"]["level"]
+    visit_added(session, patient_id, row.created_at, triage, visit.review_after)
     return row, True
 
 

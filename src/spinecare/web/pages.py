@@ -64,6 +64,7 @@ class WebError(KeepChanges):
 NOT_FOUND = {
     "patient": ("Patient not found", "There is no patient with this link in your care."),
     "visit": ("Visit not found", "There is no such visit for this patient."),
+    "alert": ("Alert not found", "There is no such alert for the patients in your care."),
 }
 
 
