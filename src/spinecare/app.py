@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from spinecare import __version__, web
-from spinecare.api import errors, openapi
+from spinecare.api import alerts, errors, openapi
 from spinecare.api.routes import router
 from spinecare.http.deps import TokenCache
 from spinecare.http.mailer import MailWorker
@@ -53,6 +53,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.state.mailer = mailer
     app.include_router(router)
+    app.include_router(alerts.router)
     errors.install(app)
     openapi.install(app)
     web.mount(app)

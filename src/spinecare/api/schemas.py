@@ -165,3 +165,30 @@ class UserOut(_Out):
     id: int
     username: str
     role: str
+
+
+class AlertOut(_Out):
+    id: str
+    patient_id: str
+    source: Literal["intake", "questionnaire", "exercise_log", "visit"]
+    source_id: str | None
+    level: Literal["emergency", "urgent", "routine", "self_care"]
+    flags: list[str]
+    reasons: list[str]
+    created_at: datetime
+    reports: int
+    last_reported_at: datetime
+    status: Literal["open", "acknowledged"]
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledgement: str | None
+
+
+class AlertList(_Out):
+    items: list[AlertOut]
+    total: int
+
+
+class AcknowledgeIn(_In):
+    note: Annotated[str, Field(min_length=1, max_length=2000,
+                               description="what was done (required)")]

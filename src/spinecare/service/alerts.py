@@ -172,7 +172,9 @@ def acknowledge(db: Database, who: Principal, alert_id: str, note: str) -> Alert
 
 
 def of_patient(db: Database, who: Principal, patient_id: str) -> list[AlertRow]:
-    """Every alert of a patient the caller sees, newest first."""
+    """Every alert of a patient in the caller's care, newest first (clinicians only: the
+    acknowledgement notes are the care team's)."""
+    _clinician(who)
     with db.session() as session:
         patient = patients.visible(session, who, patient_id, "alert.list")
         rows = store.patient_alerts(session, patient_id)
