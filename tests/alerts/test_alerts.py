@@ -28,7 +28,7 @@ from spinecare.store import accounts
 from spinecare.store import alerts as store
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
-from spinecare.store.models import Alert, AlertEmail, AuditEvent, PatientSummary
+from spinecare.store.models import Alert, AlertEmail, AuditEvent, WorklistEntry
 from spinecare.store.stamps import utcnow
 from tests.alerts.smtp import free_port, smtp_server
 from tests.api.fixtures import PASSWORD, case_bytes
@@ -85,8 +85,11 @@ def test_saddle_numbness_in_the_intake_alerts_the_care_team_with_the_engines_fla
     with pytest.raises(NotFound):
         alerts.detail(db, people["al-stranger"], alert.id)
     with db.session(read_only=True) as session:
-        summary = session.get(PatientSummary, pid)
-        assert summary is not None and (summary.open_alerts, summary.alert_rank) == (1, 4)
+        for clinician in ("al-doc", "al-nurse"):
+            entry = session.get(WorklistEntry, (people[clinician].user_id, pid))
+            assert entry is not None
+            assert (entry.open_alerts, entry.alert_level, entry.alert_order) == (
+                1, "emergency", 0)
 
 
 def test_a_calm_intake_raises_nothing_and_a_later_one_does_not_close_the_alert(
@@ -125,10 +128,10 @@ def test_acknowledging_needs_a_note_is_audited_and_happens_once(
     with db.session(read_only=True) as session:
         actions = session.execute(select(AuditEvent.actor_id, AuditEvent.outcome).where(
             AuditEvent.action == "alert.acknowledge", AuditEvent.target_id == alert.id)).all()
-        summary = session.get(PatientSummary, pid)
+        entry = session.get(WorklistEntry, (people["al-nurse"].user_id, pid))
     assert (people["al-nurse"].user_id, "ok") in actions
     assert (people["al-doc"].user_id, "conflict") in actions
-    assert summary is not None and (summary.open_alerts, summary.alert_rank) == (0, 0)
+    assert entry is not None and (entry.open_alerts, entry.alert_level) == (0, None)
     # A new report after the acknowledgement is a new alert, not the old one reopened.
     intake(db, me, SADDLE)
     (again,) = open_alerts(db, pid)

@@ -222,25 +222,35 @@ class AlertAddress(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-class PatientSummary(Base):
-    """What the worklist sorts and filters on, kept up to date as visits and alerts are
-    stored, so that a clinician's list of 10,000 patients is one indexed query instead of
-    reading every visit's documents. ``triage_rank`` and ``alert_rank`` are
-    :data:`spinecare.vocabulary.LEVEL_RANK` plus one (0: none)."""
+class WorklistEntry(Base):
+    """One patient on one clinician's worklist, with what the list sorts and filters on, kept
+    up to date as visits and alerts are stored (in the same transaction). One row per care-team
+    member, so that a clinician's list of 10,000 patients is a range of one index, in the order
+    shown, instead of a join and a sort. The ``*_order`` columns sort ascending, most urgent
+    first: ``4 - (LEVEL_RANK + 1)`` for a level, 4 for none; ``review_order`` is the review
+    date, or the end of time when there is none."""
 
-    __tablename__ = "patient_summaries"
+    __tablename__ = "worklist_entries"
 
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), primary_key=True)
-    visit_count: Mapped[int] = mapped_column(Integer, default=0)
+    name_key: Mapped[str] = mapped_column(String(200))
+    visit_count: Mapped[int] = mapped_column(Integer)
     last_visit_at: Mapped[datetime | None] = mapped_column(DateTime)
     triage: Mapped[str | None] = mapped_column(String(16))
-    triage_rank: Mapped[int] = mapped_column(Integer, default=0)
+    triage_order: Mapped[int] = mapped_column(Integer)
     review_due_at: Mapped[datetime | None] = mapped_column(DateTime)
-    open_alerts: Mapped[int] = mapped_column(Integer, default=0)
-    alert_rank: Mapped[int] = mapped_column(Integer, default=0)
+    review_order: Mapped[datetime] = mapped_column(DateTime)
+    open_alerts: Mapped[int] = mapped_column(Integer)
+    alert_level: Mapped[str | None] = mapped_column(String(16))
+    alert_order: Mapped[int] = mapped_column(Integer)
     oldest_open_alert_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
-        Index("ix_patient_summaries_priority", "alert_rank", "triage_rank"),
-        Index("ix_patient_summaries_review", "review_due_at"),
+        Index("ix_worklist_priority", "user_id", "alert_order", "triage_order", "review_order",
+              "name_key", "patient_id"),
+        Index("ix_worklist_name", "user_id", "name_key", "patient_id"),
+        Index("ix_worklist_triage", "user_id", "triage_order", "name_key", "patient_id"),
+        Index("ix_worklist_review", "user_id", "review_order", "name_key", "patient_id"),
+        Index("ix_worklist_patient", "patient_id"),
     )

@@ -27,7 +27,7 @@ from spinecare.store.models import (
     Visit,
 )
 from spinecare.store.stamps import new_id, utcnow
-from spinecare.store.worklist import summary, visit_added
+from spinecare.store.worklist import add_entry, visit_added
 
 if TYPE_CHECKING:
     from spinecare.store.accounts import Principal
@@ -83,7 +83,7 @@ def create_patient(session: Session, clinician_id: int, display_name: str,
     session.add(patient)
     session.flush()
     session.add(CareTeamMember(patient_id=patient.id, user_id=clinician_id, added_at=now))
-    summary(session, patient.id)
+    add_entry(session, clinician_id, patient.id, display_name)
     return patient
 
 
@@ -121,6 +121,9 @@ def add_to_care_team(session: Session, patient_id: str, username: str) -> bool:
         return False
     if session.get(CareTeamMember, (patient_id, user.id)) is None:
         session.add(CareTeamMember(patient_id=patient_id, user_id=user.id, added_at=utcnow()))
+        patient = session.get(Patient, patient_id)
+        assert patient is not None
+        add_entry(session, user.id, patient_id, patient.display_name)
     return True
 
 

@@ -1,8 +1,10 @@
-"""The patient summaries behind the clinician's worklist, and the worklist query itself.
+"""The clinicians' worklists: one entry per patient per care-team member, holding what the list
+sorts and filters on (latest triage, next review, open alerts), and the worklist query.
 
-A summary row per patient holds what the list sorts and filters on (latest triage, next review,
-open alerts); records and alerts keep it current in the same transaction as the change, so the
-list is one query over a join of the care team and the summaries, whatever the caseload.
+Records and alerts keep the entries current in the same transaction as the change. Each sort
+has an index in its own order (``user_id`` first), so a page of a 10,000-patient list is read
+from one index range in the order shown; the count is a scan of that clinician's range of a
+covering index.
 """
 
 from __future__ import annotations
@@ -12,45 +14,70 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session
 
-from spinecare.store.models import Alert, CareTeamMember, Patient, PatientSummary
+from spinecare.store.models import Alert, Patient, WorklistEntry
 from spinecare.vocabulary import LEVEL_RANK
 
 Sort = Literal["priority", "name", "triage", "review", "alerts"]
 SORTS: tuple[Sort, ...] = ("priority", "name", "triage", "review", "alerts")
+#: The review order of a patient with no review planned: after every date.
+NEVER = datetime(9999, 12, 31)
+_NONE = 4
 
 
 def rank(level: str | None) -> int:
-    """A triage level's rank plus one (0: no level), the form the summary keeps."""
+    """A triage level's rank plus one (0: no level)."""
     return LEVEL_RANK[level] + 1 if level in LEVEL_RANK else 0
 
 
-def summary(session: Session, patient_id: str) -> PatientSummary:
-    """The patient's summary row, created empty when missing (a restored older backup)."""
-    row = session.get(PatientSummary, patient_id)
-    if row is None:
-        row = PatientSummary(patient_id=patient_id, visit_count=0, triage_rank=0,
-                             open_alerts=0, alert_rank=0)
-        session.add(row)
-    return row
+def order(level: str | None) -> int:
+    """A level's place in an ascending sort, most urgent first (none: last)."""
+    return _NONE - rank(level)
+
+
+def add_entry(session: Session, user_id: int, patient_id: str, display_name: str) -> None:
+    """Put the patient on the clinician's worklist: a copy of a colleague's entry when the
+    patient has one, else an empty one (a new patient)."""
+    if session.get(WorklistEntry, (user_id, patient_id)) is not None:
+        return
+    session.flush()
+    other = session.scalar(select(WorklistEntry).where(WorklistEntry.patient_id == patient_id)
+                           .limit(1))
+    if other is not None:
+        values = {c.key: getattr(other, c.key) for c in WorklistEntry.__table__.columns}
+        values["user_id"] = user_id
+        session.add(WorklistEntry(**values))
+        return
+    session.add(WorklistEntry(user_id=user_id, patient_id=patient_id,
+                              name_key=display_name.lower(), visit_count=0, triage_order=_NONE,
+                              review_order=NEVER, open_alerts=0, alert_order=_NONE))
+
+
+def _set(session: Session, patient_id: str, **values: Any) -> None:
+    session.execute(update(WorklistEntry).where(WorklistEntry.patient_id == patient_id)
+                    .values(**values).execution_options(synchronize_session=False))
 
 
 def visit_added(session: Session, patient_id: str, at: datetime, triage: str | None,
                 review_after: timedelta | None) -> None:
-    """Count a stored visit; the newest visit's triage and first review win."""
-    row = summary(session, patient_id)
-    row.visit_count = (row.visit_count or 0) + 1
-    if row.last_visit_at is None or at >= row.last_visit_at:
-        row.last_visit_at = at
+    """Count a stored visit on every worklist of the patient; the newest visit's triage and
+    first review win."""
+    session.flush()
+    last = session.scalar(select(func.max(WorklistEntry.last_visit_at))
+                          .where(WorklistEntry.patient_id == patient_id))
+    values: dict[str, Any] = {"visit_count": WorklistEntry.visit_count + 1}
+    if last is None or at >= last:
+        due = at + review_after if review_after is not None else None
+        values.update(last_visit_at=at, review_due_at=due, review_order=due or NEVER)
         if triage is not None:
-            row.triage, row.triage_rank = triage, rank(triage)
-        row.review_due_at = at + review_after if review_after is not None else None
+            values.update(triage=triage, triage_order=order(triage))
+    _set(session, patient_id, **values)
 
 
 def recount_alerts(session: Session, patient_id: str) -> None:
-    """The summary's open-alert figures from the alerts themselves."""
+    """The open-alert figures of every worklist of the patient, from the alerts themselves."""
     session.flush()
     count, oldest = session.execute(
         select(func.count(), func.min(Alert.created_at))
@@ -58,10 +85,9 @@ def recount_alerts(session: Session, patient_id: str) -> None:
     levels = session.scalars(select(Alert.level).distinct()
                              .where(Alert.patient_id == patient_id,
                                     Alert.acknowledged_at.is_(None))).all()
-    row = summary(session, patient_id)
-    row.open_alerts = count or 0
-    row.oldest_open_alert_at = oldest
-    row.alert_rank = max((rank(level) for level in levels), default=0)
+    top = max(levels, key=rank, default=None)
+    _set(session, patient_id, open_alerts=count or 0, oldest_open_alert_at=oldest,
+         alert_level=top, alert_order=order(top))
 
 
 @dataclass(frozen=True)
@@ -75,42 +101,40 @@ class Filters:
 @dataclass(frozen=True)
 class WorklistRow:
     patient: Patient
-    summary: PatientSummary | None
+    entry: WorklistEntry
 
 
 def worklist(session: Session, clinician_id: int, filters: Filters, sort: Sort, now: datetime,
              *, limit: int, offset: int) -> tuple[Sequence[WorklistRow], int]:
     """A page of the clinician's patients and how many match in all. Every order ends with
     the name and the id, so pages are stable and a patient is never shown twice."""
-    alert_rank = func.coalesce(PatientSummary.alert_rank, 0)
-    triage_rank = func.coalesce(PatientSummary.triage_rank, 0)
-    name = func.lower(Patient.display_name)
-    where: list[ColumnElement[bool]] = [CareTeamMember.user_id == clinician_id]
+    W = WorklistEntry
+    where: list[ColumnElement[bool]] = [W.user_id == clinician_id]
     if filters.query:
         escaped = (filters.query.lower().replace("\\", "\\\\").replace("%", "\\%")
                    .replace("_", "\\_"))
-        where.append(name.like(f"%{escaped}%", escape="\\"))
+        where.append(W.name_key.like(f"%{escaped}%", escape="\\"))
+    # Each filter is a range of one of the indexes (the order columns, not the level names),
+    # so neither the count nor the page reads an entry that does not match.
     if filters.open_alerts:
-        where.append(PatientSummary.open_alerts > 0)
+        where.append(W.alert_order < _NONE)
     if filters.triage is not None:
-        where.append(PatientSummary.triage == filters.triage)
+        where.append(W.triage_order == order(filters.triage))
     if filters.overdue:
-        where.append(PatientSummary.review_due_at <= now)
-    review = PatientSummary.review_due_at.asc().nulls_last()
+        where.append(W.review_order <= now)
+    # Each order but "alerts" is an index's column order (models.WorklistEntry).
     by: dict[str, list[Any]] = {
-        "priority": [alert_rank.desc(), triage_rank.desc(), review],
-        "alerts": [alert_rank.desc(), func.coalesce(PatientSummary.open_alerts, 0).desc(),
-                   PatientSummary.oldest_open_alert_at.asc().nulls_last()],
-        "triage": [triage_rank.desc()],
-        "review": [review],
+        "priority": [W.alert_order, W.triage_order, W.review_order],
+        "alerts": [W.alert_order, W.open_alerts.desc(), W.oldest_open_alert_at],
+        "triage": [W.triage_order],
+        "review": [W.review_order],
         "name": [],
     }
-    orders = by[sort]
-    base = (select(Patient, PatientSummary)
-            .join(CareTeamMember, CareTeamMember.patient_id == Patient.id)
-            .outerjoin(PatientSummary, PatientSummary.patient_id == Patient.id)
-            .where(and_(*where)))
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    rows = session.execute(base.order_by(*orders, name, Patient.id)
-                           .limit(limit).offset(offset)).all()
-    return [WorklistRow(p, s) for p, s in rows], total
+    entries = session.scalars(select(W).where(and_(*where))
+                              .order_by(*by[sort], W.name_key, W.patient_id)
+                              .limit(limit).offset(offset)).all()
+    total = session.scalar(select(func.count()).select_from(W).where(and_(*where))) or 0
+    ids = [e.patient_id for e in entries]
+    people = {p.id: p for p in session.scalars(
+        select(Patient).where(Patient.id.in_(ids)))} if ids else {}
+    return [WorklistRow(people[e.patient_id], e) for e in entries], total

@@ -1,5 +1,5 @@
-"""Alerts to the care team, their e-mails and the clinicians' alert addresses; the patient
-summaries the worklist sorts and filters on, filled in for the patients already stored.
+"""Alerts to the care team, their e-mails and the clinicians' alert addresses; the worklist
+entries the clinician's list sorts and filters on, filled in for the patients already stored.
 
 Revision ID: 0005
 """
@@ -21,6 +21,7 @@ depends_on: str | None = None
 # LEVEL_RANK + 1 as it was when this revision was written (a migration must not change with
 # the code that follows it).
 _RANK = {"self_care": 1, "routine": 2, "urgent": 3, "emergency": 4}
+_NEVER = datetime(9999, 12, 31)
 
 
 def upgrade() -> None:
@@ -64,38 +65,55 @@ def upgrade() -> None:
         sa.Column("email", sa.String(320), nullable=False),
         sa.Column("updated_at", sa.DateTime, nullable=False),
     )
-    summaries = op.create_table(
-        "patient_summaries",
+    entries = op.create_table(
+        "worklist_entries",
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
         sa.Column("patient_id", sa.String(32), sa.ForeignKey("patients.id"), primary_key=True),
+        sa.Column("name_key", sa.String(200), nullable=False),
         sa.Column("visit_count", sa.Integer, nullable=False),
         sa.Column("last_visit_at", sa.DateTime),
         sa.Column("triage", sa.String(16)),
-        sa.Column("triage_rank", sa.Integer, nullable=False),
+        sa.Column("triage_order", sa.Integer, nullable=False),
         sa.Column("review_due_at", sa.DateTime),
+        sa.Column("review_order", sa.DateTime, nullable=False),
         sa.Column("open_alerts", sa.Integer, nullable=False),
-        sa.Column("alert_rank", sa.Integer, nullable=False),
+        sa.Column("alert_level", sa.String(16)),
+        sa.Column("alert_order", sa.Integer, nullable=False),
         sa.Column("oldest_open_alert_at", sa.DateTime),
     )
-    op.create_index("ix_patient_summaries_priority", "patient_summaries",
-                    ["alert_rank", "triage_rank"])
-    op.create_index("ix_patient_summaries_review", "patient_summaries", ["review_due_at"])
-    assert summaries is not None
-    _fill_summaries(summaries)
+    op.create_index("ix_worklist_priority", "worklist_entries",
+                    ["user_id", "alert_order", "triage_order", "review_order", "name_key",
+                     "patient_id"])
+    op.create_index("ix_worklist_name", "worklist_entries", ["user_id", "name_key",
+                                                              "patient_id"])
+    op.create_index("ix_worklist_triage", "worklist_entries",
+                    ["user_id", "triage_order", "name_key", "patient_id"])
+    op.create_index("ix_worklist_review", "worklist_entries",
+                    ["user_id", "review_order", "name_key", "patient_id"])
+    op.create_index("ix_worklist_patient", "worklist_entries", ["patient_id"])
+    assert entries is not None
+    _fill_worklists(entries)
 
 
-def _fill_summaries(summaries: sa.Table) -> None:
-    """One summary per stored patient, from their latest visit."""
+def _fill_worklists(entries: sa.Table) -> None:
+    """A worklist entry per care-team member of every stored patient, from the patient's latest
+    visit."""
     bind = op.get_bind()
     rows: list[dict[str, Any]] = []
-    for (patient_id,) in bind.execute(sa.text("SELECT id FROM patients")):
+    team = bind.execute(sa.text(
+        "SELECT care_team.user_id, patients.id, patients.display_name FROM care_team "
+        "JOIN patients ON patients.id = care_team.patient_id")).all()
+    for user_id, patient_id, name in team:
         count = bind.execute(sa.text("SELECT count(*) FROM visits WHERE patient_id = :p"),
                              {"p": patient_id}).scalar() or 0
         latest = bind.execute(sa.text(
             "SELECT created_at, assessment_json, plan_json FROM visits WHERE patient_id = :p "
             "ORDER BY created_at DESC, id DESC LIMIT 1"), {"p": patient_id}).first()
-        row: dict[str, Any] = {"patient_id": patient_id, "visit_count": count,
-                               "last_visit_at": None, "triage": None, "triage_rank": 0,
-                               "review_due_at": None, "open_alerts": 0, "alert_rank": 0,
+        row: dict[str, Any] = {"user_id": user_id, "patient_id": patient_id,
+                               "name_key": name.lower(), "visit_count": count,
+                               "last_visit_at": None, "triage": None, "triage_order": 4,
+                               "review_due_at": None, "review_order": _NEVER, "open_alerts": 0,
+                               "alert_level": None, "alert_order": 4,
                                "oldest_open_alert_at": None}
         if latest is not None:
             at = latest[0] if isinstance(latest[0], datetime) else \
@@ -104,13 +122,14 @@ def _fill_summaries(summaries: sa.Table) -> None:
             # The plan's first follow-up, as spinecare.service.reviews.next_review reads it.
             weeks = [w for item in json.loads(latest[2]).get("review", [])
                      for w in item.get("weeks", [])]
-            row.update(last_visit_at=at, triage=level, triage_rank=_RANK.get(level, 0),
-                       review_due_at=at + timedelta(weeks=min(weeks)) if weeks else None)
+            due = at + timedelta(weeks=min(weeks)) if weeks else None
+            row.update(last_visit_at=at, triage=level, triage_order=4 - _RANK.get(level, 0),
+                       review_due_at=due, review_order=due or _NEVER)
         rows.append(row)
     if rows:
-        op.bulk_insert(summaries, rows)
+        op.bulk_insert(entries, rows)
 
 
 def downgrade() -> None:
-    for table in ("patient_summaries", "alert_addresses", "alert_emails", "alerts"):
+    for table in ("worklist_entries", "alert_addresses", "alert_emails", "alerts"):
         op.drop_table(table)
