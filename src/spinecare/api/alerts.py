@@ -50,7 +50,7 @@ def list_alerts(who: Caller, db: DB, status: Literal["open", "acknowledged", "al
 
 
 @router.get("/patients/{patient_id}/alerts", response_model=AlertList,
-            responses=json_responses(401, 404))
+            responses=json_responses(401, 403, 404))
 def patient_alerts(patient_id: str, who: Caller, db: DB) -> AlertList:
     """Every alert of the patient, newest first."""
     rows = alerts.of_patient(db, who, patient_id)
