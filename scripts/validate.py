@@ -5,7 +5,7 @@ written from the guideline criteria in the shared references, not from the engin
 
     {"case": {...spinecare.case/1...},
      "expected": {"triage": LEVEL, "first_condition": CODE or null, "top3": [CODE...],
-                  "red_flags": [CODE...]},
+                  "red_flags": [CODE...], "consider": [ID...]},
      "class": "red_flag|classic|mimic|overlap|self_care|not_modelled",
      "source": {"citation": "...", "criterion": "..."}, "note": "..."}
 
@@ -56,7 +56,8 @@ def score(expected: Mapping[str, Any], assessment: Mapping[str, Any]) -> dict[st
     Triage must match exactly; below the expected level is under-triage, above it over-triage.
     The first condition must equal the expected code (None expected: no condition may be
     moderate or high). Every expected top-3 code must be among the first three conditions
-    (any likelihood). Every expected red flag must be raised.
+    (any likelihood). Every expected red flag must be raised, and every expected diagnosis to
+    consider (``consider.*`` ids) named.
     """
     exp_level = expected["triage"]
     got_level = assessment["triage"]["level"]
@@ -65,6 +66,8 @@ def score(expected: Mapping[str, Any], assessment: Mapping[str, Any]) -> dict[st
     raised = {f["code"] for f in assessment.get("red_flags") or []}
     want_top3 = list(expected.get("top3") or [])
     want_flags = list(expected.get("red_flags") or [])
+    named = {x["id"] for x in assessment.get("consider") or []}
+    want_consider = list(expected.get("consider") or [])
     return {
         "triage_expected": exp_level,
         "triage_given": got_level,
@@ -80,6 +83,9 @@ def score(expected: Mapping[str, Any], assessment: Mapping[str, Any]) -> dict[st
         "flags_expected": want_flags,
         "flags_given": sorted(raised),
         "flags_missing": [f for f in want_flags if f not in raised],
+        "consider_expected": want_consider,
+        "consider_given": sorted(named),
+        "consider_missing": [x for x in want_consider if x not in named],
     }
 
 
@@ -104,6 +110,8 @@ def summarise(results: Iterable[tuple[str, str, Mapping[str, Any]]]) -> dict[str
         with_top3 = [s for s in scores if s["top3_expected"]]
         flags_total = sum(len(s["flags_expected"]) for s in scores)
         flags_hit = flags_total - sum(len(s["flags_missing"]) for s in scores)
+        consider_total = sum(len(s.get("consider_expected", ())) for s in scores)
+        consider_hit = consider_total - sum(len(s.get("consider_missing", ())) for s in scores)
         return {
             "n": n,
             "triage_hits": sum(s["triage_ok"] for s in scores),
@@ -118,6 +126,8 @@ def summarise(results: Iterable[tuple[str, str, Mapping[str, Any]]]) -> dict[str
             "first_accuracy": _rate(sum(s["first_ok"] for s in scores), n),
             "top3_rate": _rate(sum(not s["top3_missing"] for s in with_top3), len(with_top3)),
             "flag_recall": _rate(flags_hit, flags_total),
+            "consider_total": consider_total,
+            "consider_hit": consider_hit,
         }
 
     by_class = {c: figures([r for r in rows if r[1] == c]) for c in CLASSES}
@@ -139,6 +149,9 @@ def summarise(results: Iterable[tuple[str, str, Mapping[str, Any]]]) -> dict[str
         if s["flags_missing"]:
             misses.append((f, "red flags", ", ".join(s["flags_expected"]),
                            ", ".join(s["flags_given"]) or "none"))
+        if s.get("consider_missing"):
+            misses.append((f, "consider", ", ".join(s["consider_expected"]),
+                           ", ".join(s["consider_given"]) or "none"))
     return {"all": figures(rows), "by_class": by_class, "confusion": confusion,
             "under_triaged": under, "urgent_under_triaged": urgent_under, "misses": misses}
 
@@ -174,6 +187,8 @@ def render(summary: Mapping[str, Any], versions: Mapping[str, Any]) -> str:
         f"| first-condition accuracy | {_pct(a['first_hits'], a['n'])} |",
         f"| top-3 hit rate (vignettes naming top-3 codes) | {_pct(a['top3_hits'], a['top3_n'])} |",
         f"| red-flag recall | {_pct(a['flags_hit'], a['flags_total'])} |",
+        "| diagnoses to consider named (outside the differential) | "
+        f"{_pct(a['consider_hit'], a['consider_total'])} |",
         "",
         "First condition: the engine's first condition when it is moderate or high, otherwise",
         "\"none\"; a vignette expecting none is met only when no condition is moderate or high.",

@@ -14,6 +14,8 @@ from spinecare import __version__, web
 from spinecare.api import alerts, errors, openapi
 from spinecare.api.routes import router
 from spinecare.http.deps import TokenCache
+from spinecare.http.headers import NoLeakMiddleware, SecurityHeadersMiddleware
+from spinecare.http.limits import BodyLimitMiddleware
 from spinecare.http.mailer import MailWorker
 from spinecare.http.settings import Settings
 from spinecare.plan.planner import default_plan_knowledge
@@ -45,9 +47,12 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         if owned:
             database.dispose()
 
+    # The docs page is the web's (signed in, served from the package, with a CSP); FastAPI's
+    # own would load Swagger UI and ReDoc from a CDN.
     app = FastAPI(title="spinecare", version=__version__, lifespan=lifespan,
                   description="Assessment, measurement and care planning for spinal "
-                              "stenosis (CONTRACT.md section 4).")
+                              "stenosis (CONTRACT.md section 4).",
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.settings = settings
     app.state.db = database
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
@@ -57,4 +62,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     web.mount(app)
+    # Added innermost first: the headers go on every answer, the 500 and 413 included.
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(NoLeakMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.https)
     return app

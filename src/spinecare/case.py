@@ -56,6 +56,8 @@ class History(_Model):
     diabetes: bool | None = None
     peripheral_arterial_disease: bool | None = None
     smoker: bool | None = None
+    known_aaa_diameter_cm: Annotated[float | None, Field(ge=0, le=15)] = None
+    family_history_aaa: bool | None = None
 
 
 class Symptoms(_Model):
@@ -97,6 +99,8 @@ class Symptoms(_Model):
     bowel_incontinence: bool | None = None
     saddle_anesthesia: bool | None = None
     new_sexual_dysfunction: bool | None = None
+    abdominal_or_flank_pain: bool | None = None
+    syncope_or_collapse: bool | None = None
 
 
 class MotorDeficit(_Model):
@@ -128,6 +132,8 @@ class Exam(_Model):
     post_void_residual_ml: Annotated[float | None, Field(ge=0, le=3000)] = None
     motor_deficits: list[MotorDeficit] | None = None
     progressive_motor_deficit: bool | None = None
+    pulsatile_abdominal_mass: bool | None = None
+    systolic_bp_mmhg: Annotated[float | None, Field(ge=0, le=300)] = None
 
 
 Item05 = Annotated[Int | None, Field(ge=0, le=5)]
@@ -242,11 +248,28 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+# Text a person typed on one line (a name, a user name): no C0 control character and no DEL.
+# PostgreSQL cannot store a NUL in text at all, and a tab or line break in a name is a mistake.
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+# A refused value is quoted back so the user can see it, but never at length: a 422 must not
+# hand a large input back to its sender (or into a log).
+SHOWN_CHARACTERS = 60
+
+
+def shown_value(value: Any) -> str:
+    """``value`` as a problem message quotes it: JSON, cut short when long."""
+    text = orjson.dumps(value).decode() if _jsonable(value) else repr(value)
+    if len(text) > SHOWN_CHARACTERS:
+        return f"{text[:SHOWN_CHARACTERS - 10]}... ({len(text)} characters)"
+    return text
+
+
 def _describe(error: Any) -> str:
+    """A pydantic error in plain words. Without an ``input`` (a secret's), nothing is quoted."""
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    got = error.get("input")
-    shown = orjson.dumps(got).decode() if _jsonable(got) else repr(got)
+    got = f" (got {shown_value(error['input'])})" if "input" in error else ""
     if kind == "extra_forbidden":
         loc = tuple(error["loc"])
         near = difflib.get_close_matches(str(loc[-1]), _known_fields(loc), n=1)
@@ -258,17 +281,19 @@ def _describe(error: Any) -> str:
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
               "less_than": "<"}[kind]
         bound = next(iter(ctx.values()), "?")
-        return f"must be {op} {bound} (got {shown})"
+        return f"must be {op} {bound}{got}"
     if kind in ("literal_error", "enum"):
-        return f"must be one of {ctx.get('expected', '?')} (got {shown})"
+        return f"must be one of {ctx.get('expected', '?')}{got}"
     if kind in ("too_short", "string_too_short"):
         unit = "items" if kind == "too_short" else "characters"
-        return f"must have at least {ctx.get('min_length')} {unit} (got {shown})"
+        return f"must have at least {ctx.get('min_length')} {unit}{got}"
     if kind in ("too_long", "string_too_long"):
         unit = "items" if kind == "too_long" else "characters"
         return f"must have at most {ctx.get('max_length')} {unit}"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == PRINTABLE_PATTERN:
+        return f"must not contain control characters (such as a tab, a line break or NUL){got}"
     if kind == "string_pattern_mismatch":
-        return f"must match the pattern {ctx.get('pattern')} (got {shown})"
+        return f"must match the pattern {ctx.get('pattern')}{got}"
     expected = {
         "int_type": "an integer", "int_from_float": "an integer", "float_type": "a number",
         "bool_type": "true, false or null", "string_type": "a string",
@@ -276,8 +301,8 @@ def _describe(error: Any) -> str:
         "model_attributes_type": "an object",
     }.get(kind)
     if expected:
-        return f"must be {expected} (got {shown})"
-    return f"{error['msg']} (got {shown})"
+        return f"must be {expected}{got}"
+    return f"{error['msg']}{got}"
 
 
 def _jsonable(value: Any) -> bool:

@@ -17,6 +17,11 @@ LEVEL_WORDS = {
 _WIDTH = 96
 
 
+
+#: Said instead of a first condition when no condition is moderate or high.
+NOTHING_LIKELY = ("No condition is moderately or highly likely on what is known: none is named "
+                  "first. Answer the questions above and examine before concluding.")
+
 def _wrap(text: str, indent: str, first: str | None = None) -> list[str]:
     return textwrap.wrap(text, _WIDTH, initial_indent=first if first is not None else indent,
                          subsequent_indent=indent) or [first or indent]
@@ -104,6 +109,8 @@ def render(a: dict[str, Any]) -> str:
             out += _wrap(q["question"], "          ", "      ?   ")
     out += ["", "DIFFERENTIAL (most likely first)"]
     shown = [c for c in a["conditions"] if c["likelihood"] != "low"]
+    if not shown:
+        out += _wrap(NOTHING_LIKELY, "    ", "  ")
     for i, c in enumerate(shown, 1):
         out.append(f"  {i}. {c['label']}: {c['likelihood'].upper()} "
                    f"(model estimate {percent(c['probability'])})")
@@ -115,6 +122,12 @@ def render(a: dict[str, Any]) -> str:
     low = [c["label"] for c in a["conditions"] if c["likelihood"] == "low"]
     if low:
         out += _wrap("Unlikely on what is known: " + "; ".join(low), "    ", "  ")
+    if a.get("consider"):
+        out += ["", "ALSO CONSIDER (not estimated by the differential)"]
+        for x in a["consider"]:
+            out += _wrap(f"{x['label']}: {x['reason']}"
+                         + (f" Findings: {', '.join(x['evidence'])}." if x["evidence"] else "")
+                         + f" [{x['id']}]", "          ", "      +   ")
     out += ["", f"LOW BACK PAIN SOURCE  {a['low_back_pain_source'].replace('_', ' ')}"]
     out += _wrap(a["low_back_pain_source_detail"]["reason"], "        ")
     scores = _score_lines(a["scores"])
@@ -125,6 +138,8 @@ def render(a: dict[str, Any]) -> str:
         used.update(dict.fromkeys(f["citations"]))
     for c in shown:
         used.update(dict.fromkeys(c["citations"]))
+    for x in a.get("consider", []):
+        used.update(dict.fromkeys(x["citations"]))
     used.update(dict.fromkeys(a["low_back_pain_source_detail"]["citations"]))
     for s in a["scores"].values():
         used.update(dict.fromkeys(s.get("citations", [])))

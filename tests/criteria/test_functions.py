@@ -36,6 +36,12 @@ FILE_CASES = [parse_case(p.read_bytes()) for p in sorted(CASES.glob("*.case.json
     _scanned(_LSS, {"modality": "mri", "region": "lumbar", "canal_ap_diameter_mm": 12.0},
              {"modality": "mri", "region": "cervical", "canal_ap_diameter_mm": 8.0}),
     _scanned(_LSS, {"modality": "mri", "region": "lumbar"}),
+    # a mild mJOA (16 of 18)
+    parse_case(orjson.dumps({**orjson.loads(_LSS.read_bytes()), "id": "lss-mild-mjoa",
+                             "instruments": {"mjoa": {"upper_extremity_motor": 5,
+                                                      "lower_extremity_motor": 6,
+                                                      "upper_extremity_sensation": 2,
+                                                      "micturition": 3}}})),
 ]
 
 
@@ -127,3 +133,22 @@ def test_the_parser_interpreter_and_compiler_name_no_function_of_the_table() -> 
         text = (src / module).read_text()
         for name in FUNCTIONS:
             assert f'"{name}"' not in text and f"'{name}'" not in text, (module, name)
+
+
+def _deficit(myotome: str | None, grade: int = 4) -> object:
+    return dataclasses.make_dataclass("D", ["myotome", "mrc_grade"])(myotome, grade)
+
+
+def test_distinct_myotomes_counts_roots_and_treats_an_unrecorded_one_as_possibly_new() -> None:
+    from spinecare.criteria.functions import distinct_myotomes
+
+    every = lambda item: True  # noqa: E731
+    roots = [_deficit("L4"), _deficit("L5"), _deficit("L5")]
+    assert distinct_myotomes(roots, 2, every) is True
+    assert distinct_myotomes(roots, 3, every) is False  # two muscles of one root count once
+    assert distinct_myotomes([*roots, _deficit(None)], 3, every) is None
+    assert distinct_myotomes([], 1, every) is False  # examined, no weakness
+    assert distinct_myotomes(None, 1, every) is None  # not examined
+    weak = lambda item: None if item.mrc_grade is None else item.mrc_grade < 5  # noqa: E731
+    assert distinct_myotomes([_deficit("C5"), _deficit("C6", 5)], 2, weak) is False
+    assert distinct_myotomes([_deficit("C5"), _deficit("C6", None)], 2, weak) is None

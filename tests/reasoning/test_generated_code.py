@@ -34,7 +34,7 @@ def test_findings_and_rules_are_locals_named_after_them_with_their_ids_beside() 
     # a finding that is a case fact as it is is not copied, only noted
     assert ("    # saddle_anaesthesia is symptoms_saddle_anesthesia  # saddle_anaesthesia\n"
             in source)
-    assert "    o *= 7.4  # lss.no_pain_seated\n" in source
+    assert "    o *= 3.0  # lss.imaging\n" in source
     # no anonymous locals or constants by index
     assert not re.search(r"\b_v\d+\b|\bK\[\d+\]|\b_f\d+\b", source)
 

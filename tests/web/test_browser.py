@@ -229,3 +229,27 @@ def test_a_patient_logs_an_exercise_session_and_sees_progress(
     assert page.locator("svg.chart .point").count() == 2
     check_page(page, "patient-exercises", shots)
     page.context.close()
+
+
+def test_the_api_docs_render_under_their_policy_from_the_package_alone(
+        browser: Any, world: dict[str, Any]) -> None:
+    """Swagger UI from the package's own files, its policy enforced (not bypassed): every
+    operation listed, no policy violation, and no request leaves the server."""
+    context = browser.new_context(viewport=DESKTOP, locale="en-GB")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    requested: list[str] = []
+    problems: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("console", lambda message: problems.append(message.text)
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    sign_in(page, world["url"], "dr.ada")
+    page.goto(world["url"] + "/docs")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock").count() >= 17
+    assert page.get_by_text("/api/v1/patients/{patient_id}/visits").first.is_visible()
+    assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], \
+        problems
+    assert all(url.startswith(world["url"]) for url in requested), requested
+    context.close()

@@ -67,12 +67,19 @@ async def _invalid(_request: Request, exc: Exception) -> Response:
     return JSONBytes(_body(exc.detail, exc.problems), status_code=422)
 
 
+# Fields whose refused value is never quoted back, however short: a password, a token.
+SECRET_FIELDS = frozenset({"password", "token", "access_token", "secret", "code",
+                           "authorization"})
+
+
 def problems_from_request(errors: Sequence[Any]) -> list[Problem]:
     out = []
     for error in errors:
         loc = list(error.get("loc", ()))
         if loc and loc[0] in _SOURCES:
             loc = loc[1:]
+        if any(isinstance(part, str) and part.lower() in SECRET_FIELDS for part in loc):
+            error = {k: v for k, v in error.items() if k != "input"}
         if error.get("type") == "json_invalid":
             out.append(Problem("(document)", "is not valid JSON"))
             continue

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from spinecare.case import PRINTABLE_PATTERN
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -48,7 +50,9 @@ class InvitationRedeemIn(_In):
 
 # Printable text only: no control characters (PostgreSQL refuses NUL in text).
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                               max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+                                               max_length=200, pattern=PRINTABLE_PATTERN)]
+Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=150, pattern=PRINTABLE_PATTERN)]
 
 
 class PatientIn(_In):
@@ -70,7 +74,7 @@ class PatientList(_Out):
 
 
 class CareTeamIn(_In):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+    username: Username
 
 
 class Versions(_Out):
@@ -155,8 +159,7 @@ class AuditList(_Out):
 
 
 class UserIn(_In):
-    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                               max_length=150)]
+    username: Username
     role: Literal["clinician", "admin"]
     password: Annotated[str, StringConstraints(min_length=12, max_length=1000)]
 

@@ -2,7 +2,9 @@
 
     spinecare admin create-user USERNAME --role clinician|admin --password-stdin [--database URL]
     spinecare backup FILE [--database URL]      a consistent copy, while the service runs
-    spinecare restore FILE [--database URL]     into an empty database
+    spinecare backup FILE --encrypt --key-file KEY      ... sealed with AES-256-GCM
+    spinecare backup --generate-key KEY          a new key file (0600)
+    spinecare restore FILE [--key-file KEY] [--database URL]     into an empty database
 
 Every command that opens the database first creates or migrates its schema.
 """
@@ -51,15 +53,28 @@ def register(sub: Subcommands) -> None:
 
     b = sub.add_parser("backup", help="copy the database to a file while it runs",
                        description="Write every table, read in one consistent snapshot, to "
-                       "FILE as JSON Lines (gzip-compressed when FILE ends in .gz).")
-    b.add_argument("path", metavar="FILE")
+                       "FILE as JSON Lines (gzip-compressed when FILE ends in .gz), readable "
+                       "by this user only. With --encrypt --key-file KEY the file is "
+                       "compressed and sealed with AES-256-GCM: unreadable without KEY, and "
+                       "refused by restore if changed. --generate-key KEY makes a key file.")
+    b.add_argument("path", metavar="FILE", nargs="?")
+    b.add_argument("--encrypt", action="store_true",
+                   help="encrypt and authenticate the backup with --key-file's key")
+    b.add_argument("--key-file", metavar="KEY", type=Path,
+                   help="the key file (32 random bytes, base64url, mode 0600)")
+    b.add_argument("--generate-key", metavar="KEY", type=Path,
+                   help="write a new random key file (never overwrites one) and stop")
     add_database_option(b)
     b.set_defaults(func=cmd_backup)
 
     r = sub.add_parser("restore", help="load a backup into an empty database",
                        description="Restore a `spinecare backup` file into an empty database "
-                       "(created and migrated first), all or nothing.")
+                       "(created and migrated first), all or nothing. An encrypted backup "
+                       "needs --key-file and is authenticated whole before the database is "
+                       "opened.")
     r.add_argument("path", metavar="FILE")
+    r.add_argument("--key-file", metavar="KEY", type=Path,
+                   help="the key file the backup was encrypted with")
     add_database_option(r)
     r.set_defaults(func=cmd_restore)
 
@@ -89,22 +104,57 @@ def _counts(counts: dict[str, int]) -> str:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from spinecare.store.backup import backup
+    from spinecare.store.sealed import SealedError, generate_key_file, read_key_file
 
+    if args.generate_key is not None:
+        if args.path or args.encrypt or args.key_file:
+            report(["spinecare: --generate-key makes a key file only; back up with "
+                    "--encrypt --key-file KEY afterwards"])
+            return EXIT_INVALID
+        try:
+            generate_key_file(args.generate_key)
+        except SealedError as exc:
+            report([f"spinecare: {exc}"])
+            return EXIT_INVALID
+        write_line(f"wrote a new key to {args.generate_key} (mode 600); keep a copy apart "
+                   "from the backups: without it they cannot be restored")
+        return EXIT_OK
+    if not args.path:
+        report(["spinecare: backup needs FILE (or --generate-key KEY)"])
+        return EXIT_INVALID
+    if args.encrypt != (args.key_file is not None):
+        report(["spinecare: --encrypt and --key-file go together"])
+        return EXIT_INVALID
+    try:
+        key = read_key_file(args.key_file) if args.encrypt else None
+    except SealedError as exc:
+        report([f"spinecare: {exc}"])
+        return EXIT_INVALID
     db = open_database(args.database)
     try:
-        counts = backup(db, Path(args.path))
+        counts = backup(db, Path(args.path), key=key)
     finally:
         db.dispose()
-    write_line(f"backed up to {args.path}: {_counts(counts)}")
+    sealed = " (encrypted)" if key else ""
+    write_line(f"backed up to {args.path}{sealed}: {_counts(counts)}")
     return EXIT_OK
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from spinecare.store.backup import BackupError, restore
+    from spinecare.store.backup import BackupError, check_file, restore
+    from spinecare.store.sealed import SealedError, read_key_file
 
+    path = Path(args.path)
+    try:
+        key = read_key_file(args.key_file) if args.key_file is not None else None
+        # The whole file first: a changed backup must not even migrate the target.
+        check_file(path, key)
+    except (SealedError, BackupError) as exc:
+        report([f"spinecare: {exc}"])
+        return EXIT_INVALID
     db = open_database(args.database)
     try:
-        counts = restore(db, Path(args.path))
+        counts = restore(db, path, key=key)
     except BackupError as exc:
         report([f"spinecare: {exc}"])
         return EXIT_INVALID

@@ -131,6 +131,49 @@ def _known(case: Case, value: Any) -> logic.Tri:
     return value is not None
 
 
+def distinct_myotomes(items: list[Any] | None, k: int,
+                      where: Callable[[Any], logic.Tri]) -> logic.Tri:
+    """Whether the weak muscles of ``items`` that pass ``where`` span at least ``k`` distinct
+    myotomes: neurology that does not fit one root (red-flags reference 6.3). A deficit whose
+    myotome is not recorded, or whose ``where`` is unknown, might be another one."""
+    if items is None:
+        return None
+    seen: set[str] = set()
+    maybe = 0
+    for it in items:
+        w = where(it)
+        if w is False:
+            continue
+        if w is None or it.myotome is None:
+            maybe += 1
+        else:
+            seen.add(it.myotome)
+    if len(seen) >= k:
+        return True
+    return None if len(seen) + maybe >= k else False
+
+
+def mjoa_total(case: Case) -> int | None:
+    """The modified JOA total (0-18, Benzel): the sum of its four domains, each required."""
+    m = case.instruments.mjoa
+    if m is None:
+        return None
+    return (m.upper_extremity_motor + m.lower_extremity_motor + m.upper_extremity_sensation
+            + m.micturition)
+
+
+def _mjoa_at_most(case: Case, k: int) -> logic.Tri:
+    total = mjoa_total(case)
+    return None if total is None else total <= k
+
+
+def _generate_mjoa(args: tuple[str, ...], tmp: Callable[[], str]) -> str:
+    m = tmp()
+    return (f"(None if ({m} := c.instruments.mjoa) is None else "
+            f"{m}.upper_extremity_motor + {m}.lower_extremity_motor"
+            f" + {m}.upper_extremity_sensation + {m}.micturition <= {args[0]})")
+
+
 FUNCTIONS: Mapping[str, Function] = MappingProxyType({f.name: f for f in (
     _count("at_least", most=False),
     _count("at_most", most=True),
@@ -141,5 +184,15 @@ FUNCTIONS: Mapping[str, Function] = MappingProxyType({f.name: f for f in (
     Function(name="known", params=("value",), variadic=False, reference=_known,
              generate=lambda args, tmp: f"({args[0]} is not None)",
              example="known(exam.pedal_pulses)"),
+    Function(name="distinct_myotomes", params=("integer", "item"), variadic=False,
+             reference=lambda case, k, where: distinct_myotomes(case.exam.motor_deficits, k,
+                                                                where),
+             generate=lambda args, tmp: (f"_distinct_myotomes(c.exam.motor_deficits, "
+                                         f"{args[0]}, {args[1]})"),
+             runtime={"_distinct_myotomes": distinct_myotomes}, collection="motor_deficits",
+             item_model=MotorDeficit, example="distinct_myotomes(1, item.limb == 'leg')"),
+    Function(name="mjoa_at_most", params=("integer",), variadic=False,
+             reference=_mjoa_at_most, generate=_generate_mjoa,
+             example="mjoa_at_most(14)"),
 )})
 """Every function of the language, by name."""

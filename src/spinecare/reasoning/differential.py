@@ -8,8 +8,8 @@ count once. A ``given`` finding must hold for the item to apply (the population 
 measured). Floors raise the probability to a published post-test probability (or a red flag's
 minimum); caps limit the likelihood band. A diagnosis of exclusion takes its base probability
 (by whether its required finding holds) times ``1 - p`` of each condition that would explain the
-complaint instead. The conditions come out most likely first, then by priority (serious
-pathology first), then by probability.
+complaint instead. The conditions come out by likelihood band, most probable first within a
+band, then by priority (serious pathology first) where the shown probabilities are equal.
 
 :func:`reference_odds` computes the likelihood-ratio update by plain iteration, and
 :mod:`spinecare.reasoning.reference` the whole assessment; tests check the compiled function
@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from spinecare import criteria
 from spinecare.criteria.compiler import Names, identifier
 from spinecare.criteria.logic import Tri
 from spinecare.reasoning.knowledge import Condition, Evidence, Knowledge
@@ -89,6 +90,11 @@ Ref = Callable[[str], str]
 """Names a value in the generated code: a finding, a floor or cap, or a likelihood by code."""
 
 
+def raises_with_flag(when: str, where: str) -> bool:
+    """Whether a floor is a red flag's: its criterion refers to a flag."""
+    return any(r.kind == "flag" for r in criteria.refs(criteria.parse(when, where)))
+
+
 def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                        floor_label: Callable[[str, Any, float], str],
                        citation_text: Mapping[str, str], *,
@@ -112,6 +118,12 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
     prob = {code: names.claim(f"p_{code}") for code, _ in conditions}
     rank_var = {code: names.claim(f"rank_{code}") for code, _ in conditions}
     entry_of = {code: names.claim(f"entry_{code}") for code, _ in conditions}
+    # 1 where a cap's condition holds (a provisional label while a red flag is open, NICE
+    # NG59): it comes after the others of its band, whether or not the cap lowered it.
+    held_var: dict[str, str] = {}
+    # 1 where a red flag's floor holds: the condition heads its band, so that the list and the
+    # triage say the same thing first.
+    flagged_var: dict[str, str] = {}
     for code, c in conditions:
         entry_var = entry_of[code]
         cites = tuple(dict.fromkeys(c.cite))
@@ -132,6 +144,13 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
         if c.exclusion is None:
             lines += _odds_lines(k, c, src, finding, fresh)
             lines.append("    p = o / (1 + o)")
+            flag_floors = [fl for fl in c.floor if raises_with_flag(fl.when, fl.id)]
+            flagged_var[code] = names.claim(f"flagged_{code}") if flag_floors else "0"
+            if flag_floors:
+                lines.append(f"    {flagged_var[code]} = 0")
+            for fl in flag_floors:
+                lines += [f"    if {bound(fl.id)} is True:",
+                          f"        {flagged_var[code]} = 1"]
             for fl in c.floor:
                 lines += [f"    if {fl.probability!r} > p and {bound(fl.id)} is True:",
                           f"        p = {fl.probability!r}",
@@ -139,6 +158,7 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                           f"        ru += ({fl.id!r},)",
                           f"        ci += {fresh(tuple(fl.cite))!r}"]
         else:
+            flagged_var[code] = "0"
             ex = c.exclusion
             f = k.findings[ex.requires]
             lines += [f"    v = {finding(ex.requires)}",
@@ -155,9 +175,14 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
             lines.append(f"    ci += {fresh(tuple(ex.cite))!r}")
         lines += [f"    {prob[code]} = p",
                   f"    rank = 2 if p >= {high_at!r} else 1 if p >= {moderate!r} else 0"]
+        held_var[code] = names.claim(f"held_{code}") if c.cap else "0"
+        if c.cap:
+            lines.append(f"    {held_var[code]} = 0")
         for cap in c.cap:
             capped = LIKELIHOOD_RANK[cap.likelihood]
-            lines += [f"    if rank > {capped} and {bound(cap.id)} is True:  # {cap.id}",
+            lines += [f"    if {bound(cap.id)} is True:",
+                      f"        {held_var[code]} = 1",
+                      f"    if rank > {capped} and {bound(cap.id)} is True:  # {cap.id}",
                       f"        rank = {capped}",
                       "        ag += ('a red flag must be excluded first',)",
                       f"        ru += ({cap.id!r},)",
@@ -204,17 +229,17 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                       "    else:", *(f"        {line}" for line in build)]
         else:
             lines += [f"    {line}" for line in build]
-    # Most likely first, then by priority (distinct: the knowledge checks it). With three
-    # likelihoods, that order is three passes over the conditions in order of priority,
-    # cheaper than sorting keyed tuples.
-    by_priority = sorted(conditions, key=lambda kv: kv[1].priority)
+    # Most likely band first; within a band a condition whose red flag is raised first and a
+    # provisional label (a cap holds) last, then the more probable (as rounded, so that equal
+    # shown probabilities are equal), then by priority (distinct: the knowledge checks it): a
+    # tie never depends on the file's order.
     if len({c.priority for _, c in conditions}) != len(conditions):
         raise ValueError("every condition needs its own priority")
-    lines += ["    # --- the differential's order", "    CONDITIONS = []",
-              "    add = CONDITIONS.append"]
-    for rank in (2, 1, 0):
-        lines += [f"    if {rank_var[code]} == {rank}:\n        add({entry_of[code]})"
-                  for code, _ in by_priority]
+    keys = ", ".join(f"(-{rank_var[code]}, -{flagged_var[code]}, {held_var[code]}, "
+                     f"-{entry_of[code]}['probability'], {c.priority}, {entry_of[code]})"
+                     for code, c in conditions)
+    lines += ["    # --- the differential's order",
+              f"    CONDITIONS = [x[5] for x in sorted(({keys}))]"]
     namespace: dict[str, Any] = {**src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME,
                                  "TEXT": citation_text}
     return lines, namespace

@@ -127,6 +127,18 @@ class Engine:
             self._bound_batch += [(x.id, criteria.parse(x.when, x.id, names)) for x in c.cap]
         self.triage_rules = [(t, criteria.parse(t.when, t.id, names)) for t in k.triage_rules]
         self.lbp_rules = [(r, criteria.parse(r.when, r.id, names)) for r in k.lbp_rules]
+        # Diagnoses to consider: a small batch of their own over the case and the findings they
+        # name (read from the findings tuple by index), after the core.
+        consider = [(x, criteria.parse(x.when, x.id, names)) for x in k.considerations]
+        consider_names = sorted({r.name for _, n in consider for r in criteria.refs(n)
+                                 if r.kind == "finding"})
+        self._consider_inputs = tuple((n, self.finding_index[n]) for n in consider_names)
+        self._consider_fn = criteria.compile_batch([(x.id, n) for x, n in consider],
+                                                   local_kind=None, inputs=("finding",))
+        self._consider_rows = [
+            (x.id, x.label, x.reason, tuple(x.cite),
+             tuple(self.finding_index[r.name] for r in criteria.refs(n) if r.kind == "finding"))
+            for x, n in consider]
         self._late_batch = ([(t.id, n) for t, n in self.triage_rules]
                             + [(r.id, n) for r, n in self.lbp_rules])
         self.rule_refs = {
@@ -416,6 +428,7 @@ class Engine:
             if rank > LEVEL_RANK[entry["triage"]]:
                 entry["triage"] = rule_triage
         triage = self._triage(held, F, cited, explained)
+        consider = self._consider(case, F, cited)
         lbp_source = lbp_rule[1] if lbp_rule else "undetermined"
         if lbp_rule is not None:
             cited.update(self._texts(lbp_rule[3]))
@@ -438,6 +451,7 @@ class Engine:
             "triage": triage,
             "red_flags": list(flags.values()),
             "conditions": conditions,
+            "consider": consider,
             "low_back_pain_source": lbp_source,
             "low_back_pain_source_detail": (
                 {"rule": lbp_rule[0], "reason": lbp_rule[2], "citations": list(lbp_rule[3])}
@@ -448,6 +462,18 @@ class Engine:
             "citations": cited,
             "versions": dict(self.versions),
         }
+
+    def _consider(self, case: Case, F: Sequence[Tri], cited: dict[str, str]
+                  ) -> list[dict[str, Any]]:
+        """The diagnoses to consider whose rule holds, each with the findings behind it."""
+        held = self._consider_fn(case, {n: F[i] for n, i in self._consider_inputs})
+        out = []
+        for rid, label, reason, cites, refs in self._consider_rows:
+            if held[rid] is True:
+                out.append({"id": rid, "label": label, "reason": reason,
+                            "evidence": self.explain(refs, F), "citations": list(cites)})
+                cited.update(self._texts(cites))
+        return out
 
     def _floor_label(self, floor_id: str, F: Sequence[Tri], p: float) -> str:
         """Why a floor raised the estimate: the findings (or red flags) behind it, and whether

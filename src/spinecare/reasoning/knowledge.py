@@ -146,6 +146,16 @@ class LbpRule(Cited):
     reason: str
 
 
+class Consideration(Cited):
+    """A diagnosis the differential does not estimate but the case should make one think of
+    (a mimic outside the spine, or a non-degenerative cause), with what to do about it."""
+
+    id: str
+    label: str
+    when: str
+    reason: str
+
+
 class PredictionRule(Cited):
     name: str
     items: Annotated[list[str], Field(min_length=1)]
@@ -183,6 +193,7 @@ class Knowledge(_Strict):
     conditions: dict[ConditionId, Condition]
     bands: Bands
     lbp_rules: list[LbpRule]
+    considerations: list[Consideration]
     prediction_rules: dict[str, PredictionRule]
     points_rules: dict[str, PointsRule]
 
@@ -195,6 +206,7 @@ FILES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "triage.toml": (frozenset({"rule", "default"}), frozenset({"rule", "default"})),
     "conditions.toml": (frozenset({"condition", "bands"}), frozenset({"condition", "bands"})),
     "lbp_source.toml": (frozenset({"rule"}), frozenset({"rule"})),
+    "considerations.toml": (frozenset({"rule"}), frozenset({"rule"})),
     "prediction_rules.toml": (frozenset({"points"}), frozenset({"points"})),
 }
 
@@ -276,6 +288,8 @@ def load_knowledge(folder: Traversable | None = None) -> Knowledge:
                              "condition"),
         "bands": _one(problems, Bands, "conditions.toml", cond, "bands"),
         "lbp_rules": _rules(problems, LbpRule, "lbp_source.toml", docs["lbp_source.toml"]),
+        "considerations": _rules(problems, Consideration, "considerations.toml",
+                                 docs["considerations.toml"]),
         "prediction_rules": _clusters(problems, folder.joinpath("instruments")),
         "points_rules": _table(problems, PointsRule, "prediction_rules.toml",
                                docs["prediction_rules.toml"], "points"),
@@ -325,6 +339,7 @@ def cited_items(k: Knowledge) -> list[tuple[str, Cited]]:
     items += [(f"red_flags.toml: {r.id}", r) for r in k.red_flag_rules]
     items += [(f"triage.toml: {r.id}", r) for r in k.triage_rules]
     items += [(f"lbp_source.toml: {r.id}", r) for r in k.lbp_rules]
+    items += [(f"considerations.toml: {r.id}", r) for r in k.considerations]
     items += [(f"prediction_rules.toml: {n}", r) for n, r in k.prediction_rules.items()]
     items += [(f"prediction_rules.toml: {n}", r) for n, r in k.points_rules.items()]
     for code, c in k.conditions.items():
@@ -385,6 +400,8 @@ def check(k: Knowledge) -> None:
         parse(t.when, "triage.toml", t.id)
     for l_ in k.lbp_rules:
         parse(l_.when, "lbp_source.toml", l_.id)
+    for x in k.considerations:
+        parse(x.when, "considerations.toml", x.id)
     used_by_rules = [(n, p.items) for n, p in k.prediction_rules.items()]
     used_by_rules += [(n, [i.finding for i in p.items]) for n, p in k.points_rules.items()]
     for pname, items in used_by_rules:
@@ -411,6 +428,7 @@ def check(k: Knowledge) -> None:
     ids = [("red_flags.toml", r.id) for r in k.red_flag_rules]
     ids += [("triage.toml", t.id) for t in k.triage_rules]
     ids += [("lbp_source.toml", r.id) for r in k.lbp_rules]
+    ids += [("considerations.toml", r.id) for r in k.considerations]
     for c in k.conditions.values():
         ids += [("conditions.toml", e.id) for e in c.evidence]
         ids += [("conditions.toml", x.id) for x in bounds_of(c)]

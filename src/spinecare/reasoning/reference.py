@@ -154,8 +154,9 @@ class Reference:
 
     def differential(self, case: Case, F: Mapping[str, Tri], flags: Mapping[str, bool]
                      ) -> tuple[list[dict[str, Any]], dict[str, int], list[str]]:
-        """The conditions (most likely first, then by priority), each condition's likelihood
-        rank, and the citations used, in order of first mention."""
+        """The conditions (by band; in a band flagged first, then most probable, then
+        priority), each condition's likelihood rank, and the citations used, in order of first
+        mention."""
         values: dict[criteria.Ref, Tri] = {criteria.Ref("finding", n): v for n, v in F.items()}
         values |= {criteria.Ref("flag", code): v for code, v in flags.items()}
 
@@ -164,6 +165,8 @@ class Reference:
 
         prob: dict[str, float] = {}
         rank_of: dict[str, int] = {}
+        provisional: dict[str, int] = {}  # 1: a cap holds (a red flag is open)
+        flagged: dict[str, int] = {}  # 1: a red flag's floor holds
         entries: dict[str, dict[str, Any]] = {}
         cited: list[str] = []
         # diagnoses of exclusion last: they read the others' probabilities
@@ -190,6 +193,10 @@ class Reference:
                     cites += e.cite
                 p = odds / (1 + odds)
                 for fl in c.floor:
+                    is_flags = any(r.kind == "flag"
+                                   for r in criteria.refs(self.node(fl.when, fl.id)))
+                    if is_flags and holds(fl.when, fl.id):
+                        flagged[code] = 1
                     if fl.probability > p and holds(fl.when, fl.id):
                         p = fl.probability
                         evidence.append(self.floor_label(fl.id, fl.when, fl.basis, F, p))
@@ -216,8 +223,11 @@ class Reference:
                 cites += ex.cite
             prob[code] = p
             rank = self.band(p)
+            provisional[code] = 0
             for cap in c.cap:
                 capped = LIKELIHOODS.index(cap.likelihood)
+                if holds(cap.when, cap.id):
+                    provisional[code] = 1
                 if rank > capped and holds(cap.when, cap.id):
                     rank = capped
                     against.append("a red flag must be excluded first")
@@ -232,8 +242,10 @@ class Reference:
                 "probability": math.floor(p * 1000 + 0.5) / 1000,
                 "evidence": evidence, "against": against, "details": details, "rules": rules,
                 "citations": cites}
-        by_priority = sorted(order, key=lambda code: self.k.conditions[code].priority)
-        ranked = sorted(by_priority, key=lambda code: -rank_of[code])  # stable
+        ranked = sorted(order, key=lambda code: (-rank_of[code], -flagged.get(code, 0),
+                                                 provisional[code],
+                                                 -entries[code]["probability"],
+                                                 self.k.conditions[code].priority))
         return [entries[code] for code in ranked], rank_of, list(dict.fromkeys(cited))
 
     def floor_label(self, fid: str, when: str, basis: str, F: Mapping[str, Tri], p: float
@@ -337,6 +349,16 @@ class Reference:
                       "citations": sources}
         cited += sources
 
+        # the diagnoses to consider: each rule that holds, with the findings behind it
+        values: dict[criteria.Ref, Tri] = {criteria.Ref("finding", n): v for n, v in F.items()}
+        consider = []
+        for x in k.considerations:
+            if criteria.evaluate(self.node(x.when, x.id), case, values) is True:
+                consider.append({"id": x.id, "label": x.label, "reason": x.reason,
+                                 "evidence": self.explain(self.finding_refs(x.when, x.id), F),
+                                 "citations": list(x.cite)})
+                cited += x.cite
+
         lbp = next((r for r in k.lbp_rules if status[r.id] is True), None)
         if lbp is not None:
             cited += lbp.cite
@@ -401,6 +423,7 @@ class Reference:
             "triage": triage,
             "red_flags": list(flags.values()),
             "conditions": conditions,
+            "consider": consider,
             "low_back_pain_source": lbp.source if lbp else "undetermined",
             "low_back_pain_source_detail": (
                 {"rule": lbp.id, "reason": lbp.reason, "citations": list(lbp.cite)}

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from spinecare.errors import SpinecareError
+from spinecare.store.files import sqlite_files
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -71,7 +72,7 @@ class Database:
             if not database or database == ":memory:":
                 raise DatabaseError("an in-memory SQLite database cannot be shared; "
                                     "give a file path")
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            sqlite_files(Path(database).expanduser())
             kwargs["connect_args"] = {"check_same_thread": False}
             kwargs["pool_size"] = 16
             kwargs["max_overflow"] = 48

@@ -30,7 +30,15 @@ from spinecare.store.worklist import SORTS, Filters, Sort
 from spinecare.vocabulary import TRIAGE_LEVELS
 from spinecare.web.alerts import row_view
 from spinecare.web.charts import outcome_chart
-from spinecare.web.forms import VISIT_SECTIONS, case_from_form, form_values
+from spinecare.web.forms import (
+    CONTROL_MESSAGE,
+    VISIT_SECTIONS,
+    ascii_int,
+    case_from_form,
+    form_values,
+    has_control,
+    without_control,
+)
 from spinecare.web.pages import (
     SECURITY_HEADERS,
     WebError,
@@ -121,7 +129,9 @@ async def patient_list(request: Request, who: Clinician, q: str = "",
                        page: int = 1, size: int = 25) -> Response:
     """The worklist: open alerts first (by default), filters, pages of a stable order."""
     db = db_of(request)
-    filters = Filters(query=q.strip().lower()[:200], open_alerts=alerts_only == "1",
+    # A search term is not stored, so its control characters are simply dropped.
+    query = without_control(q).strip()[:200]
+    filters = Filters(query=query.lower(), open_alerts=alerts_only == "1",
                       triage=triage if triage in TRIAGE_LEVELS else None,
                       overdue=overdue == "1")
     chosen: Sort = next((s for s in SORTS if s == sort), "priority")
@@ -132,7 +142,7 @@ async def patient_list(request: Request, who: Clinician, q: str = "",
         lambda: worklist.page(db, who, filters, chosen, now, limit=per_page,
                               offset=(number - 1) * per_page))
     pages = max(1, -(-total // per_page))
-    params = {"q": q.strip()[:200], "alerts": "1" if filters.open_alerts else "",
+    params = {"q": query, "alerts": "1" if filters.open_alerts else "",
               "triage": filters.triage or "", "overdue": "1" if filters.overdue else "",
               "sort": chosen, "size": str(per_page)}
 
@@ -159,12 +169,16 @@ async def create_patient(request: Request, who: Clinician) -> Response:
     errors = {}
     if not 1 <= len(name) <= 200:
         errors["display_name"] = "Give the patient's name (1 to 200 characters)."
-    year = int(year_raw) if year_raw.isdigit() else 0
+    elif has_control(name):
+        errors["display_name"] = f"The patient's name {CONTROL_MESSAGE}."
+    year = ascii_int(year_raw) or 0
     if not 1900 <= year <= date.today().year:
-        errors["birth_year"] = f"Give a year of birth from 1900 to {date.today().year}."
+        errors["birth_year"] = (f"Give a year of birth from 1900 to {date.today().year}, "
+                                "in the digits 0 to 9.")
     if errors:
         return render(request, "patient_new.html", status_code=422, title="Add a patient",
-                      errors=errors, values={"display_name": name, "birth_year": year_raw})
+                      errors=errors, values={"display_name": without_control(name)[:200],
+                                             "birth_year": without_control(year_raw)[:10]})
     created = await run_in_threadpool(patients.create, db_of(request), who, name, year)
     return redirect(f"/patients/{created.patient.id}")
 
@@ -211,9 +225,10 @@ async def invite(request: Request, patient_id: str, who: Clinician) -> Response:
         lambda: invitations.create(db, who, patient_id, secret_key=settings.secret_key,
                                    ttl=settings.invitation_ttl))
     # The token travels in the fragment, which browsers never send to a server or its logs.
-    base = str(request.base_url).rstrip("/")
+    # The link starts with the configured public address: the Host header is the caller's.
     return render(request, "invitation.html", title="Invitation link",
-                  patient=invitation.patient, link=f"{base}/invite#{invitation.token}",
+                  patient=invitation.patient,
+                  link=f"{settings.public_url}/invite#{invitation.token}",
                   days=settings.invitation_ttl.days)
 
 

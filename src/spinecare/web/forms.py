@@ -8,6 +8,7 @@ input. An empty input means unknown, never "no".
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -113,15 +114,48 @@ VISIT_SECTIONS: tuple[Section, ...] = (
 )
 
 
+# Numbers as people type them in a form, in ASCII only: Python's int() and float() also take
+# "٣", "³" (str.isdigit says yes to it, int() then fails), "1_000", "nan" and "1e400".
+_INTEGER = re.compile(r"[+-]?[0-9]{1,15}")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,15}(?:\.[0-9]{0,15})?|\.[0-9]{1,15})")
+# C0 controls (NUL, tab, line breaks...) and DEL: never part of a name or a one-line answer;
+# PostgreSQL cannot even store a NUL in text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_MESSAGE = "must not contain control characters (such as a tab, a line break or NUL)"
+
+
+def ascii_int(raw: str) -> int | None:
+    """``raw`` as a whole number written in ASCII digits, else ``None``."""
+    text = raw.strip()
+    return int(text) if _INTEGER.fullmatch(text) else None
+
+
+def ascii_number(raw: str) -> int | float | None:
+    """``raw`` as a number written in ASCII digits (an integral one as an int), else ``None``."""
+    text = raw.strip()
+    if not _DECIMAL.fullmatch(text):
+        return None
+    number = float(text)
+    return int(number) if number.is_integer() else number
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character (see :data:`CONTROL_MESSAGE`)."""
+    return _CONTROL.search(text) is not None
+
+
+def without_control(text: str) -> str:
+    """``text`` with its control characters dropped (to show a refused value back safely)."""
+    return _CONTROL.sub("", text)
+
+
 def _value(field: Field, raw: str) -> Any:
     if field.kind == "tri":
         return {"yes": True, "no": False}.get(raw, raw)
     if field.kind in ("number", "integer"):
-        try:
-            number = float(raw)
-        except ValueError:
-            return raw  # the case validation reports it, by its path
-        return int(number) if number.is_integer() else number
+        number = ascii_number(raw)
+        # Not a number: the text goes on, and the case validation reports it by its path.
+        return raw if number is None else number
     return raw
 
 

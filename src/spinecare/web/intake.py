@@ -16,6 +16,7 @@ from spinecare.instruments.forms import FormItem
 from spinecare.instruments.intake import case_from_intake, intake_form
 from spinecare.plan.planner import make_plan
 from spinecare.reasoning.engine import default_engine
+from spinecare.web.forms import ascii_number
 
 ANSWER_PREFIX = "a."
 SKIPPED = "skipped"
@@ -53,10 +54,10 @@ def decode(item: FormItem, raw: str, unit: str | None = None) -> tuple[Any, str 
         if option is None:
             return None, "Please choose one of the answers, or skip this question."
         return option.value, None
-    try:
-        number = float(raw)
-    except ValueError:
-        return None, "Please write a number, for example 3."
+    parsed = ascii_number(raw)
+    if parsed is None:
+        return None, "Please write a number in the digits 0 to 9, for example 3."
+    number = float(parsed)
     if item.type == "quantity" and unit:
         chosen = next((u for u in item.units if u.code == unit), None)
         if chosen is None:

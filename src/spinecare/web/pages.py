@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from spinecare.http.deps import get_db, get_settings, principal_of_token
-from spinecare.report import percent
+from spinecare.report import NOTHING_LIKELY, percent
 from spinecare.service import errors as service
 from spinecare.store.accounts import Principal
 from spinecare.store.db import KeepChanges
@@ -105,6 +105,7 @@ def environment() -> Environment:
     env.filters["words"] = lambda v: str(v).replace("_", " ")
     env.globals["LEVEL_TEXT"] = LEVEL_TEXT
     env.globals["CSRF_FIELD"] = CSRF_FIELD
+    env.globals["NOTHING_LIKELY"] = NOTHING_LIKELY
     return env
 
 
@@ -117,7 +118,7 @@ def render(request: Request, template: str, status_code: int = 200,
     pre = getattr(request.state, "new_pre_cookie", None)
     if pre:
         response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", path="/")
+                            secure=_secure(request), path="/")
     return response
 
 
@@ -198,9 +199,15 @@ async def patient(request: Request) -> Principal:
     return who
 
 
+def _secure(request: Request) -> bool:
+    """Cookies only over TLS when users reach the service over TLS, also behind a proxy that
+    speaks plain http to us."""
+    return request.url.scheme == "https" or settings_of(request).https
+
+
 def set_session(response: Response, request: Request, token: str, max_age: int) -> None:
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https", path="/")
+                        samesite="strict", secure=_secure(request), path="/")
     response.delete_cookie(PRE_COOKIE, path="/")
 
 

@@ -26,6 +26,7 @@ from spinecare.store.db import Database
 from spinecare.store.models import Alert, Patient
 from spinecare.web import intake as steps
 from spinecare.web.charts import pain_chart, short_date
+from spinecare.web.forms import ascii_int
 from spinecare.web.pages import (
     WebError,
     WebRedirect,
@@ -199,7 +200,9 @@ async def questionnaire_submit(request: Request, instrument_id: str,
             option = next((o for o in item.options if str(o.value) == raw), None)
             answers[link] = option.value if option else raw
         else:
-            answers[link] = int(raw) if raw.lstrip("-").isdigit() else raw
+            number = ascii_int(raw)
+            # Not a whole number in ASCII digits: the answer check names the question.
+            answers[link] = raw if number is None else number
     assert who.patient_id is not None
     problems: list[str] = []
     try:
@@ -247,10 +250,14 @@ async def exercises(request: Request, who: PatientUser) -> Response:
     return _exercise_page(request, data)
 
 
-def _pain(raw: Any) -> int | None:
-    if isinstance(raw, str) and raw.isdigit() and 0 <= int(raw) <= 10:
-        return int(raw)
-    return None
+def _pain(raw: Any) -> tuple[int | None, bool]:
+    """A pain score from 0 to 10 (``None`` if not given), and whether the field was valid."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None, True
+    value = ascii_int(raw)
+    if value is None or not 0 <= value <= 10:
+        return None, False
+    return value, True
 
 
 @router.post("/my/exercises")
@@ -263,12 +270,19 @@ async def log_exercise(request: Request, who: PatientUser) -> Response:
     if done not in ("yes", "no"):
         return _exercise_page(request, data, 422,
                               error="Please say whether you did your exercises today.")
+    pain_after, after_ok = _pain(form.get("pain_after"))
+    pain_before, before_ok = _pain(form.get("pain_before"))
+    if not (after_ok and before_ok):
+        which = "before" if not before_ok else "after"
+        return _exercise_page(request, data, 422,
+                              error=f"Please give your pain {which} the exercises as a whole "
+                                    "number from 0 to 10, or leave it empty.")
     start = data["visits"][-1]["created_at"] if data["visits"] else now_utc()
     known = {s.id: s for s in load_plan_rules().programme.stop_symptoms}
     symptoms = [s for s in form.getlist("symptoms") if isinstance(s, str) and s in known]
     entry = {"day": max(0, min((now_utc() - start).days, 3650)),
-             "pain_nrs": _pain(form.get("pain_after")),
-             "pain_before": _pain(form.get("pain_before")),
+             "pain_nrs": pain_after,
+             "pain_before": pain_before,
              "done": done == "yes", "symptoms": symptoms}
     assert who.patient_id is not None
     try:
