@@ -54,6 +54,7 @@ bench: $(STAMP)
 
 bench-api: $(STAMP)
 	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_login.py
 
 # The clinician's worklist with 10,000 patients: p50/p95 of the page and of its query.
 bench-worklist: $(STAMP)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from spinecare import __version__, web
 from spinecare.api import alerts, errors, openapi
 from spinecare.api.routes import router
+from spinecare.http.audit import AuditRefusals
 from spinecare.http.deps import TokenCache
 from spinecare.http.headers import NoLeakMiddleware, SecurityHeadersMiddleware
 from spinecare.http.limits import BodyLimitMiddleware
@@ -62,8 +63,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     web.mount(app)
-    # Added innermost first: the headers go on every answer, the 500 and 413 included.
+    # Added innermost first: the headers go on every answer, the 500 and 413 included; the
+    # refusals' audit sees every answer of the app, the error pages' and the 413s too.
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(AuditRefusals)
     app.add_middleware(NoLeakMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.https)
     return app

@@ -265,7 +265,7 @@ def shown_value(value: Any) -> str:
     return text
 
 
-def _describe(error: Any) -> str:
+def describe_error(error: Any) -> str:
     """A pydantic error in plain words. Without an ``input`` (a secret's), nothing is quoted."""
     kind = error["type"]
     ctx = error.get("ctx") or {}
@@ -321,7 +321,7 @@ def problems_from(error: ValidationError) -> list[Problem]:
         if loc and loc[-1] == "none":
             continue
         clean = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in _BRANCHES)))
-        problems.append(Problem(json_path(clean), _describe(e)))
+        problems.append(Problem(json_path(clean), describe_error(e)))
     # identical messages can arise from union branches; keep the first of each
     seen: set[tuple[str, str]] = set()
     unique = []

@@ -206,7 +206,8 @@ def test_loading_the_command_module_imports_nothing_heavy() -> None:
     r = _subprocess("-c", code)
     assert r.returncode == 0
     assert r.stdout.decode().strip() == ("['spinecare', 'spinecare.cli', "
-                                         "'spinecare.cli.assess', 'spinecare.cli.db', "
+                                         "'spinecare.cli.assess', 'spinecare.cli.audit', "
+                                         "'spinecare.cli.db', "
                                          "'spinecare.cli.explain', "
                                          "'spinecare.cli.instruments', 'spinecare.cli.io', "
                                          "'spinecare.cli.knowledge', "

@@ -58,7 +58,7 @@ def test_items_thresholds_meanings_and_sources_match_the_engine_rule(rule_id: st
     assert inst.scoring.rule_in_at_least == rule.rule_in_at_least
     assert inst.scoring.rule_out_at_most == rule.rule_out_at_most
     assert (inst.scoring.rule_in, inst.scoring.rule_out) == (rule.rule_in, rule.rule_out)
-    assert inst.cite == rule.cite
+    assert inst.cite == rule.citations
 
 
 def _check_agreement(doc: dict[str, Any]) -> None:

@@ -74,8 +74,8 @@ def test_every_rule_weight_and_threshold_cites_a_source() -> None:
     items = cited_items(KNOWLEDGE)
     assert len(items) > 100
     for where, item in items:
-        assert item.cite, where
-        for cid in item.cite:
+        assert item.citations, where
+        for cid in item.citations:
             assert cid == EXPERT or cid in KNOWLEDGE.citations, (where, cid)
 
 

@@ -34,7 +34,7 @@ def test_every_emergency_and_urgent_rule_implements_a_guideline_criterion() -> N
 def test_every_row_cites_known_sources_and_has_a_unique_id() -> None:
     citations = default_knowledge().citations
     for row in ROWS:
-        assert [c for c in row.cite if c != EXPERT and c not in citations] == [], row.id
+        assert [c for c in row.citations if c != EXPERT and c not in citations] == [], row.id
     ids = [r.id for r in ROWS]
     assert len(ids) == len(set(ids))
 

@@ -3,6 +3,8 @@ cannot reach a user as a 500."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from fastapi import HTTPException
 
@@ -19,6 +21,8 @@ EXAMPLES: list[errors.ServiceError] = [
     errors.Forbidden("Patients cannot add visits"),
     errors.Invalid("Invalid request", [Problem("username", "is taken")]),
     errors.Conflict("Idempotency-Key was already used for a different case"),
+    errors.Throttled("Too many failed sign-ins; try again later", 8.2),
+    errors.Unavailable("Too many sign-ins at once; try again in a moment", 1),
 ]
 
 
@@ -33,8 +37,12 @@ def test_the_api_answers_a_refusal_with_its_own_status_and_the_message(
     answer = api_errors.from_service(exc)
     assert isinstance(answer, HTTPException) and answer.detail == str(exc)
     expected = {errors.NotAuthenticated: 401, errors.NotFound: 404, errors.Forbidden: 403,
-                errors.Invalid: 422, errors.Conflict: 409}[type(exc)]
+                errors.Invalid: 422, errors.Conflict: 409, errors.Throttled: 429,
+                errors.Unavailable: 503}[type(exc)]
     assert answer.status_code == expected
+    if isinstance(exc, errors.Throttled | errors.Unavailable):
+        assert answer.headers is not None
+        assert answer.headers["Retry-After"] == str(math.ceil(exc.retry_after))
     if isinstance(exc, errors.Invalid):
         assert isinstance(answer, api_errors.Invalid) and answer.problems == exc.problems
 
@@ -42,7 +50,9 @@ def test_the_api_answers_a_refusal_with_its_own_status_and_the_message(
 @pytest.mark.parametrize("exc", EXAMPLES, ids=lambda e: f"{type(e).__name__}-{e}")
 def test_the_web_answers_a_refusal_with_an_error_page(exc: errors.ServiceError) -> None:
     page = pages.from_service(exc)
-    assert isinstance(page, pages.WebError) and 400 <= page.status_code < 500
+    assert isinstance(page, pages.WebError)
+    assert 400 <= page.status_code < 500 or (page.status_code, type(exc)) == (
+        503, errors.Unavailable)
     if isinstance(exc, errors.NotFound):
         assert (page.status_code, page.title) == (404, str(exc))
 

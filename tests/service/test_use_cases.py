@@ -3,6 +3,7 @@ patient leaves its audit event (kept although the use case raised)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -127,11 +128,16 @@ def test_failed_sign_ins_are_refused_and_audited_without_an_actor(
         db: Database, people: dict[str, Principal]) -> None:
     before = len(events(db, None, "auth.login"))
     with pytest.raises(NotAuthenticated, match=r"^Incorrect username or password$"):
-        auth.login(db, "svc-doc", "not the password", WEEK)
+        asyncio.run(auth.login(db, "SVC-Doc", "not the password", WEEK, address="192.0.2.7"))
     with pytest.raises(NotAuthenticated, match=r"^Invalid, expired or already used invitation$"):
         invitations.redeem(db, "not-an-invitation", secret_key=SECRET, ttl=WEEK)
     assert events(db, None, "auth.login")[before:] == [("None", "denied")]
-    assert auth.login(db, "svc-doc", PASSWORD, WEEK).token
+    with db.session(read_only=True) as session:
+        failed = session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login")
+                                 .order_by(AuditEvent.id.desc())).first()
+    assert failed is not None
+    assert (failed.username, failed.reason) == ("svc-doc", "wrong password")
+    assert asyncio.run(auth.login(db, "svc-doc", PASSWORD, WEEK)).token
 
 
 def test_an_invalid_case_is_refused_with_its_problems_and_audited(

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from spinecare.case import parse_case
+from spinecare.reasoning.knowledge import default_knowledge
 
 ROOT = Path(__file__).resolve().parents[2]
 VIGNETTES = ROOT / "tests" / "data" / "vignettes"
@@ -89,7 +90,9 @@ def test_vignette_is_a_valid_case_with_a_source(path: Path) -> None:
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_expected_codes_are_in_the_schema(path: Path) -> None:
     expected = _doc(path)["expected"]
-    assert set(expected) == {"triage", "first_condition", "top3", "red_flags"}
+    assert set(expected) - {"consider"} == {"triage", "first_condition", "top3", "red_flags"}
+    considered = {x.id for x in default_knowledge().considerations}
+    assert set(expected.get("consider", [])) <= considered
     assert expected["triage"] in ENUMS["level"]
     first = expected["first_condition"]
     assert first is None or first in ENUMS["condition"]

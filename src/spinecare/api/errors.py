@@ -5,6 +5,7 @@ command line prints. Nothing unexpected reaches a user as a traceback."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +14,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from spinecare.case import _describe, json_path
+from spinecare.case import describe_error, json_path
 from spinecare.errors import Problem
 from spinecare.service import errors as service
 from spinecare.store.db import KeepChanges
@@ -53,6 +54,9 @@ def from_service(exc: service.ServiceError) -> Exception:
         return Invalid(exc.detail, exc.problems)
     if isinstance(exc, service.NotAuthenticated):
         return ApiError(401, str(exc), headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, service.Throttled | service.Unavailable):
+        return ApiError(429 if isinstance(exc, service.Throttled) else 503, str(exc),
+                        headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))})
     status = {service.NotFound: 404, service.Forbidden: 403, service.Conflict: 409}
     return ApiError(status.get(type(exc), 400), str(exc))
 
@@ -83,7 +87,7 @@ def problems_from_request(errors: Sequence[Any]) -> list[Problem]:
         if error.get("type") == "json_invalid":
             out.append(Problem("(document)", "is not valid JSON"))
             continue
-        out.append(Problem(json_path(loc), _describe(error)))
+        out.append(Problem(json_path(loc), describe_error(error)))
     return out
 
 

@@ -24,6 +24,9 @@ _DESCRIPTIONS = {
     404: "no such patient among the caller's patients",
     409: "the Idempotency-Key was used before with a different case",
     422: "invalid input; every problem with its JSON path",
+    429: "too many failed sign-ins for this account or from this address; retry after the "
+         "seconds in Retry-After",
+    503: "too many sign-ins at once; retry after the seconds in Retry-After",
 }
 
 

@@ -42,6 +42,7 @@ from spinecare.api.schemas import (
     VisitList,
     VisitOut,
 )
+from spinecare.http.audit import client_address
 from spinecare.http.deps import forget_token, get_db
 from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
@@ -77,11 +78,14 @@ def _iso(value: datetime) -> str:
 
 
 @router.post("/auth/token", response_model=TokenOut, tags=["auth"],
-             responses=json_responses(401, 422))
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DB,
-          settings: AppSettings) -> TokenOut:
-    """OAuth2 password flow for clinicians and admins."""
-    issued = auth.login(db, form.username, form.password, settings.token_ttl)
+             responses=json_responses(401, 422, 429, 503))
+async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
+                db: DB, settings: AppSettings) -> TokenOut:
+    """OAuth2 password flow for clinicians and admins. Repeated failures for one account or
+    from one address are refused for a while with 429 and ``Retry-After``."""
+    issued = await auth.login(db, form.username, form.password, settings.token_ttl,
+                              address=client_address(request),
+                              policy=settings.login_throttle)
     return TokenOut(access_token=issued.token, expires_at=_aware(issued.expires_at))
 
 
@@ -297,7 +301,8 @@ def list_audit(who: Caller, db: DB, limit: Limit = 50, offset: Offset = 0,
     return AuditList(items=[AuditEventOut(
         id=r.id, at=_aware(r.at), actor_id=r.actor_id, actor_role=r.actor_role,
         action=r.action, patient_id=r.patient_id, target_id=r.target_id,
-        outcome=r.outcome) for r in rows], total=total)
+        outcome=r.outcome, address=r.address, reason=r.reason, username=r.username,
+        hash=r.hash) for r in rows], total=total)
 
 
 @router.post("/admin/users", status_code=201, response_model=UserOut, tags=["admin"],

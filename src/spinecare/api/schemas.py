@@ -151,6 +151,11 @@ class AuditEventOut(_Out):
     patient_id: str | None
     target_id: str | None
     outcome: str
+    address: str | None = Field(None, description="the request's source address")
+    reason: str | None = Field(None, description="why a refusal was refused")
+    username: str | None = Field(None, description="a failed sign-in's attempted username, "
+                                                   "normalised")
+    hash: str | None = Field(None, description="this event's link in the hash chain")
 
 
 class AuditList(_Out):

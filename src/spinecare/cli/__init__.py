@@ -7,6 +7,7 @@ One module per command family, each adding its subcommands to the parser through
     plan, evidence              :mod:`spinecare.cli.plan`
     serve                       :mod:`spinecare.cli.serve`
     admin, backup, restore      :mod:`spinecare.cli.db`
+    audit verify                :mod:`spinecare.cli.audit`
     knowledge coverage          :mod:`spinecare.cli.knowledge`
     explain                     :mod:`spinecare.cli.explain`
 
@@ -28,7 +29,7 @@ import os
 import sys
 
 from spinecare import __version__
-from spinecare.cli import assess, db, explain, instruments, knowledge, plan, serve
+from spinecare.cli import assess, audit, db, explain, instruments, knowledge, plan, serve
 from spinecare.cli.io import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, InvalidInput, report
 from spinecare.errors import SpinecareError
 
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.register(sub)
     serve.register(sub)
     db.register(sub)
+    audit.register(sub)
     knowledge.register(sub)
     return parser
 

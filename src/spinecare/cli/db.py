@@ -102,6 +102,22 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {table}" for table, n in counts.items())
 
 
+def _audit(db: Database, action: str, path: str) -> None:
+    """A backup or restore in the database's own trail: by whom (the system user running the
+    command) and which file."""
+    import getpass
+
+    from spinecare.store.audit import RequestSource, audit, bind_request
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    detail = f"{Path(path).name} by system user {user} (command line)"
+    with bind_request(RequestSource(address="local")), db.session() as session:
+        audit(session, None, action, reason=detail)
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from spinecare.store.backup import backup
     from spinecare.store.sealed import SealedError, generate_key_file, read_key_file
@@ -133,6 +149,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     db = open_database(args.database)
     try:
         counts = backup(db, Path(args.path), key=key)
+        # After the snapshot: the copy does not hold its own event, the database does.
+        _audit(db, "backup.create", args.path)
     finally:
         db.dispose()
     sealed = " (encrypted)" if key else ""
@@ -155,7 +173,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     db = open_database(args.database)
     try:
         counts = restore(db, path, key=key)
+        _audit(db, "backup.restore", args.path)
     except BackupError as exc:
+        # Not audited into the target: one event there would make it refuse the next restore.
         report([f"spinecare: {exc}"])
         return EXIT_INVALID
     finally:

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from spinecare.http.settings import Settings
 from spinecare.store.accounts import Principal, hash_token, principal_for_token
+from spinecare.store.audit import current_request
 from spinecare.store.db import Database
 from spinecare.store.stamps import utcnow
 
@@ -68,13 +69,16 @@ async def principal_of_token(request: Request, token: str) -> Principal | None:
     token_hash = hash_token(token)
     cache = token_cache(request)
     who = cache.get(token_hash)
-    if who is not None:
-        return who
-    found = await run_in_threadpool(_lookup, get_db(request), token_hash)
-    if found is None:
-        return None
-    who, seconds_left = found
-    cache.put(token_hash, who, seconds_left)
+    if who is None:
+        found = await run_in_threadpool(_lookup, get_db(request), token_hash)
+        if found is None:
+            return None
+        who, seconds_left = found
+        cache.put(token_hash, who, seconds_left)
+    # Who the request's refusal, if any, is audited as.
+    source = current_request()
+    if source is not None:
+        source.actor = who
     return who
 
 

@@ -31,6 +31,7 @@ from spinecare.errors import SpinecareError
 from spinecare.http.contacts import ClinicContacts, clinic_from_env, smtp_from_env
 from spinecare.service.notifications import SmtpSettings
 from spinecare.store.files import private_dir
+from spinecare.store.throttle import ThrottlePolicy
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 ApiDocs = Literal["signed-in", "off"]
@@ -72,6 +73,9 @@ class Settings:
     clinic: ClinicContacts = field(default_factory=ClinicContacts)
     # How often the mail worker looks for e-mails due when nothing wakes it.
     mail_poll_seconds: float = 15.0
+    # Failed sign-ins per account and per address (spinecare.store.throttle explains the
+    # numbers); shared through the database by every worker.
+    login_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", check_public_url(self.public_url))

@@ -39,11 +39,6 @@ class Criterion(_Strict):
     case: dict[str, Any]
     without: Annotated[dict[str, Any], Field(min_length=1)]
 
-    @property
-    def cite(self) -> list[str]:
-        """``citations`` under its old name, for code not yet moved to it."""
-        return self.citations
-
 
 class Gap(_Strict):
     reference: str

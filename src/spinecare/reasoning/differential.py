@@ -52,8 +52,8 @@ def _applied(k: Knowledge, e: Evidence, present: bool,
     assert lr is not None
     label = f.label if present else (f.absent or f"no {f.label}")
     detail = {"finding": label, "likelihood_ratio": lr, "rule": e.id, "basis": e.basis,
-              "citations": list(e.cite)}
-    return lr, label, detail, e.id, fresh(tuple(e.cite))
+              "citations": list(e.citations)}
+    return lr, label, detail, e.id, fresh(tuple(e.citations))
 
 
 def _apply(indent: str, record: str, lr: float | None) -> list[str]:
@@ -126,7 +126,7 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
     flagged_var: dict[str, str] = {}
     for code, c in conditions:
         entry_var = entry_of[code]
-        cites = tuple(dict.fromkeys(c.cite))
+        cites = tuple(dict.fromkeys(c.citations))
         prior_cites = src.const(cites, f"CITES_{code}")
 
         def fresh(more: tuple[str, ...], known: frozenset[str] = frozenset(cites)
@@ -156,7 +156,7 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                           f"        p = {fl.probability!r}",
                           f"        ev += (FL({fl.id!r}, F, p),)  # {fl.id}",
                           f"        ru += ({fl.id!r},)",
-                          f"        ci += {fresh(tuple(fl.cite))!r}"]
+                          f"        ci += {fresh(tuple(fl.citations))!r}"]
         else:
             flagged_var[code] = "0"
             ex = c.exclusion
@@ -172,7 +172,7 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                 lines += [f"    q = {prob[other]}", "    p *= 1 - q",
                           f"    if q >= {moderate!r}:",
                           f"        ag += ({label!r} + ' possible (' + format(q, '.0%') + ')',)"]
-            lines.append(f"    ci += {fresh(tuple(ex.cite))!r}")
+            lines.append(f"    ci += {fresh(tuple(ex.citations))!r}")
         lines += [f"    {prob[code]} = p",
                   f"    rank = 2 if p >= {high_at!r} else 1 if p >= {moderate!r} else 0"]
         held_var[code] = names.claim(f"held_{code}") if c.cap else "0"
@@ -186,7 +186,7 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                       f"        rank = {capped}",
                       "        ag += ('a red flag must be excluded first',)",
                       f"        ru += ({cap.id!r},)",
-                      f"        ci += {fresh(tuple(cap.cite))!r}"]
+                      f"        ci += {fresh(tuple(cap.citations))!r}"]
         # The citations with their text. A condition's own (ci starts with them) that an
         # earlier condition already added are known to be in CIT here; the rest are added as
         # one update from a dict made once, and any others (rare) one by one.

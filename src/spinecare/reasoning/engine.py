@@ -136,7 +136,7 @@ class Engine:
         self._consider_fn = criteria.compile_batch([(x.id, n) for x, n in consider],
                                                    local_kind=None, inputs=("finding",))
         self._consider_rows = [
-            (x.id, x.label, x.reason, tuple(x.cite),
+            (x.id, x.label, x.reason, tuple(x.citations),
              tuple(self.finding_index[r.name] for r in criteria.refs(n) if r.kind == "finding"))
             for x, n in consider]
         self._late_batch = ([(t.id, n) for t, n in self.triage_rules]
@@ -150,13 +150,15 @@ class Engine:
                                for rid, names_ in self.rule_refs.items()}
         self.rule_ask_leaves = {rid: self._ask_paths(names_) for rid, names_ in
                                 self.rule_refs.items()}
-        table = [(LEVEL_RANK[r.triage], r.triage, r.id, r.reason, r.cite) for r in k.red_flag_rules]
-        table += [(LEVEL_RANK[t.level], t.level, t.id, t.reason, t.cite) for t in k.triage_rules]
+        table = [(LEVEL_RANK[r.triage], r.triage, r.id, r.reason, r.citations)
+                 for r in k.red_flag_rules]
+        table += [(LEVEL_RANK[t.level], t.level, t.id, t.reason, t.citations)
+                  for t in k.triage_rules]
         # Most serious first; a stable sort keeps the knowledge's order within a level.
         self.triage_table = [(*row, self.rule_ask_leaves[row[2]])
                              for row in sorted(table, key=lambda r: -r[0])]
         d = k.triage_default
-        self.triage_default = (d.level, d.reason, tuple(d.cite))
+        self.triage_default = (d.level, d.reason, tuple(d.citations))
         self.questions = {n: f.ask for n, f in k.findings.items() if f.ask}
         self.labels = {n: f.label for n, f in k.findings.items()}
         # for explain: each finding's label, and the parts it is explained by (none for a
@@ -210,18 +212,18 @@ class Engine:
                       "incomplete": "depends on the items not yet known"}
             for pr in k.prediction_rules.values()}
         self.versions = {"engine": __version__, "knowledge": k.version}
-        self.score_texts = {name: self._texts(tuple(pr.cite)) for name, pr in
+        self.score_texts = {name: self._texts(tuple(pr.citations)) for name, pr in
                             [*k.prediction_rules.items(), *k.points_rules.items()]}
         # The rules' fields as plain tuples: reading a knowledge model's attribute goes through
         # pydantic's __getattr__ hook, and these are read for every case.
         self.prediction_specs: list[_PredictionSpec] = [
             (name, _getter(tuple(at[i] for i in pr.items)), pr.rule_in_at_least,
              pr.rule_out_at_most, self.item_labels[pr.name], self.rule_meanings[pr.name],
-             tuple(pr.cite))
+             tuple(pr.citations))
             for name, pr in k.prediction_rules.items()]
         self.points_specs: list[_PointsSpec] = [
             (name, self.points_items[pr.name], len(pr.items), pr.positive_at_least, pr.positive,
-             pr.negative, pr.weights_verified, tuple(pr.cite))
+             pr.negative, pr.weights_verified, tuple(pr.citations))
             for name, pr in k.points_rules.items()]
 
     def _compile_core(self) -> _Core:
@@ -263,8 +265,8 @@ class Engine:
         prog.emit(["    CIT = {}", "    FIRED = []"])
         for (r, _), v in zip(self.red_rules, red, strict=True):
             fired, texts = names.claim(f"RULE_{r.id}"), names.claim(f"CITES_{r.id}")
-            namespace[fired] = (r.id, r.flag, r.triage, LEVEL_RANK[r.triage], tuple(r.cite))
-            namespace[texts] = self._texts(r.cite)
+            namespace[fired] = (r.id, r.flag, r.triage, LEVEL_RANK[r.triage], tuple(r.citations))
+            namespace[texts] = self._texts(r.citations)
             prog.emit([f"    if {v} is True:\n        FIRED.append({fired})\n"
                        f"        CIT.update({texts})"])
         prog.emit(["    # --- floors and caps"])
@@ -288,7 +290,7 @@ class Engine:
         choice = []
         for (lr, _), v in zip(self.lbp_rules, lbp, strict=True):
             const = names.claim(f"RULE_{lr.id}")
-            namespace[const] = (lr.id, lr.source, lr.reason, tuple(lr.cite))
+            namespace[const] = (lr.id, lr.source, lr.reason, tuple(lr.citations))
             choice.append(f"{const} if {v} is True else ")
         prog.emit(["    LBP_RULE = " + "".join(choice) + "None"])
         var_of = dict(zip(self.status_ids, [*red, *late], strict=True))

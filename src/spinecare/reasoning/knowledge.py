@@ -55,11 +55,6 @@ class Cited(_Strict):
     citations: Annotated[list[str], Field(min_length=1)]
     basis: Basis
 
-    @property
-    def cite(self) -> list[str]:
-        """The citation ids under their old name, for code not yet moved to ``citations``."""
-        return self.citations
-
 
 class Finding(_Strict):
     label: str

@@ -178,7 +178,7 @@ class Reference:
             against: list[str] = []
             details: list[dict[str, Any]] = []
             rules: list[str] = []
-            cites: list[str] = list(c.cite)
+            cites: list[str] = list(c.citations)
             if c.exclusion is None:
                 rules.append(f"{code}.prior")
                 odds, applied = self.odds(c, F)
@@ -188,9 +188,9 @@ class Reference:
                     label = f.label if present else (f.absent or f"no {f.label}")
                     (evidence if lr is not None and lr > 1 else against).append(label)
                     details.append({"finding": label, "likelihood_ratio": lr, "rule": e.id,
-                                    "basis": e.basis, "citations": list(e.cite)})
+                                    "basis": e.basis, "citations": list(e.citations)})
                     rules.append(e.id)
-                    cites += e.cite
+                    cites += e.citations
                 p = odds / (1 + odds)
                 for fl in c.floor:
                     is_flags = any(r.kind == "flag"
@@ -201,7 +201,7 @@ class Reference:
                         p = fl.probability
                         evidence.append(self.floor_label(fl.id, fl.when, fl.basis, F, p))
                         rules.append(fl.id)
-                        cites += fl.cite
+                        cites += fl.citations
             else:
                 ex = c.exclusion
                 rules.append(f"{code}.exclusion")
@@ -220,7 +220,7 @@ class Reference:
                     p *= 1 - q
                     if q >= self.k.bands.moderate:
                         against.append(f"{self.k.conditions[other].label} possible ({q:.0%})")
-                cites += ex.cite
+                cites += ex.citations
             prob[code] = p
             rank = self.band(p)
             provisional[code] = 0
@@ -232,7 +232,7 @@ class Reference:
                     rank = capped
                     against.append("a red flag must be excluded first")
                     rules.append(cap.id)
-                    cites += cap.cite
+                    cites += cap.citations
             rank_of[code] = rank
             cites = list(dict.fromkeys(cites))
             cited += cites
@@ -318,18 +318,18 @@ class Reference:
             for label in self.explain(self.finding_refs(r.when, r.id), F):
                 if label not in entry["evidence"]:
                     entry["evidence"].append(label)
-            for c in r.cite:
+            for c in r.citations:
                 if c not in entry["citations"]:
                     entry["citations"].append(c)
             if LEVEL_RANK[r.triage] > LEVEL_RANK[entry["triage"]]:
                 entry["triage"] = r.triage
-            cited += r.cite
+            cited += r.citations
         cited += condition_cites
 
         # every rule that can set the level: the red-flag rules, then the triage rules
         rules: list[tuple[str, str, str, str, list[str], Tri]] = [
-            (r.id, r.triage, r.when, r.reason, r.cite, v) for r, v in red]
-        rules += [(t.id, t.level, t.when, t.reason, t.cite, status[t.id])
+            (r.id, r.triage, r.when, r.reason, r.citations, v) for r, v in red]
+        rules += [(t.id, t.level, t.when, t.reason, t.citations, status[t.id])
                   for t in k.triage_rules]
         held = [r for r in rules if r[5] is True]
         if held:
@@ -344,7 +344,7 @@ class Reference:
                       "rules": [r[0] for r in at_top], "citations": sources}
         else:
             d = k.triage_default
-            sources = list(d.cite)
+            sources = list(d.citations)
             triage = {"level": d.level, "reasons": [d.reason], "rules": ["tr.default"],
                       "citations": sources}
         cited += sources
@@ -356,12 +356,12 @@ class Reference:
             if criteria.evaluate(self.node(x.when, x.id), case, values) is True:
                 consider.append({"id": x.id, "label": x.label, "reason": x.reason,
                                  "evidence": self.explain(self.finding_refs(x.when, x.id), F),
-                                 "citations": list(x.cite)})
-                cited += x.cite
+                                 "citations": list(x.citations)})
+                cited += x.citations
 
         lbp = next((r for r in k.lbp_rules if status[r.id] is True), None)
         if lbp is not None:
-            cited += lbp.cite
+            cited += lbp.citations
 
         # The questions: for each rule that could still raise the level and is unknown, most
         # serious first, the unknown findings with a question under it, none of what is
@@ -391,8 +391,8 @@ class Reference:
                 "unknown": unknown, "of": len(items), "range": [positive, positive + unknown],
                 "result": result, "meaning": meaning,
                 "positive_items": [k.findings[i].label for i in pr.items if F[i] is True],
-                "citations": list(pr.cite)}
-            cited += pr.cite
+                "citations": list(pr.citations)}
+            cited += pr.citations
         for name, pts in k.points_rules.items():
             known = [i for i in pts.items if F[i.finding] is not None]
             if len(known) * 2 <= len(pts.items):
@@ -414,8 +414,8 @@ class Reference:
                 "positive_items": [f"{k.findings[i.finding].label} ({i.points:+d})"
                                    for i in pts.items if F[i.finding] is True],
                 "unknown": len(open_points), "of": len(pts.items),
-                "weights_verified": pts.weights_verified, "citations": list(pts.cite)}
-            cited += pts.cite
+                "weights_verified": pts.weights_verified, "citations": list(pts.citations)}
+            cited += pts.citations
 
         return {
             "schema": "spinecare.assessment/1",
@@ -426,7 +426,7 @@ class Reference:
             "consider": consider,
             "low_back_pain_source": lbp.source if lbp else "undetermined",
             "low_back_pain_source_detail": (
-                {"rule": lbp.id, "reason": lbp.reason, "citations": list(lbp.cite)}
+                {"rule": lbp.id, "reason": lbp.reason, "citations": list(lbp.citations)}
                 if lbp else {"rule": None, "reason": "Not enough is known to say where "
                              "the low back pain comes from.", "citations": []}),
             "scores": scores,

@@ -38,5 +38,6 @@ def create_user(db: Database, who: Principal, username: str, role: Role,
             user = accounts.create_user(session, username, role, password)
             records.audit(session, who, "user.create", target_id=str(user.id))
     except SpinecareError as exc:
-        raise Invalid("Invalid request", [Problem("username", str(exc))]) from None
+        field = getattr(exc, "field", "username")
+        raise Invalid("Invalid request", [Problem(field, str(exc))]) from None
     return user

@@ -48,3 +48,19 @@ class Invalid(ServiceError):
 
 class Conflict(ServiceError):
     """A request that contradicts an earlier one (an idempotency key reused for other data)."""
+
+
+class Throttled(ServiceError):
+    """Too many failed attempts: refused without checking, for ``retry_after`` seconds."""
+
+    def __init__(self, detail: str, retry_after: float):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class Unavailable(ServiceError):
+    """The service is too busy to do this now; try again after ``retry_after`` seconds."""
+
+    def __init__(self, detail: str, retry_after: float):
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -40,7 +40,8 @@ def redeem(db: Database, code: str, *, secret_key: str, ttl: timedelta) -> Token
     with db.session() as session:
         user = accounts.redeem_invitation(session, secret_key, code)
         if user is None:
-            records.audit(session, None, "auth.invitation", outcome="denied")
+            records.audit(session, None, "auth.invitation", outcome="denied",
+                          reason="invitation forged, expired or already used")
             raise NotAuthenticated("Invalid, expired or already used invitation")
         token, expires = accounts.issue_token(session, user.id, ttl)
         records.audit(session, accounts.principal_of(user), "auth.invitation",

@@ -56,7 +56,8 @@ def visible(session: Session, who: Principal, patient_id: str, action: str) -> P
     """The patient, or :class:`NotFound` after auditing ``action`` as denied."""
     patient = records.visible_patient(session, who, patient_id)
     if patient is None:
-        records.audit(session, who, action, patient_id=patient_id, outcome="denied")
+        records.audit(session, who, action, patient_id=patient_id, outcome="denied",
+                      reason="no such patient among the caller's")
         raise NotFound("patient")
     return patient
 
@@ -65,7 +66,8 @@ def refuse_patient_writes(session: Session, who: Principal, patient_id: str, act
                           what: str) -> None:
     """:class:`Forbidden` (audited) when a patient tries to ``what`` ("add visits")."""
     if who.role == "patient":
-        records.audit(session, who, action, patient_id=patient_id, outcome="denied")
+        records.audit(session, who, action, patient_id=patient_id, outcome="denied",
+                      reason=f"patients cannot {what}")
         raise Forbidden(f"Patients cannot {what}")
 
 

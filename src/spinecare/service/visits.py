@@ -48,7 +48,8 @@ def create(db: Database, who: Principal, patient_id: str, case: bytes,
     except CaseError as exc:
         with db.session() as session:
             records.audit(session, who, "visit.create", patient_id=patient_id,
-                          outcome="invalid")
+                          outcome="invalid", reason="invalid case at " + ", ".join(
+                              p.path for p in exc.problems[:5]))
         raise Invalid("Invalid case", exc.problems) from None
     try:
         with db.session() as session:

@@ -1,7 +1,11 @@
 """Accounts, passwords, bearer tokens and patient invitations.
 
-- Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's second recommended
-  set); an unknown username costs the same hash as a wrong password.
+- Passwords are hashed with argon2id (:mod:`spinecare.store.passwords`: which passwords are
+  accepted, and the bounded pool that hashes them); an unknown username costs the same hash as
+  a wrong password.
+- Usernames are unique by their key (:mod:`spinecare.store.usernames`: NFKC, case-folded,
+  confusables folded), and sign-in looks the key up: ``Alice`` signs in as ``alice``, and a
+  Cyrillic ``аlice`` can be neither created beside it nor used for it.
 - Bearer tokens are random and opaque (``secrets.token_urlsafe``); the database keeps only their
   sha256, with an expiry and a revocation time.
 - A patient invitation is a row with a random id; the link carries that id signed with the
@@ -17,14 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, cast
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from spinecare.errors import SpinecareError
+from spinecare.store import passwords, usernames
 from spinecare.store.models import AccessToken, Invitation, User
 from spinecare.store.stamps import new_id, utcnow
 
@@ -32,13 +35,14 @@ Role = Literal["clinician", "admin", "patient"]
 LOGIN_ROLES: tuple[Role, ...] = ("clinician", "admin")
 _INVITATION_SALT = "spinecare.invitation/1"
 
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-
 
 class AccountError(SpinecareError, ValueError):
-    """An account cannot be created as asked (the message says why)."""
+    """An account cannot be created as asked (the message says why; ``field`` names the
+    input at fault)."""
+
+    def __init__(self, message: str, field: str = "username"):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,47 +65,84 @@ def hash_token(token: str) -> str:
 
 def create_user(session: Session, username: str, role: Role, password: str) -> User:
     if role not in LOGIN_ROLES:
-        raise AccountError(f"role must be one of {', '.join(LOGIN_ROLES)} (got {role!r})")
+        raise AccountError(f"role must be one of {', '.join(LOGIN_ROLES)} (got {role!r})",
+                           "role")
     username = username.strip()
-    if not username or len(username) > 150:
-        raise AccountError("the username must have 1 to 150 characters")
-    if not username.isprintable():
-        raise AccountError("the username must not contain control characters")
-    if len(password) < 12:
-        raise AccountError("the password must have at least 12 characters")
-    user = User(username=username, role=role, password_hash=_hasher.hash(password),
-                disabled=False, created_at=utcnow())
+    wrong = usernames.problem(username)
+    if wrong:
+        raise AccountError(wrong)
+    key = usernames.username_key(username)
+    if session.scalar(select(User.id).where(or_(User.username_key == key,
+                                                User.username == username))) is not None:
+        raise AccountError(f"the username {username!r} is taken (or too like one that is)")
+    wrong = passwords.problem(password, username=username)
+    if wrong:
+        raise AccountError(wrong, "password")
+    user = User(username=username, username_key=key, role=role,
+                password_hash=passwords.hasher.hash(password), disabled=False,
+                created_at=utcnow())
     session.add(user)
     try:
-        session.flush()
+        with session.begin_nested():
+            session.flush()
     except IntegrityError:
-        raise AccountError(f"the username {username!r} is taken") from None
+        raise AccountError(f"the username {username!r} is taken (or too like one that "
+                           "is)") from None
+    return user
+
+
+def find_by_username(session: Session, username: str) -> User | None:
+    """The account a typed name stands for: by its key, except that an account whose name
+    shares its key with an older one (possible only before keys existed) is found by its
+    exact name."""
+    # A NUL cannot be in a username, and PostgreSQL refuses it in a query.
+    if "\x00" in username or usernames.problem(username):
+        return None
+    user = session.scalar(select(User).where(User.username == username.strip(),
+                                             User.username_key.is_(None)))
+    if user is None:
+        user = session.scalar(select(User).where(User.username_key
+                                                 == usernames.username_key(username)))
     return user
 
 
 def set_password(session: Session, username: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
+    user = find_by_username(session, username)
     if user is None:
         raise AccountError(f"no user {username!r}")
-    user.password_hash = _hasher.hash(password)
+    wrong = passwords.problem(password, username=user.username or "")
+    if wrong:
+        raise AccountError(wrong, "password")
+    user.password_hash = passwords.hasher.hash(password)
     return user
+
+
+@dataclass(frozen=True, slots=True)
+class LoginCandidate:
+    """What sign-in needs to know of an account before checking its password."""
+
+    user_id: int
+    password_hash: str | None
+    may_sign_in: bool
+
+
+def login_candidate(session: Session, username: str) -> LoginCandidate | None:
+    user = find_by_username(session, username)
+    if user is None:
+        return None
+    return LoginCandidate(user.id, user.password_hash,
+                          not user.disabled and user.role in LOGIN_ROLES)
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active clinician or admin with this username and password, else ``None``."""
-    # A NUL cannot be in a username, and PostgreSQL refuses it in a query.
-    user = None if "\x00" in username else \
-        session.scalar(select(User).where(User.username == username))
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
+    """The active clinician or admin with this username and password, else ``None``. Hashes
+    inside the caller's session: for the command line and tests; the service's sign-in
+    hashes outside any transaction (:func:`spinecare.service.auth.login`)."""
+    found = login_candidate(session, username)
+    ok, _rehash = passwords.verify(found.password_hash if found else None, password)
+    if not ok or found is None or not found.may_sign_in:
         return None
-    if user is None or user.disabled or user.role not in LOGIN_ROLES:
-        return None
-    if _hasher.check_needs_rehash(stored):
-        user.password_hash = _hasher.hash(password)
-    return user
+    return session.get(User, found.user_id)
 
 
 def issue_token(session: Session, user_id: int, ttl: timedelta) -> tuple[str, datetime]:

@@ -39,12 +39,17 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str | None] = mapped_column(String(150), unique=True)
+    # The name as compared (``spinecare.store.usernames.username_key``): NFKC, case-folded,
+    # confusable characters folded, so that lookalike names cannot sit side by side.
+    username_key: Mapped[str | None] = mapped_column(String(150))
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     patient_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("patients.id"), unique=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ux_users_username_key", "username_key", unique=True),)
 
 
 class Patient(Base):
@@ -139,9 +144,23 @@ class Invitation(Base):
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class LoginThrottle(Base):
+    """Failed sign-ins counted under one key (an account, a source address, or the pair), and
+    until when the key is refused (``spinecare.store.throttle``)."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure: Mapped[datetime] = mapped_column(DateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class AuditEvent(Base):
-    """Who did what to which patient, when. Append-only (database triggers refuse UPDATE and
-    DELETE). Holds ids only, never clinical content. ``patient_id`` has no foreign key: a
+    """Who did what to which patient, when, from where, and why a refusal was refused.
+    Append-only (database triggers refuse UPDATE, DELETE and, on SQLite, an INSERT replacing a
+    row) and hash-chained (``spinecare.store.chain``). Holds ids only, never clinical content;
+    ``username`` is the attempted name of a failed sign-in. ``patient_id`` has no foreign key: a
     refused attempt on an id that does not exist is recorded too."""
 
     __tablename__ = "audit_events"
@@ -154,6 +173,11 @@ class AuditEvent(Base):
     patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
     target_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    username: Mapped[str | None] = mapped_column(String(150))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Alert(Base):

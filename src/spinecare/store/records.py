@@ -6,7 +6,6 @@ only through the care team (clinicians) or the caller's own account (patients).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,8 +16,9 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from spinecare.store.accounts import find_by_username
+from spinecare.store.audit import audit, is_id, list_audit
 from spinecare.store.models import (
-    AuditEvent,
     CareTeamMember,
     ExerciseLog,
     Patient,
@@ -32,44 +32,8 @@ from spinecare.store.worklist import add_entry, visit_added
 if TYPE_CHECKING:
     from spinecare.store.accounts import Principal
 
-
-
-_ID = re.compile(r"[0-9a-f]{32}")
-
-
-def is_id(value: str) -> bool:
-    """Whether ``value`` has the form of the ids this store hands out. Anything else cannot
-    name a row, and is never sent to the database (PostgreSQL refuses NUL characters)."""
-    return _ID.fullmatch(value) is not None
-
-
-# --- the audit trail -------------------------------------------------------------------------
-
-
-def audit(session: Session, actor: Principal | None, action: str, *,
-          patient_id: str | None = None, target_id: str | None = None,
-          outcome: str = "ok") -> None:
-    """Record who did what to which patient. Ids only: never names or clinical content."""
-    session.add(AuditEvent(
-        at=utcnow(), actor_id=actor.user_id if actor else None,
-        actor_role=actor.role if actor else None, action=action,
-        patient_id=_safe(patient_id), target_id=_safe(target_id),
-        outcome=outcome))
-
-
-def _safe(value: str | None) -> str | None:
-    if value is None or is_id(value) or (value.isdigit() and len(value) < 20):
-        return value
-    return "(malformed)"
-
-
-def list_audit(session: Session, *, patient_id: str | None, limit: int,
-               offset: int) -> tuple[Sequence[AuditEvent], int]:
-    where = [AuditEvent.patient_id == patient_id] if patient_id else []
-    total = session.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0
-    rows = session.scalars(select(AuditEvent).where(*where).order_by(AuditEvent.id)
-                           .limit(limit).offset(offset)).all()
-    return rows, total
+# The audit trail lives in :mod:`spinecare.store.audit`; these names stay importable from here.
+__all__ = ["audit", "is_id", "list_audit"]
 
 
 # --- patients and care teams -----------------------------------------------------------------
@@ -112,12 +76,9 @@ def care_team(session: Session, patient_id: str) -> list[str]:
 
 def add_to_care_team(session: Session, patient_id: str, username: str) -> bool:
     """Add the clinician ``username``; false when there is no such active clinician."""
-    if "\x00" in username:
-        return False
-    user = session.scalar(select(User).where(User.username == username,
-                                             User.role == "clinician",
-                                             User.disabled.is_(False)))
-    if user is None:
+    # By the name's key, as at sign-in: "Dr.Smith" and "dr.smith" are one clinician.
+    user = find_by_username(session, username)
+    if user is None or user.role != "clinician" or user.disabled:
         return False
     if session.get(CareTeamMember, (patient_id, user.id)) is None:
         session.add(CareTeamMember(patient_id=patient_id, user_id=user.id, added_at=utcnow()))

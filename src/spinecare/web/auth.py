@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import suppress
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from spinecare.http.audit import client_address
 from spinecare.http.deps import forget_token
 from spinecare.http.routing import translating_route
 from spinecare.service import auth, invitations
 from spinecare.service.auth import Token
-from spinecare.service.errors import NotAuthenticated
+from spinecare.service.errors import NotAuthenticated, Throttled, Unavailable
 from spinecare.web.pages import (
     SESSION_COOKIE,
     check_csrf,
@@ -50,13 +52,33 @@ async def login(request: Request) -> Response:
     username, password = str(form.get("username") or ""), str(form.get("password") or "")
     db, settings = db_of(request), settings_of(request)
     try:
-        issued = await run_in_threadpool(auth.login, db, username, password, settings.token_ttl)
+        issued = await auth.login(db, username, password, settings.token_ttl,
+                                  address=client_address(request),
+                                  policy=settings.login_throttle)
     except NotAuthenticated:
         return render(request, "login.html", status_code=401, title="Sign in",
                       error="The username or password is not right.", username=username)
+    except (Throttled, Unavailable) as exc:
+        wait = max(1, math.ceil(exc.retry_after))
+        message = (f"Too many sign-in attempts. Please wait {_wait_text(wait)} and try again."
+                   if isinstance(exc, Throttled)
+                   else "Too many people are signing in right now. Please try again in a "
+                        "moment.")
+        refused = render(request, "login.html", title="Sign in", username=username,
+                         status_code=429 if isinstance(exc, Throttled) else 503,
+                         error=message)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     response = redirect("/patients")
     set_session(response, request, issued.token, int(settings.token_ttl.total_seconds()))
     return response
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minutes"
 
 
 @router.post("/logout")

@@ -78,6 +78,10 @@ def from_service(exc: service.ServiceError) -> Exception:
         return WebError(401, "Please sign in again", str(exc) + ".")
     if isinstance(exc, service.Conflict):
         return WebError(409, "Already saved", str(exc) + ".")
+    if isinstance(exc, service.Throttled):
+        return WebError(429, "Please wait", str(exc) + ".")
+    if isinstance(exc, service.Unavailable):
+        return WebError(503, "Please try again", str(exc) + ".")
     return WebError(422, "Please check your answers", str(exc) + ".")
 
 

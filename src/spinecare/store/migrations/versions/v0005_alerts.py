@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_login_security"
 branch_labels: str | None = None
 depends_on: str | None = None
 
