@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench bench-api soak clean chromium schemas
+.PHONY: run test lint typecheck unit bench bench-api bench-worklist soak screenshots clean \
+	chromium schemas
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +63,16 @@ bench-api: $(STAMP)
 # SOAK_WORKERS (2) workers, one killed midway, then every acknowledged write read back.
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py
+
+# The clinician's worklist with 10,000 patients: p50/p95 of the page and of its query.
+bench-worklist: $(STAMP)
+	$(BIN)/python bench/bench_worklist.py
+
+# The README's pictures of the worklist with an alert, the alert, and the patient's home after
+# an emergency, from the browser test that walks that path (tests never write to docs/ alone).
+screenshots: $(STAMP) chromium $(AXE)
+	SPINECARE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -p no:cacheprovider -q \
+	  tests/web/test_alerts_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

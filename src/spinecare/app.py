@@ -11,11 +11,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from spinecare import __version__, web
-from spinecare.api import errors, openapi
+from spinecare.api import alerts, errors, openapi
 from spinecare.api.routes import router
 from spinecare.http.audit import AuditRefusals
 from spinecare.http.headers import NoLeakMiddleware, SecurityHeadersMiddleware
 from spinecare.http.limits import BodyLimitMiddleware
+from spinecare.http.mailer import MailWorker
 from spinecare.http.settings import Settings
 from spinecare.plan.planner import default_plan_knowledge
 from spinecare.reasoning.engine import default_engine
@@ -26,6 +27,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """The ASGI app. ``db`` defaults to the settings' database, opened and migrated now."""
     database = db or Database(settings.database_url)
     owned = db is None
+    mailer = None if settings.smtp is None else MailWorker(
+        database, settings.smtp, settings.public_url, settings.mail_poll_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -36,7 +39,11 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         # garbage collector from re-scanning them on every request's allocations.
         gc.collect()
         gc.freeze()
+        if mailer is not None:
+            mailer.start()
         yield
+        if mailer is not None:
+            mailer.stop()
         if owned:
             database.dispose()
 
@@ -48,7 +55,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.settings = settings
     app.state.db = database
+    app.state.mailer = mailer
     app.include_router(router)
+    app.include_router(alerts.router)
     errors.install(app)
     openapi.install(app)
     web.mount(app)

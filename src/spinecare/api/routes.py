@@ -54,6 +54,7 @@ from spinecare.api.schemas import (
 )
 from spinecare.http.audit import client_address
 from spinecare.http.deps import forget_token, get_db
+from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
 from spinecare.service import (
     access,
@@ -213,6 +214,7 @@ async def create_visit(request: Request, patient_id: PatientId, who: Caller,
     body = await request.body()
     visit, created = await run_in_threadpool(visits.create, get_db(request), who, patient_id,
                                              body, idempotency_key)
+    wake(request)
     headers = {"Location": f"/api/v1/patients/{patient_id}/visits/{visit.id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
@@ -256,12 +258,13 @@ def _questionnaire_out(row: QuestionnaireResponse) -> QuestionnaireOut:
 
 @router.post("/patients/{patient_id}/questionnaires", status_code=201, tags=["records"],
              response_model=QuestionnaireOut, responses=json_responses(401, 404, 422))
-def add_questionnaire(patient_id: PatientId, body: QuestionnaireIn, who: Caller,
-                      db: DB) -> QuestionnaireOut:
+def add_questionnaire(request: Request, patient_id: PatientId, body: QuestionnaireIn,
+                      who: Caller, db: DB) -> QuestionnaireOut:
     """A questionnaire response (answers by linkId), scored and stored. Patients may add
-    their own."""
-    return _questionnaire_out(questionnaires.submit(db, who, patient_id, body.instrument,
-                                                    body.answers))
+    their own. A red flag or an urgent or emergency triage in it alerts the care team."""
+    row = questionnaires.submit(db, who, patient_id, body.instrument, body.answers)
+    wake(request)
+    return _questionnaire_out(row)
 
 
 @router.get("/patients/{patient_id}/questionnaires", response_model=QuestionnaireList,
@@ -279,11 +282,13 @@ def _log_out(row: ExerciseLog) -> ExerciseLogOut:
 
 @router.post("/patients/{patient_id}/exercise-logs", status_code=201, tags=["records"],
              response_model=ExerciseLogOut, responses=json_responses(401, 404, 422))
-def add_exercise_log(patient_id: PatientId, body: dict[str, Any], who: Caller,
-                     db: DB) -> ExerciseLogOut:
+def add_exercise_log(request: Request, patient_id: PatientId, body: dict[str, Any],
+                     who: Caller, db: DB) -> ExerciseLogOut:
     """One home-exercise session as logged (``spinecare.plan`` ProgrammeLog). Patients may add
-    their own."""
-    return _log_out(exercise_logs.add(db, who, patient_id, body))
+    their own. A stop symptom in it alerts the care team."""
+    row = exercise_logs.add(db, who, patient_id, body)
+    wake(request)
+    return _log_out(row)
 
 
 @router.get("/patients/{patient_id}/exercise-logs", response_model=ExerciseLogList,

@@ -234,3 +234,28 @@ class PasswordResetOut(_Out):
 class PasswordResetIn(_In):
     token: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+class AlertOut(_Out):
+    id: str
+    patient_id: str
+    source: Literal["intake", "questionnaire", "exercise_log", "visit"]
+    source_id: str | None
+    level: Literal["emergency", "urgent", "routine", "self_care"]
+    flags: list[str]
+    reasons: list[str]
+    created_at: datetime
+    reports: int
+    last_reported_at: datetime
+    status: Literal["open", "acknowledged"]
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledgement: str | None
+
+
+class AlertList(_Out):
+    items: list[AlertOut]
+    total: int
+
+
+class AcknowledgeIn(_In):
+    note: Annotated[str, Field(min_length=1, max_length=2000,
+                               description="what was done (required)")]

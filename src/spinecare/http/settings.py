@@ -28,6 +28,8 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from spinecare.errors import SpinecareError
+from spinecare.http.contacts import ClinicContacts, clinic_from_env, smtp_from_env
+from spinecare.service.notifications import SmtpSettings
 from spinecare.store.files import private_dir
 from spinecare.store.throttle import ThrottlePolicy
 
@@ -60,11 +62,14 @@ class Settings:
     token_ttl: timedelta = timedelta(hours=8)
     patient_token_ttl: timedelta = timedelta(days=30)
     invitation_ttl: timedelta = timedelta(days=7)
-    # How long a validated token is trusted from memory before the database is asked again;
-    # a revocation made through this process takes effect at once.
-    token_cache_seconds: float = 10.0
     public_url: str = DEFAULT_PUBLIC_URL
     api_docs: ApiDocs = "signed-in"
+    # Alert e-mail (None: alerts show in the pages only) and the numbers patients are given
+    # (spinecare.http.contacts documents both).
+    smtp: SmtpSettings | None = None
+    clinic: ClinicContacts = field(default_factory=ClinicContacts)
+    # How often the mail worker looks for e-mails due when nothing wakes it.
+    mail_poll_seconds: float = 15.0
     # Failed sign-ins per account and per address (spinecare.store.throttle explains the
     # numbers); shared through the database by every worker.
     login_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
@@ -133,4 +138,5 @@ def load_settings(database: str | None = None, *, demo: bool = False, testing: b
                     testing=testing,
                     public_url=public_url or os.environ.get("SPINECARE_PUBLIC_URL")
                     or DEFAULT_PUBLIC_URL,
-                    api_docs=docs)  # type: ignore[arg-type]  # checked in __post_init__
+                    api_docs=docs,  # type: ignore[arg-type]  # checked in __post_init__
+                    smtp=smtp_from_env(), clinic=clinic_from_env(demo=demo))

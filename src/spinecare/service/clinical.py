@@ -12,6 +12,7 @@ from spinecare.case import parse_case
 from spinecare.instruments.change import change_over_time
 from spinecare.plan.planner import make_plan
 from spinecare.reasoning.engine import default_engine
+from spinecare.service.reviews import first_review_after
 from spinecare.store.models import Visit
 from spinecare.store.records import NewVisit
 
@@ -33,6 +34,8 @@ def prepare_visit(body: bytes) -> NewVisit:
         knowledge_version=engine.versions["knowledge"],
         request_hash=hashlib.sha256(orjson.dumps(case_doc, option=orjson.OPT_SORT_KEYS))
         .hexdigest(),
+        triage=assessment["triage"]["level"],
+        review_after=first_review_after(plan),
     )
 
 

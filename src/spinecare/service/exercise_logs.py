@@ -9,7 +9,7 @@ import orjson
 
 from spinecare.errors import Problem
 from spinecare.plan.programme import LogError, parse_logs
-from spinecare.service import patients
+from spinecare.service import alerts, patients
 from spinecare.service.errors import Invalid
 from spinecare.store import records
 from spinecare.store.accounts import Principal
@@ -35,6 +35,8 @@ def add(db: Database, who: Principal, patient_id: str,
                                        orjson.dumps(log.model_dump(mode="json")).decode())
         records.audit(session, who, "exercise_log.create", patient_id=patient_id,
                       target_id=row.id)
+        alerts.raise_in(session, who, patient_id,
+                        alerts.from_stop_symptoms(row.id, log.symptoms))
         return row
 
 

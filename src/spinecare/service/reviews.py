@@ -25,8 +25,14 @@ def due_dates(visited_at: datetime,
 
 
 def next_review(visited_at: datetime, plan: Mapping[str, Any]) -> datetime | None:
-    dates = [d for d, _, _ in due_dates(visited_at, plan)]
-    return dates[0] if dates else None
+    after = first_review_after(plan)
+    return visited_at + after if after is not None else None
+
+
+def first_review_after(plan: Mapping[str, Any]) -> timedelta | None:
+    """How long after the visit the plan's first review falls (``None``: no review)."""
+    weeks = [w for item in plan.get("review", []) for w in item.get("weeks", [])]
+    return timedelta(weeks=min(weeks)) if weeks else None
 
 
 def due(visited_at: datetime, plan: Mapping[str, Any],

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from spinecare.case import parse_case
 from spinecare.errors import CaseError
 from spinecare.reasoning.engine import default_engine
-from spinecare.service import patients
+from spinecare.service import alerts, patients
 from spinecare.service.clinical import outcomes as measure_outcomes
 from spinecare.service.clinical import prepare_visit
 from spinecare.service.errors import Conflict, Invalid, NotFound
@@ -55,6 +57,9 @@ def create(db: Database, who: Principal, patient_id: str, case: bytes,
                                                idempotency_key=idempotency_key)
             records.audit(session, who, "visit.create" if created else "visit.replay",
                           patient_id=patient_id, target_id=visit.id)
+            if created:
+                alerts.raise_in(session, who, patient_id, alerts.from_assessment(
+                    "visit", visit.id, orjson.loads(new.assessment_json)))
     except records.IdempotencyConflict:
         raise Conflict("Idempotency-Key was already used for a different case") from None
     return visit, created

@@ -194,3 +194,103 @@ class AuditEvent(Base):
     username: Mapped[str | None] = mapped_column(String(150))
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class Alert(Base):
+    """Something the care team must see: a red flag the patient reported (intake,
+    questionnaire, a stop symptom logged with the exercises) or a visit assessed as urgent or
+    emergency. Open until a clinician acknowledges it with a note; nothing closes it by itself
+    (a later report without the flag does not mean the flag went away). ``reasons_json`` holds
+    the engine's or the knowledge's own sentences, ``flags_json`` the red-flag codes or stop
+    symptom ids. A repeat of the same open alert (same source, level and flags) is counted on
+    it instead of being stored again."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
+    source: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str | None] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(16))
+    flags_json: Mapped[str] = mapped_column(Text)
+    reasons_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reports: Mapped[int] = mapped_column(Integer, default=1)
+    last_reported_at: Mapped[datetime] = mapped_column(DateTime)
+    # When the e-mails to the care team were queued (null: not yet, or e-mail is off).
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledgement: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_alerts_patient_open", "patient_id", "acknowledged_at"),
+        Index("ix_alerts_queue", "acknowledged_at", "queued_at"),
+    )
+
+
+class AlertEmail(Base):
+    """One e-mail of an alert to one clinician, with its delivery state: ``pending`` (to try at
+    ``next_attempt_at``), ``sent``, or ``failed`` (given up; shown as not sent)."""
+
+    __tablename__ = "alert_emails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    address: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("alert_id", "user_id", name="uq_alert_emails_alert_user"),
+        Index("ix_alert_emails_due", "status", "next_attempt_at"),
+    )
+
+
+class AlertAddress(Base):
+    """Where a clinician wants alert e-mails (set by the clinician on the alerts page)."""
+
+    __tablename__ = "alert_addresses"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WorklistEntry(Base):
+    """One patient on one clinician's worklist, with what the list sorts and filters on, kept
+    up to date as visits and alerts are stored (in the same transaction). One row per care-team
+    member, so that a clinician's list of 10,000 patients is a range of one index, in the order
+    shown, instead of a join and a sort. The ``*_order`` columns sort ascending, most urgent
+    first: ``4 - (LEVEL_RANK + 1)`` for a level, 4 for none; ``review_order`` is the review
+    date, or the end of time when there is none."""
+
+    __tablename__ = "worklist_entries"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    name_key: Mapped[str] = mapped_column(String(200))
+    visit_count: Mapped[int] = mapped_column(Integer)
+    last_visit_at: Mapped[datetime | None] = mapped_column(DateTime)
+    triage: Mapped[str | None] = mapped_column(String(16))
+    triage_order: Mapped[int] = mapped_column(Integer)
+    review_due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    review_order: Mapped[datetime] = mapped_column(DateTime)
+    open_alerts: Mapped[int] = mapped_column(Integer)
+    alert_level: Mapped[str | None] = mapped_column(String(16))
+    alert_order: Mapped[int] = mapped_column(Integer)
+    oldest_open_alert_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_worklist_priority", "user_id", "alert_order", "triage_order", "review_order",
+              "name_key", "patient_id"),
+        Index("ix_worklist_name", "user_id", "name_key", "patient_id"),
+        Index("ix_worklist_triage", "user_id", "triage_order", "name_key", "patient_id"),
+        Index("ix_worklist_review", "user_id", "review_order", "name_key", "patient_id"),
+        Index("ix_worklist_patient", "patient_id"),
+    )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import orjson
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from spinecare.store.models import (
     Visit,
 )
 from spinecare.store.stamps import new_id, utcnow
+from spinecare.store.worklist import add_entry, visit_added
 
 if TYPE_CHECKING:
     from spinecare.store.accounts import Principal
@@ -45,6 +47,7 @@ def create_patient(session: Session, clinician_id: int, display_name: str,
     session.add(patient)
     session.flush()
     session.add(CareTeamMember(patient_id=patient.id, user_id=clinician_id, added_at=now))
+    add_entry(session, clinician_id, patient.id, display_name)
     return patient
 
 
@@ -79,6 +82,9 @@ def add_to_care_team(session: Session, patient_id: str, username: str) -> bool:
         return False
     if session.get(CareTeamMember, (patient_id, user.id)) is None:
         session.add(CareTeamMember(patient_id=patient_id, user_id=user.id, added_at=utcnow()))
+        patient = session.get(Patient, patient_id)
+        assert patient is not None
+        add_entry(session, user.id, patient_id, patient.display_name)
     return True
 
 
@@ -111,6 +117,10 @@ class NewVisit:
     engine_version: str
     knowledge_version: str
     request_hash: str
+    # For the worklist: the assessment's triage level, and how long after the visit the
+    # plan's first review falls (none: no review planned).
+    triage: str | None = None
+    review_after: timedelta | None = None
 
 
 class IdempotencyConflict(Exception):
@@ -138,15 +148,17 @@ def add_visit(session: Session, patient_id: str, created_by: int, visit: NewVisi
     if idempotency_key is None:
         session.add(row)
         session.flush()
-        return row, True
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        earlier = _visit_by_key(session, patient_id, idempotency_key)
-        if earlier is None:
-            raise
-        return _replay(earlier, visit)
+    else:
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            earlier = _visit_by_key(session, patient_id, idempotency_key)
+            if earlier is None:
+                raise
+            return _replay(earlier, visit)
+    triage = visit.triage or orjson.loads(visit.assessment_json)["triage"]["level"]
+    visit_added(session, patient_id, row.created_at, triage, visit.review_after)
     return row, True
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from spinecare.web import auth, clinician, docs, password, patient
+from spinecare.web import alerts, auth, clinician, docs, password, patient
 from spinecare.web.pages import WebError, WebRedirect, web_error, web_redirect
 
 
@@ -17,6 +17,7 @@ def mount(app: FastAPI) -> None:
         return
     app.include_router(auth.router)
     app.include_router(clinician.router)
+    app.include_router(alerts.router)
     app.include_router(patient.router)
     app.include_router(docs.router)
     app.include_router(password.router)

@@ -10,20 +10,25 @@ import secrets
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
+from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
 from spinecare.instruments.intake import case_sections, intake_form
 from spinecare.instruments.registry import instruments
-from spinecare.service import invitations, patients, reviews, visits
+from spinecare.service import alerts, invitations, patients, reviews, visits, worklist
 from spinecare.service.clinical import outcomes
 from spinecare.service.errors import Conflict, Invalid
 from spinecare.store.accounts import Principal
 from spinecare.store.models import Patient, QuestionnaireResponse, Visit
+from spinecare.store.worklist import SORTS, Filters, Sort
+from spinecare.vocabulary import TRIAGE_LEVELS
+from spinecare.web.alerts import row_view
 from spinecare.web.charts import outcome_chart
 from spinecare.web.forms import (
     CONTROL_MESSAGE,
@@ -112,23 +117,47 @@ def _prefill(visits: Sequence[Visit], intakes: Sequence[QuestionnaireResponse]) 
     return values
 
 
+SORT_TEXT = {"priority": "Open alerts, then triage, then review due",
+             "alerts": "Open alerts", "triage": "Triage of the last visit",
+             "review": "Review due, soonest first", "name": "Name"}
+
+
 @router.get("/patients")
-async def patient_list(request: Request, who: Clinician, q: str = "") -> Response:
+async def patient_list(request: Request, who: Clinician, q: str = "",
+                       alerts_only: Annotated[str, Query(alias="alerts")] = "",
+                       triage: str = "", overdue: str = "", sort: str = "priority",
+                       page: int = 1, size: int = 25) -> Response:
+    """The worklist: open alerts first (by default), filters, pages of a stable order."""
     db = db_of(request)
     # A search term is not stored, so its control characters are simply dropped.
-    query = without_control(q).strip().lower()[:200]
+    query = without_control(q).strip()[:200]
+    filters = Filters(query=query.lower(), open_alerts=alerts_only == "1",
+                      triage=triage if triage in TRIAGE_LEVELS else None,
+                      overdue=overdue == "1")
+    chosen: Sort = next((s for s in SORTS if s == sort), "priority")
+    per_page = size if size in worklist.PAGE_SIZES else worklist.PAGE_SIZES[0]
+    number = max(1, min(page, 100_000))
+    now = now_utc()
+    rows, total = await run_in_threadpool(
+        lambda: worklist.page(db, who, filters, chosen, now, limit=per_page,
+                              offset=(number - 1) * per_page))
+    pages = max(1, -(-total // per_page))
+    params = {"q": query, "alerts": "1" if filters.open_alerts else "",
+              "triage": filters.triage or "", "overdue": "1" if filters.overdue else "",
+              "sort": chosen, "size": str(per_page)}
 
-    def work() -> list[dict[str, Any]]:
-        rows = []
-        for row in patients.caseload(db, who, query):
-            latest = visit_view(row.latest) if row.latest else None
-            rows.append({"patient": row.patient, "visits": row.visit_count, "latest": latest,
-                         "review": _next_review(latest)})
-        return rows
+    def link(**change: Any) -> str:
+        merged = {**params, **{k: str(v) for k, v in change.items()}}
+        return "/patients?" + urlencode({k: v for k, v in merged.items()
+                                         if v and not (k == "sort" and v == "priority")
+                                         and not (k == "size" and v == "25")
+                                         and not (k == "page" and v == "1")})
 
-    rows = await run_in_threadpool(work)
-    return render(request, "patients.html", title="Your patients", rows=rows, q=q,
-                  now=now_utc())
+    filtered = bool(filters.query or filters.open_alerts or filters.triage or filters.overdue)
+    return render(request, "patients.html", title="Your patients", rows=rows, q=q, now=now,
+                  total=total, page=number, pages=pages, size=per_page, sort=chosen,
+                  sorts=SORT_TEXT, sizes=worklist.PAGE_SIZES, levels=TRIAGE_LEVELS,
+                  filters=filters, filtered=filtered, link=link)
 
 
 @router.post("/patients")
@@ -170,7 +199,10 @@ async def patient_page(request: Request, patient_id: str, who: Clinician) -> Res
         charts = [{"key": k, "measure": m, "svg": outcome_chart(k, m)}
                   for k, m in measures.items()]
         intakes = [r for r in answered if r.instrument == "intake"]
+        raised = [row_view(a) for a in alerts.of_patient(db, who, patient_id)]
         return {"patient": p, "age": age(p), "visits": [visit_view(v) for v in chart.visits],
+                "open_alerts": [a for a in raised if a["acknowledged_at"] is None],
+                "closed_alerts": [a for a in raised if a["acknowledged_at"] is not None],
                 "charts": charts, "team": chart.care_team,
                 "responses": [{"instrument": _short_name(r.instrument),
                                "created_at": r.created_at,
@@ -243,6 +275,7 @@ async def create_visit(request: Request, patient_id: str, who: Clinician) -> Res
         return render(request, "visit_new.html", status_code=422,
                       title=f"New visit: {p.display_name}", patient=p, sections=VISIT_SECTIONS,
                       values=values, errors=errors, age=age(p))
+    wake(request)
     return redirect(f"/patients/{patient_id}#latest")
 
 

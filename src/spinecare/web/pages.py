@@ -66,6 +66,7 @@ NOT_FOUND = {
     "visit": ("Visit not found", "There is no such visit for this patient."),
     "invitation": ("Invitation not found", "There is no open invitation with this link."),
     "user": ("Account not found", "There is no such account."),
+    "alert": ("Alert not found", "There is no such alert for the patients in your care."),
 }
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
 from spinecare.instruments.answers import read_plain
 from spinecare.instruments.errors import AnswerError
@@ -18,11 +19,11 @@ from spinecare.instruments.forms import instrument_form
 from spinecare.instruments.intake import intake_form
 from spinecare.instruments.registry import instruments
 from spinecare.plan.rules import load_plan_rules
-from spinecare.service import exercise_logs, patients, questionnaires, reviews
+from spinecare.service import alerts, exercise_logs, patients, questionnaires, reviews
 from spinecare.service.errors import Invalid
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
-from spinecare.store.models import Patient
+from spinecare.store.models import Alert, Patient
 from spinecare.web import intake as steps
 from spinecare.web.charts import pain_chart, short_date
 from spinecare.web.forms import ascii_int
@@ -35,6 +36,7 @@ from spinecare.web.pages import (
     now_utc,
     patient,
     render,
+    settings_of,
 )
 from spinecare.web.views import age, form_dict, visit_view
 
@@ -58,15 +60,35 @@ def _due(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any
     return reviews.due(latest["created_at"], latest["plan"], data["responses"], now_utc())
 
 
+def _calls(request: Request) -> dict[str, Any]:
+    """The clinic's and the local emergency number, as tap-to-call links."""
+    clinic = settings_of(request).clinic
+    return {"clinic": clinic, "emergency_tel": clinic.tel(clinic.emergency_number),
+            "clinic_tel": clinic.tel(clinic.phone) if clinic.phone else None}
+
+
+def _advice_view(alert: Alert) -> dict[str, Any]:
+    """An open alert as the patient reads it: the stop symptoms in the plan knowledge's own
+    patient wording; an intake or questionnaire emergency as the emergency page says it."""
+    known = {s.id: s for s in load_plan_rules().programme.stop_symptoms}
+    symptoms = [known[f] for f in alerts.flags_of(alert) if f in known] \
+        if alert.source == "exercise_log" else []
+    return {"stop": alert.source == "exercise_log", "level": alert.level,
+            "created_at": alert.created_at, "symptoms": symptoms}
+
+
 @router.get("/my")
 async def my_home(request: Request, who: PatientUser) -> Response:
-    data = await run_in_threadpool(_patient_records, db_of(request), who, "patient.read")
+    db = db_of(request)
+    data = await run_in_threadpool(_patient_records, db, who, "patient.read")
+    advice = [_advice_view(a) for a in await run_in_threadpool(alerts.open_advice, db, who)]
     due, later = _due(data)
     intake_done = any(r.instrument == "intake" for r in data["responses"])
     programme = data["visits"][-1]["plan"].get("exercise_programme") if data["visits"] else None
     return render(request, "my_home.html", title="Your care", patient_page=True,
                   patient=data["patient"], due=due, later=later, intake_done=intake_done,
-                  programme=programme, urgent=steps.urgent_notice())
+                  programme=programme, urgent=steps.urgent_notice(), advice=advice,
+                  exercises_paused=any(a["stop"] for a in advice), **_calls(request))
 
 
 def _intake_step(request: Request, state: steps.IntakeState, error: str | None = None,
@@ -134,10 +156,11 @@ async def intake_step(request: Request, who: PatientUser) -> Response:
     if level == "emergency" or finished:
         await run_in_threadpool(questionnaires.save_intake, db, who,
                                 steps.visible_answers(state), assessment, finished)
+        wake(request)
     if level == "emergency":
         return render(request, "emergency.html", title="Go to the emergency department now",
                       patient_page=True, reasons=assessment["triage"]["reasons"],
-                      steps=what_to_do)
+                      steps=what_to_do, **_calls(request))
     if finished:
         return render(request, "intake_done.html", title="Thank you", patient_page=True,
                       urgent=steps.urgent_notice(), level=level)
@@ -192,6 +215,8 @@ async def questionnaire_submit(request: Request, instrument_id: str,
                                     instrument_id, response.answers)
         except Invalid as exc:
             problems = [p.message for p in exc.problems]
+        else:
+            wake(request)
     if problems:
         return render(request, "questionnaire.html", status_code=422, title=inst.name,
                       patient_page=True, inst=inst, form=f, values=values,
@@ -265,6 +290,7 @@ async def log_exercise(request: Request, who: PatientUser) -> Response:
     except Invalid:
         return _exercise_page(request, data, 422, error="Please check your answers.")
     if symptoms:
+        wake(request)
         return render(request, "stop.html", title="Stop the exercises", patient_page=True,
-                      symptoms=[known[s] for s in symptoms])
+                      symptoms=[known[s] for s in symptoms], **_calls(request))
     raise WebRedirect("/my/exercises?saved=1")
