@@ -1,12 +1,13 @@
 """Applying plan rules to one assessed case, in three-valued logic.
 
-A rule's selector is a criterion of the criteria language (:func:`spinecare.plan.rules.criterion`),
-evaluated by its reference interpreter. :class:`Situation` is everything a criterion may read,
-taken once from the case and its assessment: case facts, and references to the assessment's
-conclusions (``flag.*``, ``likely.*``, ``situation.triage``...). :func:`holds` gives ``True``,
-``False`` or ``None`` (unknown) and, when unknown, what is missing ("mJOA score",
-"history.duration_weeks"), from the unknown facts and references the criteria language finds,
-so the plan can say which answer would settle a rule.
+A rule's ``when`` is a criterion of the criteria language (parsed at load by
+:func:`spinecare.plan.rules.parse_when`), evaluated by its reference interpreter.
+:class:`Situation` is everything a criterion may read, taken once from the case and its
+assessment: case facts, and references to the assessment's conclusions (``flag.*``,
+``likely.*``, ``situation.triage``...). :func:`holds` gives ``True``, ``False`` or ``None``
+(unknown) and, when unknown, what is missing ("mJOA score", "history.duration_weeks"), from the
+unknown facts and references the criteria language finds, so the plan can say which answer would
+settle a rule.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from typing import Any
 from spinecare import criteria
 from spinecare.case import Case
 from spinecare.criteria.logic import Tri
-from spinecare.plan.rules import Selector, criterion
 
-__all__ = ["MISSING_DURATION", "MISSING_MJOA", "Situation", "evaluate", "holds", "missing"]
+__all__ = ["MISSING_DURATION", "MISSING_MJOA", "Situation", "holds", "missing"]
 
 MISSING_MJOA = "mJOA score (instruments.mjoa)"
 MISSING_DURATION = "how long the symptoms have lasted (history.duration_weeks)"
@@ -143,10 +143,3 @@ def holds(node: criteria.Node, s: Situation) -> tuple[Tri, frozenset[str]]:
     if result is not None:
         return result, frozenset()
     return None, frozenset(missing(leaf) for leaf in criteria.unknowns(node, s.case, values))
-
-
-def evaluate(
-    selector: Selector, s: Situation, named: Mapping[str, Selector]
-) -> tuple[Tri, frozenset[str]]:
-    """Whether ``selector`` holds for ``s``, and what is missing when that is unknown."""
-    return holds(criterion(selector, named), s)
