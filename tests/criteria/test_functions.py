@@ -36,6 +36,11 @@ FILE_CASES = [parse_case(p.read_bytes()) for p in sorted(CASES.glob("*.case.json
     _scanned(_LSS, {"modality": "mri", "region": "lumbar", "canal_ap_diameter_mm": 12.0},
              {"modality": "mri", "region": "cervical", "canal_ap_diameter_mm": 8.0}),
     _scanned(_LSS, {"modality": "mri", "region": "lumbar"}),
+    *(parse_case(orjson.dumps({**orjson.loads(_LSS.read_bytes()), "id": f"lss-tried-{i}",
+                               "history": {"prior_treatments": tried}}))
+      for i, tried in enumerate([
+          [], [{"treatment": "exercise_therapy", "weeks": 12, "response": "no_change"}],
+          [{"treatment": "exercise_therapy"}, {"treatment": "nsaids", "response": "improved"}]])),
 ]
 
 

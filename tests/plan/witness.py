@@ -10,6 +10,7 @@ contradictory rule (``flag.myelopathy and no_red_flags``) is found unreachable.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ import orjson
 from spinecare import criteria
 from spinecare.case import Case, parse_case
 from spinecare.criteria.parser import _SECTIONS, _field_type
+from spinecare.instruments.registry import instrument
 from spinecare.plan.rules import LEVELS, SITUATION
 from spinecare.plan.select import Situation, holds
 
@@ -41,6 +43,12 @@ def dnf(node: criteria.Node, positive: bool = True) -> list[list[Literal_]]:
 
 def _domain(leaf: Leaf) -> tuple[Any, ...] | None:
     """The values ``leaf`` may take, or None for a number."""
+    if isinstance(leaf, criteria.Fact) and leaf.section == "call":
+        return (True, False)
+    if isinstance(leaf, criteria.Ref) and leaf.kind == "band":
+        return tuple(b.code for b in instrument(leaf.name).band)
+    if isinstance(leaf, criteria.Ref) and leaf.kind == "score":
+        return None
     if isinstance(leaf, criteria.Fact):
         ftype = _field_type(_SECTIONS[leaf.section], leaf.field)
         assert ftype is not None
@@ -72,6 +80,8 @@ def _choose(leaf: Leaf, constraints: list[tuple[criteria.Node, bool]]) -> tuple[
 def _meets(node: criteria.Node, positive: bool, value: Any) -> bool:
     if isinstance(node, criteria.Ref | criteria.Fact):
         return value is not None and bool(value) == positive
+    if isinstance(node, criteria.Call) and node.fn.name != "known":
+        return value is not None and bool(value) == positive
     if isinstance(node, criteria.Call):  # known(x)
         return (value is not None) == positive
     if value is None:
@@ -99,6 +109,8 @@ def _leaf(node: criteria.Node) -> Leaf | None:
     if isinstance(node, criteria.Call) and node.fn.name == "known":
         arg = node.args[0]
         return arg if isinstance(arg, criteria.Ref | criteria.Fact) else None
+    if isinstance(node, criteria.Call) and node.fn.name in ("imaged", "any_prior_treatment"):
+        return criteria.Fact("call", node.fn.name + repr(node.args))
     return None
 
 
@@ -111,7 +123,11 @@ def situation_of(values: Mapping[Leaf, Any]) -> Situation:
     contraindications: set[str] = set()
     lbp_source: str | None = None
     situation: dict[str, Any] = {"triage": "routine", "mjoa_band": None, "duration_weeks": None}
+    bands: dict[str, str | None] = {}
+    scores: dict[str, float | None] = {}
     for leaf, value in values.items():
+        if isinstance(leaf, criteria.Fact) and leaf.section == "call":
+            continue
         if isinstance(leaf, criteria.Fact):
             if value is not None:
                 doc.setdefault(leaf.section, {})[leaf.field] = value
@@ -133,16 +149,41 @@ def situation_of(values: Mapping[Leaf, Any]) -> Situation:
             lbp_source = name
         elif kind == "situation":
             situation[name] = value
+        elif kind == "band":
+            bands[name] = value
+        elif kind == "score":
+            scores[name] = value
     for leaf, value in values.items():  # high overrides likely
         if isinstance(leaf, criteria.Ref) and leaf.kind == "high" and value:
             likelihood[leaf.name] = "high"
+    for leaf, value in values.items():
+        if isinstance(leaf, criteria.Fact) and leaf.section == "call":
+            _call_facts(doc, leaf.field, bool(value))
     case: Case = parse_case(orjson.dumps(doc))
     return Situation(
         case=case, triage=situation["triage"] or "routine", flags=flags, likelihood=likelihood,
         order=tuple(likelihood), mjoa_band=situation["mjoa_band"],
         duration_weeks=situation["duration_weeks"], triage_rules=frozenset(triage_rules),
         lbp_source=lbp_source, contraindications=frozenset(contraindications),
+        bands=bands, scores=scores,
     )
+
+
+def _call_facts(doc: dict[str, Any], call: str, wanted: bool) -> None:
+    """Case lists that make a list function true (a scan, a treatment tried) or false."""
+    history = doc.setdefault("history", {})
+    if call.startswith("imaged"):
+        region, modality = re.findall(r"value='(\w+)'", call)
+        if wanted:
+            doc.setdefault("imaging", []).append({"modality": modality, "region": region})
+        return
+    tried = history.setdefault("prior_treatments", [])
+    if wanted:
+        words = dict(re.findall(r"field='(\w+)'.*?values=\('(\w+)'", call))
+        weeks = [float(w) for w in re.findall(r"field='weeks'\).*?value=([\d.]+)", call)]
+        tried.append({"treatment": words.get("treatment", "exercise_therapy"),
+                      "response": words.get("response", "no_change"),
+                      "weeks": (max(weeks) + 1) if weeks else 12})
 
 
 def witness(node: criteria.Node) -> Situation | None:

@@ -29,6 +29,7 @@ from pydantic import AfterValidator, Field, StringConstraints, ValidationError, 
 from spinecare import criteria
 from spinecare.criteria.nodes import walk
 from spinecare.errors import KnowledgeError, Problem
+from spinecare.instruments.registry import instrument
 from spinecare.kb import (
     CitationIds,
     Id,
@@ -80,6 +81,7 @@ __all__ = [
     "AvoidRule",
     "ClaimsRule",
     "ContraindicationRule",
+    "DisagreementRule",
     "EscalationRule",
     "FirstLineRule",
     "ImmediateRule",
@@ -119,6 +121,7 @@ SECTIONS: tuple[str, ...] = (
     "first_line",
     "escalation",
     "avoid",
+    "disagreement",
     "review",
     "safety_net",
     "claims",
@@ -261,6 +264,14 @@ class AvoidRule(_Worded):
         if basis is None and self.treatments:
             raise ValueError("'treatments' need a 'condition' or 'contraindication' basis")
         return self
+
+
+class DisagreementRule(_Worded):
+    """Treatments on which guidelines differ for ``condition``: the plan shows each with every
+    guideline's position and source (``positions`` in ``treatments.toml``), not one verdict."""
+
+    condition: Condition
+    treatments: SomeIds
 
 
 class ReviewRule(_Worded):
@@ -438,6 +449,7 @@ class PlanRules(_Frozen):
     first_line: tuple[FirstLineRule, ...]
     escalation: tuple[EscalationRule, ...]
     avoid: tuple[AvoidRule, ...]
+    disagreement: tuple[DisagreementRule, ...] = ()
     review: tuple[ReviewRule, ...]
     safety_net: Annotated[tuple[SafetyNetRule, ...], Field(min_length=1)]
     claims: tuple[ClaimsRule, ...] = ()
@@ -522,9 +534,18 @@ SITUATION: Mapping[str, tuple[str, ...] | None] = types.MappingProxyType({
 })
 
 
+#: Instruments a rule reads a severity band of (``band.odi``), and the scores it reads.
+BANDED = ("odi", "ndi", "mjoa")
+SCORES = (*BANDED, "zcq_symptom_severity", "zcq_physical_function")
+
+
+_TREATMENT = criteria.ItemFact("treatment")
+
+
 def _reference_names(contraindications: Set[str]) -> Mapping[str, Set[str] | None]:
     """The names each kind of reference may take (None: any rule id the engine may fire)."""
     return {
+        "band": frozenset(BANDED), "score": frozenset(SCORES),
         "flag": RED_FLAGS, "flag_level": RED_FLAGS,
         "likely": CONDITIONS, "high": CONDITIONS, "unlikely": CONDITIONS,
         "lbp_source": frozenset(get_args(LbpSource)),
@@ -538,12 +559,15 @@ def _codes(ref: criteria.Ref) -> tuple[str, ...] | None:
     """The codes a coded reference takes, for checking the values it is compared with."""
     if ref.kind == "flag_level":
         return get_args(Level)
+    if ref.kind == "band":
+        return tuple(b.code for b in instrument(ref.name).band)
     if ref.kind == "situation":
         return SITUATION.get(ref.name)
     return None
 
 
-def _when_problems(rules: PlanRules, contraindications: Set[str]) -> list[Problem]:
+def _when_problems(rules: PlanRules, contraindications: Set[str],
+                   treatments: Set[str] = frozenset()) -> list[Problem]:
     """Every ``define`` and ``when`` parsed, and every reference checked against what a situation
     provides: a typo (``likely.hip_arthritis``) would make a rule that can never fire."""
     problems: list[Problem] = []
@@ -573,6 +597,12 @@ def _when_problems(rules: PlanRules, contraindications: Set[str]) -> list[Proble
                 if n.kind == "contraindication" and not may_read_contraindications:
                     problems.append(Problem(
                         where, "contraindication rules cannot select on contraindications"))
+            compared = (n.values if isinstance(n, criteria.In) and n.operand == _TREATMENT
+                        else (n.right.value,) if isinstance(n, criteria.Cmp) and n.left ==
+                        _TREATMENT and isinstance(n.right, criteria.Const) else ())
+            for value in compared:
+                if value not in treatments:
+                    problems.append(Problem(where, f"unknown treatment {value!r}"))
             if isinstance(n, criteria.In) and isinstance(n.operand, criteria.Ref):
                 codes = _codes(n.operand)
                 bad = [v for v in n.values if codes is not None and v not in codes]
@@ -632,7 +662,7 @@ def cross_check(rules: PlanRules, kb: TreatmentBase, library: ExerciseLibrary) -
             problems.append(Problem(_where(section, item), f"id already used in {seen[key]}"))
         seen[key] = section
 
-    problems += _when_problems(rules, known_ci)
+    problems += _when_problems(rules, known_ci, frozenset(kb.treatments))
 
     for c in rules.contraindication:
         if c.contraindication not in known_ci:
@@ -664,6 +694,21 @@ def cross_check(rules: PlanRules, kb: TreatmentBase, library: ExerciseLibrary) -
                         Problem(f"{where}.treatments",
                                 f"{ref!r} does not list contraindication {a.contraindication!r}")
                     )
+    avoided = {(a.condition, t) for a in rules.avoid if a.condition for t in a.treatments}
+    for d in rules.disagreement:
+        where = _where("disagreement", d)
+        for ref in d.treatments:
+            t = kb.treatments.get(ref)
+            if t is None:
+                problems.append(Problem(f"{where}.treatments", f"unknown treatment {ref!r}"))
+            elif not t.disputed_for(d.condition):
+                problems.append(Problem(
+                    f"{where}.treatments", f"guidelines do not differ on {ref!r} for "
+                    f"{d.condition!r} (its positions need one 'against' and one other)"))
+            if (d.condition, ref) in avoided:
+                problems.append(Problem(
+                    f"{where}.treatments", f"{ref!r} is also avoided for {d.condition!r}: show "
+                    "a disagreement as one item, not as 'do not offer'"))
     for cl in rules.claims:
         where = _where("claims", cl)
         problems += _claims_problems(where, cl, kb)
