@@ -11,11 +11,13 @@ is checked both ways: mild presentations keep the conservative plan.
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Any
 
 import pytest
 
-from spinecare.plan.rules import load_plan_rules
+from spinecare.kb import KnowledgeFileError
+from spinecare.plan.rules import load_plan_rules, parse_plan_rules
 from tests.plan.conftest import EXAMPLE_CASES, case_document, plan_of
 
 RULES = load_plan_rules()
@@ -235,3 +237,70 @@ def test_a_patient_with_pain_in_both_legs_is_warned_only_of_new_or_worse_symptom
     ces = next(s for s in plan["safety_net"] if s["rule"] == "safe.cauda_equina")
     both_legs = [s for s in ces["symptoms"] if "both legs" in s]
     assert both_legs and all("New" in s or "worse" in s for s in both_legs)
+
+
+# --- the loader checks the new rule kinds ------------------------------------------------------
+
+_TEXT = (files("spinecare.knowledge") / "plan_rules.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("snippet", "expected"), [
+    pytest.param("""
+[[disagreement]]
+id = "differ.test.paracetamol"
+condition = "lumbar_spinal_stenosis"
+treatments = ["paracetamol"]
+patient_text = "x may differ."
+clinician_text = "x"
+citations = ["expert_judgement"]
+""", "guidelines do not differ on 'paracetamol'", id="no disagreement in the knowledge"),
+    pytest.param("""
+[[disagreement]]
+id = "differ.test.epidural_again"
+condition = "lumbar_spinal_stenosis"
+treatments = ["epidural_steroid_injection"]
+patient_text = "x may differ."
+clinician_text = "x"
+citations = ["expert_judgement"]
+
+[[avoid]]
+id = "avoid.test.epidural"
+condition = "lumbar_spinal_stenosis"
+treatments = ["epidural_steroid_injection"]
+patient_text = "x"
+clinician_text = "x"
+citations = ["expert_judgement"]
+""", "is also avoided for 'lumbar_spinal_stenosis'", id="disputed and avoided"),
+    pytest.param("""
+[[review]]
+id = "rev.test.band"
+when = "band.odi in ('crippled',)"
+instrument = "odi"
+weeks = [6]
+patient_text = "x"
+clinician_text = "x"
+citations = ["expert_judgement"]
+""", "band.odi is never 'crippled'", id="a band the instrument does not have"),
+    pytest.param("""
+[[review]]
+id = "rev.test.tried"
+when = "any_prior_treatment(item.treatment == 'reiki', True)"
+instrument = "odi"
+weeks = [6]
+patient_text = "x"
+clinician_text = "x"
+citations = ["expert_judgement"]
+""", "unknown treatment 'reiki'", id="a prior treatment that is not in the knowledge"),
+])
+def test_a_broken_severity_or_disagreement_rule_is_rejected(snippet: str, expected: str) -> None:
+    with pytest.raises(KnowledgeFileError) as info:
+        parse_plan_rules(_TEXT + snippet)
+    assert expected in str(info.value)
+
+
+@pytest.mark.parametrize("stop", [s for s in RULES.programme.stop_symptoms
+                                  if s.urgency in ("immediately", "same_day")],
+                         ids=lambda s: s.id)
+def test_exercise_stop_symptoms_that_send_a_patient_for_care_are_new_or_worse(stop: Any) -> None:
+    words = stop.label.lower()
+    assert any(w in words for w in ("new", "worse", "sudden", "chest pain", "fall")), stop.label

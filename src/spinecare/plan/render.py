@@ -244,6 +244,12 @@ def render_evidence(e: Mapping[str, Any]) -> str:
     for item in e["evidence"]:
         out += _wrap(f"[{item['verification']}] {item['finding']} "
                      f"[{', '.join(item['citations'])}]", "        ", "  - ")
+    if e.get("positions"):
+        out += ["", "WHERE GUIDELINES DIFFER"]
+        for p in e["positions"]:
+            out += _wrap(f"{p['guideline']} ({_STANCE[p['stance']]}; "
+                         f"{', '.join(p['conditions'])}) [{p['verification']}]: {p['says']} "
+                         f"[{', '.join(p['citations'])}]", "    ", "  - ")
     if e["claims"]:
         out += ["", "QUESTIONS FROM WEBSITES"]
         for c in e["claims"]:
