@@ -38,6 +38,15 @@ class Patient(_Model):
     sex: Literal["female", "male", "other", "unknown"] | None = None
 
 
+class PriorTreatment(_Model):
+    """A treatment tried before for these symptoms: a treatment id of the treatment knowledge or
+    one of its aliases ('physio', 'epidural'), for how many weeks, and how it went."""
+
+    treatment: Annotated[str, Field(min_length=1, max_length=80)]
+    weeks: Annotated[float | None, Field(ge=0, le=5200)] = None
+    response: Literal["resolved", "improved", "no_change", "worse", "not_tolerated"] | None = None
+
+
 class History(_Model):
     duration_weeks: Annotated[float | None, Field(ge=0, le=5200)] = None
     onset: Literal["gradual", "sudden", "after_trauma"] | None = None
@@ -58,6 +67,8 @@ class History(_Model):
     smoker: bool | None = None
     known_aaa_diameter_cm: Annotated[float | None, Field(ge=0, le=15)] = None
     family_history_aaa: bool | None = None
+    #: ``None``: not asked; ``[]``: asked, nothing tried.
+    prior_treatments: Annotated[list[PriorTreatment] | None, Field(max_length=30)] = None
 
 
 class Symptoms(_Model):

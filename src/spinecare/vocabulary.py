@@ -25,6 +25,7 @@ __all__ = [
     "EVIDENCE_GRADES",
     "EXERCISE_CATEGORIES",
     "EXPERT_JUDGEMENT",
+    "GUIDELINE_STANCES",
     "INSTRUMENT_IDS",
     "INVESTIGATION_STATUSES",
     "LBP_SOURCES",
@@ -40,6 +41,7 @@ __all__ = [
     "REVIEW_INSTRUMENTS",
     "TOLERANCES",
     "TREATMENT_CHOICES",
+    "TREATMENT_RESPONSES",
     "TRIAGE_LEVELS",
     "URGENCIES",
     "VERIFICATIONS",
@@ -49,6 +51,7 @@ __all__ = [
     "EnableBehavior",
     "EvidenceGrade",
     "ExerciseCategory",
+    "GuidelineStance",
     "InstrumentId",
     "InvestigationStatus",
     "LbpSource",
@@ -63,6 +66,7 @@ __all__ = [
     "ReviewInstrument",
     "Tolerance",
     "TreatmentChoice",
+    "TreatmentResponse",
     "TriageLevel",
     "Urgency",
     "Verification",
@@ -162,6 +166,14 @@ Urgency = Literal[
 ]
 URGENCIES: tuple[str, ...] = get_args(Urgency)
 
+#: How a treatment tried before went (``history.prior_treatments[].response``).
+TreatmentResponse = Literal["resolved", "improved", "no_change", "worse", "not_tolerated"]
+TREATMENT_RESPONSES: tuple[str, ...] = get_args(TreatmentResponse)
+
+#: What one guideline says of a treatment where guidelines differ.
+GuidelineStance = Literal["for", "conditional", "against"]
+GUIDELINE_STANCES: tuple[str, ...] = get_args(GuidelineStance)
+
 InvestigationStatus = Literal["do_now", "only_if", "not_needed"]
 INVESTIGATION_STATUSES: tuple[str, ...] = get_args(InvestigationStatus)
 
@@ -234,6 +246,9 @@ MJOA_BANDS: tuple[str, ...] = get_args(MjoaBand)
 # list it must equal (same codes, same order; ``None`` is the schema's "not known", not a code).
 # `make schemas` writes these lists into the schema files; tests/test_vocabulary.py checks them.
 SCHEMA_ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("case.schema.json",
+     "/properties/history/properties/prior_treatments/items/properties/response"):
+        TREATMENT_RESPONSES,
     ("assessment.schema.json", "/properties/triage/properties/level"): TRIAGE_LEVELS,
     ("assessment.schema.json", "/properties/red_flags/items/properties/code"): RED_FLAG_CODES,
     ("assessment.schema.json", "/properties/conditions/items/properties/code"): CONDITION_CODES,
@@ -241,6 +256,9 @@ SCHEMA_ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
         LIKELIHOODS,
     ("assessment.schema.json", "/properties/low_back_pain_source"): LBP_SOURCES,
     ("plan.schema.json", "/$defs/level"): TRIAGE_LEVELS,
+    ("plan.schema.json", "/$defs/stance"): GUIDELINE_STANCES,
+    ("plan.schema.json", "/properties/disagreements/items/properties/treatments/items/properties/"
+     "sides/items/properties/verification"): VERIFICATIONS,
     ("plan.schema.json", "/$defs/urgency"): URGENCIES,
     ("plan.schema.json", "/$defs/red_flag"): RED_FLAG_CODES,
     ("plan.schema.json", "/$defs/condition"): CONDITION_CODES,

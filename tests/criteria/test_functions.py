@@ -42,6 +42,13 @@ FILE_CASES = [parse_case(p.read_bytes()) for p in sorted(CASES.glob("*.case.json
                                                       "lower_extremity_motor": 6,
                                                       "upper_extremity_sensation": 2,
                                                       "micturition": 3}}})),
+
+
+    *(parse_case(orjson.dumps({**orjson.loads(_LSS.read_bytes()), "id": f"lss-tried-{i}",
+                               "history": {"prior_treatments": tried}}))
+      for i, tried in enumerate([
+          [], [{"treatment": "exercise_therapy", "weeks": 12, "response": "no_change"}],
+          [{"treatment": "exercise_therapy"}, {"treatment": "nsaids", "response": "improved"}]])),
 ]
 
 

@@ -80,6 +80,9 @@ def test_every_history_and_symptom_field_is_asked_by_exactly_one_question() -> N
     paths = list(intake_fields().values())
     expected = {f"history.{f}" for f in History.model_fields} | {
         f"symptoms.{f}" for f in Symptoms.model_fields}
+    # The list of treatments tried is entered on the clinician's visit form (the intake asks
+    # single answers; it has no repeating groups yet).
+    expected -= {"history.prior_treatments"}
     assert sorted(paths) == sorted(expected)
 
 

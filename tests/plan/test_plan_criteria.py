@@ -1,4 +1,4 @@
-"""Plan rules in the criteria language: every rule's selector becomes a criterion at load, reads
+"""Plan rules in the criteria language: every rule's ``when`` is parsed at load, reads
 only what a situation provides, and an unknown result names what is missing in the plan's words."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from spinecare import criteria
 from spinecare.case import parse_case
 from spinecare.criteria.nodes import walk
 from spinecare.errors import KnowledgeError
-from spinecare.plan.rules import RED_FLAGS, Selector, criterion, load_plan_rules
+from spinecare.plan.rules import RED_FLAGS, load_plan_rules, parse_when
 from spinecare.plan.select import MISSING_DURATION, MISSING_MJOA, Situation, holds, missing
 
 RULES = load_plan_rules()
@@ -65,16 +65,17 @@ def test_a_reference_that_is_never_unknown_has_no_wording() -> None:
 
 
 def test_a_flag_raised_without_a_level_leaves_its_level_rule_pending() -> None:
-    node = criterion(Selector(flag_levels={"fracture": ("urgent",)}), {})  # type: ignore[arg-type]
+    node = parse_when("flag.fracture and flag_level.fracture in ('urgent',)", "x", {})
     assert holds(node, _situation(flags={"fracture": None})) == (
         None, frozenset({"triage level of the fracture red flag"}))
     assert holds(node, _situation(flags={})) == (False, frozenset())
     assert holds(node, _situation(flags={"fracture": "urgent"})) == (True, frozenset())
 
 
-def test_use_of_a_shared_selector_is_the_same_criterion_as_writing_it_out() -> None:
-    name, shared = next(iter(RULES.selector.items()))
-    assert criterion(Selector(use=(name,)), RULES.selector) == criterion(shared, RULES.selector)
+@pytest.mark.parametrize("name", sorted(RULES.define))
+def test_a_defined_name_is_the_same_criterion_as_writing_it_out(name: str) -> None:
+    assert parse_when(name, "x", RULES.defined) == RULES.defined[name]
+    assert parse_when(f"({RULES.define[name]})", "x", RULES.defined) == RULES.defined[name]
 
 
 @pytest.mark.parametrize("rule_id", sorted(RULES.when_criteria))
@@ -84,20 +85,20 @@ def test_every_rule_reads_back_from_its_criteria_text(rule_id: str) -> None:
     assert criteria.parse(text, rule_id, frozenset(), references=criteria.PLAN_REFERENCES) == node
 
 
-def test_a_rule_written_as_criteria_text_is_the_rule_its_selector_makes() -> None:
+def test_a_rule_written_as_criteria_text_reads_what_it_says() -> None:
     text = ("situation.triage in ('urgent', 'emergency') and flag.cauda_equina_syndrome "
             "and flag_level.fracture in ('urgent',) and not known(situation.mjoa_band) "
             "and triage_rule.tr.routine.cord_compression_imaging")
-    selector = Selector(triage=("urgent", "emergency"), red_flags_any=("cauda_equina_syndrome",),
-                        flag_levels={"fracture": ("urgent",)}, mjoa_scored=False,  # type: ignore[arg-type]
-                        triage_rules_any=("tr.routine.cord_compression_imaging",))
-    parsed = criteria.parse(text, "x", frozenset(), references=criteria.PLAN_REFERENCES)
-    built = criterion(selector, {})
-    assert holds(parsed, UNKNOWN) == holds(built, UNKNOWN)
+    parsed = parse_when(text, "x", {})
+    pending = _situation(triage="urgent", flags={"cauda_equina_syndrome": "emergency",
+                                                 "fracture": None},
+                         triage_rules=frozenset({"tr.routine.cord_compression_imaging"}))
+    assert holds(parsed, pending) == (None, frozenset({"triage level of the fracture red flag"}))
     ok = _situation(triage="urgent", flags={"cauda_equina_syndrome": "emergency",
                                             "fracture": "urgent"},
                     triage_rules=frozenset({"tr.routine.cord_compression_imaging"}))
-    assert holds(parsed, ok) == holds(built, ok) == (True, frozenset())
+    assert holds(parsed, ok) == (True, frozenset())
+    assert holds(parsed, _situation(triage="routine"))[0] is False
 
 
 def test_the_assessment_knowledge_cannot_read_what_only_a_plan_knows() -> None:

@@ -9,16 +9,17 @@ fail.
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from importlib.resources import files
 from typing import Any
 
 import orjson
 import pytest
 
+from spinecare import criteria
 from spinecare.case import parse_case
+from spinecare.criteria.nodes import walk
 from spinecare.plan.knowledge import (
     EXPERT_JUDGEMENT,
     NEGATIVE_RECOMMENDATIONS,
@@ -34,19 +35,26 @@ from spinecare.plan.rules import (
     LEVELS,
     SECTIONS,
     PlanRules,
-    Selector,
     load_plan_rules,
     parse_plan_rules,
+    parse_when,
 )
-from spinecare.plan.select import Situation, evaluate
+from spinecare.plan.select import holds
 from spinecare.reasoning.engine import default_engine
 from spinecare.reasoning.knowledge import default_knowledge
 from tests.plan.conftest import case_document
+from tests.plan.witness import dnf, witness
+from tests.plan.witness import situation_of as _situation_of
 
 RULES = load_plan_rules()
 TEXT = (files("spinecare.knowledge") / "plan_rules.toml").read_text(encoding="utf-8")
 CITED = sorted(RULES.cited_ids().items())
 RULE_IDS = [r.id for s in ("contraindication", *SECTIONS) for r in RULES.rules(s)]
+
+
+def witness_situation(triage: str) -> Any:
+    """A situation with this triage level and nothing else known."""
+    return _situation_of({criteria.Ref("situation", "triage"): triage})
 
 
 def _rule(section: str, rule_id: str) -> Any:
@@ -65,7 +73,7 @@ def _sections() -> Iterator[tuple[str, Any]]:
 
 
 def test_plan_rules_carry_a_version_and_cover_every_section() -> None:
-    assert RULES.version == "2026.11.0"
+    assert RULES.version == "2026.12.0"
     for section in SECTIONS:
         assert RULES.rules(section), section
     assert set(RULES.levels) == set(LEVELS)
@@ -85,11 +93,11 @@ def test_rule_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
 
 
-def test_every_triage_level_has_a_fallback_referral() -> None:
-    covered = {level for r in RULES.referral if r.fallback for level in r.when.triage or ()}
-    covered |= {"self_care"} if any(r.when.triage == ("self_care",) for r in RULES.referral) \
-        else set()
-    assert covered == set(LEVELS)
+@pytest.mark.parametrize("level", LEVELS)
+def test_every_triage_level_has_a_referral_that_needs_nothing_else(level: str) -> None:
+    s = witness_situation(triage=level)
+    fired = [r.id for r in RULES.referral if holds(RULES.criterion(r), s)[0] is True]
+    assert fired, f"no referral for a bare {level} situation"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,8 +141,8 @@ def test_plan_citations_do_not_reuse_ids_of_other_citation_files() -> None:
 def test_engine_rule_ids_named_by_plan_rules_exist() -> None:
     k = default_knowledge()
     engine_ids = {r.id for r in k.triage_rules} | {r.id for r in k.red_flag_rules}
-    named = {rid for _, rule in _sections() for s in rule.when.branches()
-             for rid in s.triage_rules_any or ()}
+    named = {n.name for node in RULES.when_criteria.values() for n in walk(node)
+             if isinstance(n, criteria.Ref) and n.kind == "triage_rule"}
     assert named and named <= engine_ids
 
 
@@ -153,13 +161,17 @@ def test_a_condition_avoid_rule_lists_every_treatment_advised_against_for_it(
         if rule.condition in t.conditions
         and t.verdict_for(rule.condition)[1] in NEGATIVE_RECOMMENDATIONS
     }
-    assert negative - set(rule.treatments) == set()
+    # where guidelines differ, the plan shows the disagreement instead
+    disputed = {t for d in RULES.disagreement if d.condition == rule.condition
+                for t in d.treatments}
+    assert negative - set(rule.treatments) - disputed == set()
 
 
 def test_every_negatively_recommended_treatment_is_avoided_somewhere(
     treatments: TreatmentBase,
 ) -> None:
     avoided = {t for r in RULES.avoid for t in r.treatments}
+    avoided |= {t for d in RULES.disagreement for t in d.treatments}
     negative = {tid for tid, t in treatments.treatments.items()
                 if any(t.verdict_for(c)[1] in NEGATIVE_RECOMMENDATIONS for c in t.conditions)}
     assert negative - avoided == set()
@@ -184,128 +196,28 @@ def test_every_programme_template_offers_flexion_walking_cycling_neck_or_balance
 # ---------------------------------------------------------------------------------------------
 
 
-def _conjunctions(selector: Selector, named: Mapping[str, Selector]) -> list[list[Selector]]:
-    """The selector as a disjunction of conjunctions of plain selectors (no use, no any)."""
-    plain = selector.model_copy(update={"use": None, "any": None})
-    options: list[list[Selector]] = [[plain]]
-    for name in selector.use or ():
-        options = [a + b for a in options for b in _conjunctions(named[name], named)]
-    if selector.any:
-        branches = [c for branch in selector.any for c in _conjunctions(branch, named)]
-        options = [a + b for a in options for b in branches]
-    return options
-
-
-def _witness(parts: list[Selector]) -> Situation | None:
-    """A situation meeting every part, or None when this combination is contradictory."""
-    def meet(values: list[tuple[str, ...] | None], default: tuple[str, ...]) -> tuple[str, ...]:
-        out = default
-        for v in values:
-            if v is not None:
-                out = tuple(x for x in out if x in v)
-        return out
-
-    triage = meet([p.triage for p in parts], LEVELS)
-    banned = {f for p in parts for f in p.red_flags_none or ()}
-    flags: dict[str, str | None] = {}
-    for p in parts:
-        for flag, levels in (p.flag_levels or {}).items():
-            flags[flag] = levels[0]
-        for group in [p.red_flags_any] if p.red_flags_any else []:
-            if not set(group) & set(flags):
-                allowed = [f for f in group if f not in banned]
-                if not allowed:
-                    return None
-                flags[allowed[0]] = "urgent"
-    if set(flags) & banned or not triage:
-        return None
-    unlikely = {c for p in parts for c in p.unlikely_all or ()}
-    likelihood: dict[str, str] = {}
-    for p in parts:
-        for group in (p.likely_any, p.high_any):
-            if group and not any(likelihood.get(c) == "high" for c in group):
-                allowed = [c for c in group if c not in unlikely]
-                if not allowed:
-                    return None
-                likelihood[allowed[0]] = "high"
-    bands = meet([p.mjoa_band for p in parts], ("mild", "moderate", "severe", "normal"))
-    scored = {p.mjoa_scored for p in parts if p.mjoa_scored is not None}
-    wants_band = any(p.mjoa_band for p in parts)
-    if not bands or len(scored) > 1 or (False in scored and wants_band):
-        return None
-    band = None if False in scored or (not wants_band and True not in scored) else bands[0]
-    low = max([p.duration_weeks_at_least for p in parts if p.duration_weeks_at_least is not None],
-              default=None)
-    high = min([p.duration_weeks_under for p in parts if p.duration_weeks_under is not None],
-               default=None)
-    known = {p.duration_known for p in parts if p.duration_known is not None}
-    if False in known:
-        if low is not None or high is not None:
-            return None
-        duration = None
-    elif low is not None:
-        duration = low
-    elif high is not None:
-        duration = high / 2
-    else:
-        duration = 4.0 if True in known else None
-    if low is not None and high is not None and low >= high:
-        return None
-    doc: dict[str, Any] = {"schema": "spinecare.case/1", "id": "witness",
-                           "patient": {"age": 60}}
-    for p in parts:
-        for path, values in (p.facts or {}).items():
-            section, field = path.split(".")
-            doc.setdefault(section, {})[field] = values[0]
-    rules_fired = {p.triage_rules_any[0] for p in parts if p.triage_rules_any}
-    sources = meet([p.lbp_source for p in parts],
-                   ("lumbar", "none", "cervical_myelopathy", "mixed", "undetermined"))
-    if not sources:
-        return None
-    none_ci = {c for p in parts for c in p.contraindications_none or ()}
-    cis = {next(iter(c for c in p.contraindications_any if c not in none_ci), "")
-           for p in parts if p.contraindications_any}
-    if "" in cis:
-        return None
-    return Situation(
-        case=parse_case(orjson.dumps(doc)), triage=triage[0], flags=flags,
-        likelihood=likelihood, order=tuple(likelihood), mjoa_band=band,
-        duration_weeks=duration, triage_rules=frozenset(rules_fired), lbp_source=sources[0],
-        contraindications=frozenset(cis),
-    )
-
-
 REACHABLE = [(s, r) for s, r in _sections()] + [("programme", w) for w in
                                                  RULES.programme.withhold]
 
 
-def _reachable(selector: Selector) -> bool:
-    for parts in _conjunctions(selector, RULES.selector):
-        situation = _witness(parts)
-        if situation is not None and evaluate(selector, situation, RULES.selector)[0] is True:
-            return True
-    return False
-
-
 @pytest.mark.parametrize(("section", "rule"), REACHABLE, ids=[r.id for _, r in REACHABLE])
 def test_every_rule_can_fire_for_some_situation(section: str, rule: Any) -> None:
-    assert _reachable(rule.when), f"{section} rule {rule.id} can never fire"
+    assert witness(RULES.criterion(rule)) is not None, f"{section} rule {rule.id} can never fire"
 
 
 @pytest.mark.parametrize(
     "dead",
     [
-        Selector(triage=("emergency",), use=("not_emergency",)),
-        Selector(red_flags_any=("myelopathy",), use=("no_red_flags",)),
-        Selector(likely_any=("lumbar_spinal_stenosis",),
-                 unlikely_all=("lumbar_spinal_stenosis",)),
-        Selector(mjoa_band=("mild",), mjoa_scored=False),
-        Selector(duration_weeks_at_least=6, duration_known=False),
+        "situation.triage in ('emergency',) and not_emergency",
+        "flag.myelopathy and no_red_flags",
+        "likely.lumbar_spinal_stenosis and unlikely.lumbar_spinal_stenosis",
+        "situation.mjoa_band in ('mild',) and not known(situation.mjoa_band)",
+        "situation.duration_weeks >= 6 and not known(situation.duration_weeks)",
     ],
     ids=["triage", "red flag", "likelihood", "mjoa", "duration"],
 )
-def test_the_reachability_check_catches_a_contradictory_rule(dead: Selector) -> None:
-    assert not _reachable(dead)
+def test_the_reachability_check_catches_a_contradictory_rule(dead: str) -> None:
+    assert witness(parse_when(dead, "dead", RULES.defined)) is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,7 +227,7 @@ def test_the_reachability_check_catches_a_contradictory_rule(dead: Selector) -> 
 VALID_REFERRAL = """
 [[referral]]
 id = "ref.test.hip_physio"
-when = { likely_any = ["hip_osteoarthritis"], triage = ["routine"] }
+when = "likely.hip_osteoarthritis and situation.triage in ('routine',)"
 to = "Test physiotherapist"
 urgency = "routine"
 patient_text = "A physiotherapist may check the hip."
@@ -346,8 +258,8 @@ def test_a_valid_added_rule_loads_and_fires(
 
 BROKEN = {
     "unknown condition code": (
-        ('likely_any = ["hip_osteoarthritis"]', 'likely_any = ["hip_arthritis"]'),
-        "referral[ref.test.hip_physio].when.likely_any",
+        ("likely.hip_osteoarthritis", "likely.hip_arthritis"),
+        "referral[ref.test.hip_physio].when: unknown likely 'hip_arthritis'",
     ),
     "unknown urgency word": (('urgency = "routine"', 'urgency = "soonish"'),
                              "referral[ref.test.hip_physio].urgency"),
@@ -355,16 +267,22 @@ BROKEN = {
                      "referral[ref.test.hip_physio].urgncy: unknown key"),
     "no citations": (('citations = ["expert_judgement"]', "citations = []"),
                      "referral[ref.test.hip_physio].citations"),
-    "unknown named selector": (('triage = ["routine"] }', 'use = ["no_such_selector"] }'),
-                               "unknown selector 'no_such_selector'"),
-    "unknown case field": (('triage = ["routine"] }', 'facts = { "history.smoking" = [true] } }'),
-                           "'history.smoking' is not a true/false or coded case field"),
-    "impossible case value": (('triage = ["routine"] }',
-                               'facts = { "history.course" = ["sideways"] } }'),
-                              "not allowed here: ['sideways']"),
-    "unknown contraindication": (('triage = ["routine"] }',
-                                  'contraindications_any = ["vertigo"] }'),
+    "unknown named criterion": (("situation.triage in ('routine',)", "no_such_criterion"),
+                                "unknown finding 'no_such_criterion'"),
+    "unknown case field": (("situation.triage in ('routine',)", "history.smoking"),
+                           "unknown case fact history.smoking"),
+    "impossible case value": (("situation.triage in ('routine',)",
+                               "history.course in ('sideways',)"),
+                              "history.course is never 'sideways'"),
+    "impossible triage level": (("situation.triage in ('routine',)",
+                                 "situation.triage in ('soon',)"),
+                                "situation.triage is never 'soon'"),
+    "unknown contraindication": (("situation.triage in ('routine',)", "contraindication.vertigo"),
                                  "unknown contraindication 'vertigo'"),
+    "unknown red flag": (("situation.triage in ('routine',)", "flag.vertigo"),
+                         "unknown flag 'vertigo'"),
+    "text that does not parse": (("situation.triage in ('routine',)", "situation.triage in ("),
+                                 "cannot parse"),
     "duplicate id": (('id = "ref.test.hip_physio"', 'id = "ref.lss.physiotherapy"'),
                      "id already used"),
 }
@@ -458,7 +376,7 @@ citations = ["expert_judgement"]
         pytest.param("""
 [[contraindication]]
 id = "ci.test.circular"
-when = { contraindications_any = ["falls_risk"] }
+when = "contraindication.falls_risk"
 contraindication = "osteoporosis"
 citations = ["expert_judgement"]
 """, "contraindication rules cannot select on contraindications",
@@ -488,11 +406,11 @@ def test_unknown_top_level_tables_are_rejected() -> None:
 
 def test_a_safety_net_that_is_not_always_shown_is_rejected() -> None:
     text = TEXT.replace('[[safety_net]]\nid = "safe.cauda_equina"\n',
-                        '[[safety_net]]\nid = "safe.cauda_equina"\nwhen = { triage = '
-                        '["emergency"] }\n', 1)
+                        '[[safety_net]]\nid = "safe.cauda_equina"\n'
+                        'when = "situation.triage in (\'emergency\',)"\n', 1)
     text = text.replace('[[safety_net]]\nid = "safe.progressive_weakness"\n',
-                        '[[safety_net]]\nid = "safe.progressive_weakness"\nwhen = { triage = '
-                        '["emergency"] }\n', 1)
+                        '[[safety_net]]\nid = "safe.progressive_weakness"\n'
+                        'when = "situation.triage in (\'emergency\',)"\n', 1)
     with pytest.raises(KnowledgeFileError, match="every plan carries it"):
         parse_plan_rules(text)
 
@@ -501,10 +419,9 @@ def test_the_packaged_file_parses_the_same_way_twice() -> None:
     assert parse_plan_rules(TEXT) == RULES
 
 
-def test_combinations_of_branches_are_all_enumerated() -> None:
+def test_every_branch_of_a_rule_is_a_conjunction_of_its_own() -> None:
     rule = _rule("contraindication", "ci.falls_risk")
-    assert len(_conjunctions(rule.when, RULES.selector)) == 4
-    assert list(itertools.chain.from_iterable(_conjunctions(rule.when, RULES.selector)))
+    assert len(dnf(RULES.criterion(rule))) == 4
 
 
 # ---------------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def _patient_texts(treatment: Treatment) -> Iterator[str]:
 
 
 def test_knowledge_base_carries_its_own_version(treatments: TreatmentBase) -> None:
-    assert treatments.version == "2026.12.0"
+    assert treatments.version == "2026.12.1"
     assert treatments.version != spinecare.__version__
 
 

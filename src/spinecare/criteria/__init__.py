@@ -14,8 +14,9 @@ Names:
 - ``item.field`` is a field of the current element inside ``any_imaging`` / ``any_deficit``;
 - care-plan rules (parsed with ``references=PLAN_REFERENCES``) also read the finished
   assessment: ``situation.triage``, ``situation.mjoa_band``, ``situation.duration_weeks``,
-  ``flag_level.CODE``, ``unlikely.CODE``, ``triage_rule.RULE_ID``, ``lbp_source.SOURCE`` and
-  ``contraindication.ID`` (values in :class:`spinecare.plan.select.Situation`).
+  ``flag_level.CODE``, ``unlikely.CODE``, ``triage_rule.RULE_ID``, ``lbp_source.SOURCE``,
+  ``contraindication.ID``, ``band.INSTRUMENT`` (an instrument's severity band) and
+  ``score.NAME`` (a score's value) (values in :class:`spinecare.plan.select.Situation`).
 
 :func:`unknowns` names the unknown facts and references an unknown result depends on (what to
 ask to settle it); :func:`unparse` writes a tree back as text.

@@ -27,11 +27,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from spinecare.case import Case, Imaging, MotorDeficit
+from spinecare.case import Case, Imaging, MotorDeficit, PriorTreatment
 from spinecare.criteria import logic
 
 ArgKind = Literal["integer", "criterion", "value", "item"]
-Collection = Literal["imaging", "motor_deficits"]
+Collection = Literal["imaging", "motor_deficits", "prior_treatments"]
+#: Where each collection is in the case, as the interpreter reads it and as generated code reads it.
+_COLLECTIONS: Mapping[str, tuple[Callable[[Case], list[Any] | None], str]] = MappingProxyType({
+    "imaging": (lambda c: c.imaging, "c.imaging"),
+    "motor_deficits": (lambda c: c.exam.motor_deficits, "c.exam.motor_deficits"),
+    "prior_treatments": (lambda c: c.history.prior_treatments, "c.history.prior_treatments"),
+})
 
 #: ``generate(args, tmp)``: Python source for a call, from the source of each argument (an
 #: ``item`` argument arrives as a one-argument ``lambda``) and a maker of fresh local names.
@@ -86,9 +92,10 @@ def any_item(items: list[Any] | None, collection: str, where: Callable[[Any], lo
             continue
         results.append(logic.and_(w, pred(it)))
     if not results:
-        # No element was looked at: an examination that lists no weakness found none, but no
-        # lumbar scan says nothing about the lumbar canal.
-        return False if collection == "motor_deficits" else None
+        # No element was looked at: an examination that lists no weakness found none, and a
+        # history listing what was tried names everything tried, but no lumbar scan says
+        # nothing about the lumbar canal.
+        return None if collection == "imaging" else False
     return logic.or_(*results)
 
 
@@ -109,10 +116,9 @@ def _count(name: str, most: bool) -> Function:
 def _any(name: str, collection: Collection, model: type[BaseModel], example: str) -> Function:
     def reference(case: Case, where: Callable[[Any], logic.Tri],
                   pred: Callable[[Any], logic.Tri]) -> logic.Tri:
-        items = case.imaging if collection == "imaging" else case.exam.motor_deficits
-        return any_item(items, collection, where, pred)
+        return any_item(_COLLECTIONS[collection][0](case), collection, where, pred)
 
-    source = "c.imaging" if collection == "imaging" else "c.exam.motor_deficits"
+    source = _COLLECTIONS[collection][1]
 
     def generate(args: tuple[str, ...], tmp: Callable[[], str]) -> str:
         items = tmp()
@@ -174,6 +180,17 @@ def _generate_mjoa(args: tuple[str, ...], tmp: Callable[[], str]) -> str:
             f" + {m}.upper_extremity_sensation + {m}.micturition <= {args[0]})")
 
 
+def imaged(items: list[Any] | None, region: Any, modality: Any) -> bool:
+    """Whether the case lists a scan of ``region`` by ``modality``."""
+    return any(it.region == region and it.modality == modality for it in items or ())
+
+
+def _imaged(case: Case, region: Any, modality: Any) -> logic.Tri:
+    """Whether the case already holds this scan: never unknown, since a scan the case does not
+    list is one the plan may order (a plan must not order a scan that is in the case)."""
+    return imaged(case.imaging, region, modality)
+
+
 FUNCTIONS: Mapping[str, Function] = MappingProxyType({f.name: f for f in (
     _count("at_least", most=False),
     _count("at_most", most=True),
@@ -181,6 +198,12 @@ FUNCTIONS: Mapping[str, Function] = MappingProxyType({f.name: f for f in (
          "any_imaging(item.region == 'lumbar', item.canal_ap_diameter_mm < 10)"),
     _any("any_deficit", "motor_deficits", MotorDeficit,
          "any_deficit(item.limb == 'leg', item.mrc_grade <= 4)"),
+    _any("any_prior_treatment", "prior_treatments", PriorTreatment,
+         "any_prior_treatment(item.treatment == 'exercise_therapy', "
+         "item.response in ('no_change', 'worse'))"),
+    Function(name="imaged", params=("value", "value"), variadic=False, reference=_imaged,
+             generate=lambda args, tmp: f"_imaged(c.imaging, {args[0]}, {args[1]})",
+             runtime={"_imaged": imaged}, example="imaged('lumbar', 'mri')"),
     Function(name="known", params=("value",), variadic=False, reference=_known,
              generate=lambda args, tmp: f"({args[0]} is not None)",
              example="known(exam.pedal_pulses)"),

@@ -19,6 +19,7 @@ RefKind = Literal[
     "finding", "flag", "likely", "high",
     # what the care plan reads from a finished assessment (spinecare.plan.select)
     "unlikely", "flag_level", "triage_rule", "lbp_source", "contraindication", "situation",
+    "band", "score",
 ]
 
 

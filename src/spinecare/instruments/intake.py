@@ -13,6 +13,7 @@ answers contradict each other.
 
 from __future__ import annotations
 
+import types
 import typing
 from collections.abc import Mapping
 from fractions import Fraction
@@ -150,6 +151,15 @@ def _field_info(path: str) -> tuple[set[Any], dict[str, Any]]:
     return kinds, bounds
 
 
+def _without_none(annotation: Any) -> Any:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _without_none(typing.get_args(annotation)[0])
+    if len(args) == 1 and typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return _without_none(args[0])
+    return annotation
+
+
 def check_spec(spec: IntakeSpec) -> None:
     """The intake agrees with the case model and with itself (linkIds, scales, enableWhen)."""
     seen: dict[str, Node] = {}
@@ -175,7 +185,12 @@ def check_spec(spec: IntakeSpec) -> None:
             visit(n.item)
 
     visit(spec.section)
-    every = {f"{s}.{name}" for s, model in SECTIONS.items() for name in model.model_fields}
+    # A list of structured entries (history.prior_treatments) is not one answer: the intake's
+    # questions fill single fields, so such a list is left to the clinician's visit form until
+    # the intake has repeating groups.
+    every = {f"{s}.{name}" for s, model in SECTIONS.items()
+             for name, info in model.model_fields.items()
+             if typing.get_origin(_without_none(info.annotation)) is not list}
     if fields != every:
         raise _fail(f"every history and symptom field needs one question; missing "
                     f"{sorted(every - fields)}")

@@ -127,6 +127,13 @@ def evidence_for(
             {"question": c.question, "answer": c.answer, "citations": list(c.citations)}
             for c in t.claims
         ],
+        # Where guidelines differ, each one's position, so a reader sees both sides.
+        "positions": [
+            {"guideline": p.guideline, "stance": p.stance, "says": p.says,
+             "conditions": list(p.conditions), "verification": p.verification,
+             "citations": list(p.citations)}
+            for p in t.positions
+        ],
         "citations": {cid: citation_text(cid, sources) for cid in t.citations},
         "versions": {"treatments": kb.version},
     }

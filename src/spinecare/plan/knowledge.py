@@ -55,6 +55,7 @@ from spinecare.vocabulary import EXPERT_JUDGEMENT as EXPERT_JUDGEMENT
 from spinecare.vocabulary import ConditionCode as Condition
 from spinecare.vocabulary import EvidenceGrade as EvidenceGrade
 from spinecare.vocabulary import ExerciseCategory as ExerciseCategory
+from spinecare.vocabulary import GuidelineStance
 from spinecare.vocabulary import Recommendation as Recommendation
 from spinecare.vocabulary import Verification as Verification
 
@@ -162,6 +163,18 @@ class ConditionVerdict(_Frozen):
         return self
 
 
+class Position(_Frozen):
+    """What one guideline says of a treatment for some conditions, where guidelines differ: the
+    plan shows every side with its source instead of one verdict."""
+
+    guideline: Text
+    stance: GuidelineStance
+    says: Text
+    conditions: Conditions
+    verification: Verification
+    citations: CitationIds
+
+
 class Contraindication(_Frozen):
     """A situation in which a treatment or exercise is avoided or needs a clinician first."""
 
@@ -199,15 +212,19 @@ class Treatment(_Frozen):
     #: The words people use for it ("traction table", "stem cells"), which
     #: ``spinecare evidence`` accepts as well as the id.
     aliases: tuple[Text, ...] = ()
+    #: Guidelines' positions where they differ on this treatment.
+    positions: tuple[Position, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         _check_grade_fits_recommendation(self.evidence_grade, self.recommendation)
         if self.recommendation == "not_approved" and self.regulatory is None:
             raise ValueError("a 'not_approved' treatment needs 'regulatory' text")
-        stray = sorted(set(self.by_condition) - set(self.conditions))
+        stray = sorted((set(self.by_condition) | {c for p in self.positions
+                                                  for c in p.conditions}) - set(self.conditions))
         if stray:
-            raise ValueError(f"by_condition names conditions not listed in 'conditions': {stray}")
+            raise ValueError(f"by_condition or positions name conditions not listed in "
+                             f"'conditions': {stray}")
         supported = self.supporting_citations()
         unlisted = sorted(supported - set(self.citations))
         if unlisted:
@@ -221,12 +238,22 @@ class Treatment(_Frozen):
 
     def supporting_citations(self) -> frozenset[str]:
         """Ids cited by the evidence statements, claims and condition verdicts."""
-        statements: list[EvidenceStatement | Claim | ConditionVerdict] = [
+        statements: list[EvidenceStatement | Claim | ConditionVerdict | Position] = [
             *self.evidence,
             *self.claims,
             *self.by_condition.values(),
+            *self.positions,
         ]
         return frozenset(c for s in statements for c in s.citations)
+
+    def positions_for(self, condition: Condition) -> tuple[Position, ...]:
+        """The guidelines' positions on this treatment for ``condition``."""
+        return tuple(p for p in self.positions if condition in p.conditions)
+
+    def disputed_for(self, condition: Condition) -> bool:
+        """Whether guidelines differ on it for ``condition``: one is against, another is not."""
+        stances = {p.stance for p in self.positions_for(condition)}
+        return "against" in stances and len(stances) > 1
 
     def verdict_for(self, condition: Condition) -> tuple[EvidenceGrade, Recommendation]:
         """Evidence grade and recommendation for one of this treatment's conditions."""

@@ -34,6 +34,7 @@ from spinecare.plan.knowledge import (
     load_citations,
     load_exercises,
     load_treatments,
+    normalise_treatment_id,
 )
 from spinecare.plan.programme import build_programme
 from spinecare.plan.rules import (
@@ -41,6 +42,7 @@ from spinecare.plan.rules import (
     URGENCY_RANK,
     AvoidRule,
     ClaimsRule,
+    DisagreementRule,
     EscalationRule,
     FirstLineRule,
     ImmediateRule,
@@ -65,6 +67,7 @@ _OUTPUT = {
     "first_line": "first_line",
     "escalation": "escalation",
     "avoid": "avoid",
+    "disagreement": "disagreements",
     "review": "review",
     "safety_net": "safety_net",
     "claims": "claims",
@@ -109,7 +112,14 @@ class _Planner:
         self.cited: dict[str, None] = {}
         self.fired: list[str] = []
         self.pending: list[dict[str, Any]] = []
-        situation = Situation.of(case, assessment)
+        aliases = k.treatments.by_alias()
+
+        def treatment_id(words: str) -> str | None:
+            key = normalise_treatment_id(words)
+            return key if key in k.treatments.treatments else aliases.get(key)
+
+        self.treatment_id = treatment_id
+        situation = Situation.of(case, assessment, treatment_id)
         contraindications = [
             r.contraindication for r in self._fire("contraindication", situation)
         ]
@@ -207,6 +217,7 @@ class _Planner:
             "first_line": first_line,
             "escalation": escalation,
             "avoid": avoid,
+            "disagreements": [self._disagreement(r) for r in fired["disagreement"]],
             "review": review,
             "safety_net": safety_net,
             "exercise_programme": programme,
@@ -234,6 +245,17 @@ class _Planner:
             "mjoa_band": s.mjoa_band,
             "duration_weeks": s.duration_weeks,
             "contraindications": sorted(s.contraindications),
+            "severity": {
+                "odi_band": s.bands.get("odi"),
+                "zcq_physical_function": s.scores.get("zcq_physical_function"),
+                "zcq_symptom_severity": s.scores.get("zcq_symptom_severity"),
+                "walking_tolerance_minutes": self.case.symptoms.walking_tolerance_minutes,
+                "course": self.case.history.course,
+            },
+            "prior_treatments": None if self.case.history.prior_treatments is None else [
+                {"treatment": t.treatment, "id": self.treatment_id(t.treatment),
+                 "weeks": t.weeks, "response": t.response}
+                for t in self.case.history.prior_treatments],
         }
 
     def _worded(self, r: Any) -> dict[str, Any]:
@@ -297,6 +319,18 @@ class _Planner:
                 **self._worded(r),
             })
         return items, avoided
+
+    def _disagreement(self, r: DisagreementRule) -> dict[str, Any]:
+        items = []
+        for tid in r.treatments:
+            t = self.k.treatments.treatments[tid]
+            items.append({
+                "id": t.id, "name": t.name, "summary": t.patient_summary,
+                "sides": [{"guideline": p.guideline, "stance": p.stance, "says": p.says,
+                           "verification": p.verification, "citations": self._cite(p.citations)}
+                          for p in t.positions_for(r.condition)],
+            })
+        return {"rule": r.id, "condition": r.condition, "treatments": items, **self._worded(r)}
 
     def _reviews(self, rules: list[ReviewRule]) -> list[dict[str, Any]]:
         # One schedule per instrument (and pain site): the first, most specific rule wins.

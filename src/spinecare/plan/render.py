@@ -47,6 +47,9 @@ _PROGRAMME = {
 }
 
 
+_STANCE = {"for": "for", "conditional": "only in some situations", "against": "against"}
+
+
 def _wrap(text: str, indent: str = "    ", first: str | None = None) -> list[str]:
     return textwrap.wrap(text, _WIDTH, initial_indent=indent if first is None else first,
                          subsequent_indent=indent) or [indent]
@@ -148,6 +151,18 @@ def render_plan(plan: Mapping[str, Any]) -> str:
                 out += _wrap(f"{t['name']} ({why})", "        ", "      * ")
             out += _clinician(a)
 
+    if plan.get("disagreements"):
+        out += ["", "WHERE GUIDELINES DIFFER"]
+        for d in plan["disagreements"]:
+            out += _wrap(d["patient_text"], "    ", "  - ")
+            for t in d["treatments"]:
+                out += _wrap(t["name"], "        ", "      * ")
+                for side in t["sides"]:
+                    out += _wrap(f"{side['guideline']} ({_STANCE[side['stance']]}, "
+                                 f"[{side['verification']}]): {side['says']} "
+                                 f"[{', '.join(side['citations'])}]", "            ", "          ")
+            out += _clinician(d)
+
     out += ["", "REVIEW"]
     for r in plan["review"]:
         if r["instrument"] is None:
@@ -229,6 +244,12 @@ def render_evidence(e: Mapping[str, Any]) -> str:
     for item in e["evidence"]:
         out += _wrap(f"[{item['verification']}] {item['finding']} "
                      f"[{', '.join(item['citations'])}]", "        ", "  - ")
+    if e.get("positions"):
+        out += ["", "WHERE GUIDELINES DIFFER"]
+        for p in e["positions"]:
+            out += _wrap(f"{p['guideline']} ({_STANCE[p['stance']]}; "
+                         f"{', '.join(p['conditions'])}) [{p['verification']}]: {p['says']} "
+                         f"[{', '.join(p['citations'])}]", "    ", "  - ")
     if e["claims"]:
         out += ["", "QUESTIONS FROM WEBSITES"]
         for c in e["claims"]:

@@ -5,15 +5,15 @@ escalation, avoid item, review, safety-net message, website-claim answer and hom
 template applies to which situation, each with an id and its sources. This module types and checks
 them and decides nothing clinical; :mod:`spinecare.plan.planner` applies them.
 
-A rule selects on the assessment and a few structured case facts through a :class:`Selector`
-(triage level, red-flag codes and levels, condition likelihoods, mJOA band, symptom duration,
-case facts by JSON path, engine rule ids, the source of low back pain, and the contraindications
-the plan has found). Every id a rule names is checked against the knowledge it refers to:
-condition codes and red-flag codes against the closed vocabularies, treatment and contraindication
-ids against ``treatments.toml``, exercise ids against ``exercises.toml``, case paths against the
-case model. A first-line treatment must not be one the knowledge base advises against for that
-condition; an avoided treatment must be advised against for the condition or list the
-contraindication the rule names. Errors name the file and the rule
+A rule's ``when`` is criteria text (:mod:`spinecare.criteria`), parsed at load: case facts by
+``section.field``, the assessment by references (``flag.CODE``, ``flag_level.CODE``,
+``likely.CODE``, ``high.CODE``, ``unlikely.CODE``, ``situation.triage``,
+``situation.mjoa_band``, ``situation.duration_weeks``, ``triage_rule.RULE_ID``,
+``lbp_source.SOURCE``, ``contraindication.ID``) and the ``[define]`` criteria by name. Every
+name is checked: case facts against the case model, references against the closed vocabularies
+and ``treatments.toml``. A first-line treatment must not be one the knowledge base advises
+against for that condition; an avoided treatment must be advised against for the condition or
+list the contraindication the rule names. Errors name the file and the rule
 (``plan_rules.toml: referral[ref.lss.physio].treatments: unknown treatment 'x'``).
 """
 
@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import functools
 import types
-import typing
 from collections.abc import Iterator, Mapping, Set
-from typing import Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Any, Self, get_args
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationError, model_validator
 
 from spinecare import criteria
-from spinecare.errors import Problem
+from spinecare.criteria.nodes import walk
+from spinecare.errors import KnowledgeError, Problem
+from spinecare.instruments.registry import instrument
 from spinecare.kb import (
     CitationIds,
     Id,
@@ -48,6 +49,7 @@ from spinecare.kb import (
 )
 from spinecare.kb import StrictModel as _Frozen
 from spinecare.plan.knowledge import (
+    CONDITIONS,
     NEGATIVE_RECOMMENDATIONS,
     Condition,
     ExerciseLibrary,
@@ -73,11 +75,13 @@ __all__ = [
     "PLAN_RULES_FILE",
     "RED_FLAGS",
     "SECTIONS",
+    "SITUATION",
     "URGENCY_RANK",
     "AdjustRules",
     "AvoidRule",
     "ClaimsRule",
     "ContraindicationRule",
+    "DisagreementRule",
     "EscalationRule",
     "FirstLineRule",
     "ImmediateRule",
@@ -90,12 +94,11 @@ __all__ = [
     "ReferralRule",
     "ReviewRule",
     "SafetyNetRule",
-    "Selector",
     "StopSymptom",
     "Urgency",
-    "case_fact_values",
     "load_plan_rules",
     "parse_plan_rules",
+    "parse_when",
 ]
 
 PLAN_RULES_FILE = "plan_rules.toml"
@@ -118,6 +121,7 @@ SECTIONS: tuple[str, ...] = (
     "first_line",
     "escalation",
     "avoid",
+    "disagreement",
     "review",
     "safety_net",
     "claims",
@@ -146,129 +150,26 @@ Tolerances = Annotated[tuple[Tolerance, ...], _NonEmpty]
 
 
 # ---------------------------------------------------------------------------------------------
-# Selectors
+# When a rule applies: criteria text
 # ---------------------------------------------------------------------------------------------
 
-
-class Selector(_Frozen):
-    """When a rule applies. Every key given must hold (and); ``any`` holds if one branch does.
-
-    An empty selector always holds. Each key is three-valued: a key over something the case
-    leaves unknown (mJOA not scored, duration not given, a case fact left null) is unknown, and a
-    rule whose selector is unknown does not fire but is reported as pending, naming what is
-    missing.
-    """
-
-    use: SomeIds | None = None
-    triage: Levels | None = None
-    red_flags_any: RedFlags | None = None
-    red_flags_none: RedFlags | None = None
-    flag_levels: ReadOnlyMap[RedFlag, Levels] | None = None
-    likely_any: SomeConditions | None = None
-    high_any: SomeConditions | None = None
-    unlikely_all: SomeConditions | None = None
-    mjoa_band: MjoaBands | None = None
-    mjoa_scored: bool | None = None
-    duration_weeks_under: Annotated[float, Field(gt=0)] | None = None
-    duration_weeks_at_least: Annotated[float, Field(ge=0)] | None = None
-    duration_known: bool | None = None
-    facts: ReadOnlyMap[str, FactValues] | None = None
-    triage_rules_any: RuleIds | None = None
-    lbp_source: LbpSources | None = None
-    contraindications_any: SomeIds | None = None
-    contraindications_none: SomeIds | None = None
-    any: tuple[Selector, ...] | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.any is not None and len(self.any) < 2:
-            raise ValueError("'any' needs at least two branches")
-        low, high = self.duration_weeks_at_least, self.duration_weeks_under
-        if low is not None and high is not None and low >= high:
-            raise ValueError("duration_weeks_at_least must be below duration_weeks_under")
-        both = set(self.red_flags_any or ()) & set(self.red_flags_none or ())
-        if both:
-            raise ValueError(f"in both red_flags_any and red_flags_none: {sorted(both)}")
-        return self
-
-    def branches(self) -> Iterator[Selector]:
-        """This selector and every nested ``any`` branch."""
-        yield self
-        for branch in self.any or ():
-            yield from branch.branches()
+def parse_when(text: str, where: str, defined: Mapping[str, criteria.Node]) -> criteria.Node:
+    """A rule's ``when`` text as a criterion; a bare name is a ``define`` criterion, replaced by
+    its tree (so evaluation and "what is missing" see through it)."""
+    node = criteria.parse(text, where, frozenset(defined), references=criteria.PLAN_REFERENCES)
+    return _inline(node, defined)
 
 
-def criterion(selector: Selector, named: Mapping[str, Selector]) -> criteria.Node:
-    """``selector`` as a tree of the criteria language, which evaluates it (three-valued) and
-    says what is missing; ``named`` holds the shared selectors that ``use`` names.
-
-    Every key reads one kind of reference (:class:`spinecare.plan.select.Situation` gives their
-    values) or a case fact, so that an unknown result can name the fact or reference left
-    unknown.
-    """
-    Ref, In = criteria.Ref, criteria.In
-
-    def refs(kind: criteria.RefKind, names: tuple[str, ...]) -> list[criteria.Node]:
-        return [Ref(kind, n) for n in names]
-
-    def any_of(nodes: list[criteria.Node]) -> criteria.Node:
-        return nodes[0] if len(nodes) == 1 else criteria.Or(tuple(nodes))
-
-    def known(node: criteria.Node, wanted: bool) -> criteria.Node:
-        call = criteria.Call(criteria.FUNCTIONS["known"], (node,))
-        return call if wanted else criteria.Not(call)
-
-    duration = Ref("situation", "duration_weeks")
-    mjoa_band = Ref("situation", "mjoa_band")
-    parts: list[criteria.Node] = [criterion(named[name], named) for name in selector.use or ()]
-    if selector.triage is not None:
-        parts.append(In(Ref("situation", "triage"), selector.triage, negate=False))
-    if selector.red_flags_any is not None:
-        parts.append(any_of(refs("flag", selector.red_flags_any)))
-    if selector.red_flags_none is not None:
-        parts.append(criteria.Not(any_of(refs("flag", selector.red_flags_none))))
-    for flag, levels in (selector.flag_levels or {}).items():
-        # A flag raised without a level is unknown; one not raised is not at any level.
-        parts.append(criteria.And((Ref("flag", flag),
-                                   In(Ref("flag_level", flag), levels, negate=False))))
-    if selector.likely_any is not None:
-        parts.append(any_of(refs("likely", selector.likely_any)))
-    if selector.high_any is not None:
-        parts.append(any_of(refs("high", selector.high_any)))
-    if selector.unlikely_all is not None:
-        parts.append(criteria.And(tuple(refs("unlikely", selector.unlikely_all))))
-    if selector.mjoa_band is not None:
-        parts.append(In(mjoa_band, selector.mjoa_band, negate=False))
-    if selector.mjoa_scored is not None:
-        parts.append(known(mjoa_band, selector.mjoa_scored))
-    if selector.duration_weeks_under is not None:
-        parts.append(criteria.Cmp("<", duration, criteria.Const(selector.duration_weeks_under)))
-    if selector.duration_weeks_at_least is not None:
-        parts.append(
-            criteria.Cmp(">=", duration, criteria.Const(selector.duration_weeks_at_least)))
-    if selector.duration_known is not None:
-        parts.append(known(duration, selector.duration_known))
-    for path, values in (selector.facts or {}).items():
-        parts.append(In(_case_fact(path), values, negate=False))
-    if selector.triage_rules_any is not None:
-        parts.append(any_of(refs("triage_rule", selector.triage_rules_any)))
-    if selector.lbp_source is not None:
-        parts.append(any_of(refs("lbp_source", selector.lbp_source)))
-    if selector.contraindications_any is not None:
-        parts.append(any_of(refs("contraindication", selector.contraindications_any)))
-    if selector.contraindications_none is not None:
-        parts.append(
-            criteria.Not(any_of(refs("contraindication", selector.contraindications_none))))
-    if selector.any is not None:
-        parts.append(criteria.Or(tuple(criterion(b, named) for b in selector.any)))
-    if not parts:
-        return criteria.Const(True)  # an empty selector always holds
-    return parts[0] if len(parts) == 1 else criteria.And(tuple(parts))
-
-
-def _case_fact(path: str) -> criteria.Fact:
-    section, _, field = path.partition(".")
-    return criteria.Fact(section, field)
+def _inline(node: criteria.Node, defined: Mapping[str, criteria.Node]) -> criteria.Node:
+    if isinstance(node, criteria.Ref) and node.kind == "finding":
+        return defined[node.name]
+    if isinstance(node, criteria.And | criteria.Or):
+        return type(node)(tuple(_inline(a, defined) for a in node.args))
+    if isinstance(node, criteria.Not):
+        return criteria.Not(_inline(node.arg, defined))
+    if isinstance(node, criteria.Call):
+        return criteria.Call(node.fn, tuple(_inline(a, defined) for a in node.args))
+    return node
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +179,7 @@ def _case_fact(path: str) -> criteria.Fact:
 
 class _Rule(_Frozen):
     id: RuleId
-    when: Selector = Selector()
+    when: Text = "True"
     #: Fires only when no other rule of its section (of at least its urgency) has fired.
     fallback: bool = False
     citations: CitationIds
@@ -365,6 +266,14 @@ class AvoidRule(_Worded):
         return self
 
 
+class DisagreementRule(_Worded):
+    """Treatments on which guidelines differ for ``condition``: the plan shows each with every
+    guideline's position and source (``positions`` in ``treatments.toml``), not one verdict."""
+
+    condition: Condition
+    treatments: SomeIds
+
+
 class ReviewRule(_Worded):
     """An instrument to repeat (or, without one, who arranges follow-up) and when."""
 
@@ -427,7 +336,7 @@ class ProgrammeTemplate(_Frozen):
 
 class Withhold(_Frozen):
     id: RuleId
-    when: Selector
+    when: Text
     patient_text: Text
     citations: CitationIds
 
@@ -531,7 +440,8 @@ class PlanRules(_Frozen):
     version: Version
     notice: Notice
     levels: ReadOnlyMap[Level, LevelText]
-    selector: ReadOnlyMap[Id, Selector] = Field(default_factory=lambda: types.MappingProxyType({}))
+    #: Named criteria a rule's ``when`` may use by name, each written out where it is used.
+    define: ReadOnlyMap[Id, Text] = Field(default_factory=lambda: types.MappingProxyType({}))
     contraindication: tuple[ContraindicationRule, ...] = ()
     immediate: tuple[ImmediateRule, ...]
     referral: tuple[ReferralRule, ...]
@@ -539,6 +449,7 @@ class PlanRules(_Frozen):
     first_line: tuple[FirstLineRule, ...]
     escalation: tuple[EscalationRule, ...]
     avoid: tuple[AvoidRule, ...]
+    disagreement: tuple[DisagreementRule, ...] = ()
     review: tuple[ReviewRule, ...]
     safety_net: Annotated[tuple[SafetyNetRule, ...], Field(min_length=1)]
     claims: tuple[ClaimsRule, ...] = ()
@@ -549,7 +460,8 @@ class PlanRules(_Frozen):
         missing = sorted(set(LEVELS) - set(self.levels))
         if missing:
             raise ValueError(f"levels: no text for {missing}")
-        if not any(r.when == Selector() and r.urgency == "immediately" for r in self.safety_net):
+        if not any(r.when.strip() == "True" and r.urgency == "immediately"
+                   for r in self.safety_net):
             raise ValueError(
                 "safety_net: at least one unconditional rule must say when to seek care "
                 "immediately, so that every plan carries it"
@@ -562,7 +474,17 @@ class PlanRules(_Frozen):
         rules: list[_Rule | Withhold] = [
             r for section in ("contraindication", *SECTIONS) for r in self.rules(section)]
         rules += self.programme.withhold
-        return types.MappingProxyType({r.id: criterion(r.when, self.selector) for r in rules})
+        defined = self.defined
+        return types.MappingProxyType(
+            {r.id: parse_when(r.when, f"{r.id}.when", defined) for r in rules})
+
+    @functools.cached_property
+    def defined(self) -> Mapping[str, criteria.Node]:
+        """The ``define`` criteria by name, each with the earlier ones it names written out."""
+        out: dict[str, criteria.Node] = {}
+        for name, text in self.define.items():
+            out[name] = parse_when(text, f"define.{name}", out)
+        return types.MappingProxyType(out)
 
     def criterion(self, rule: _Rule | Withhold) -> criteria.Node:
         """The rule's ``when`` in the criteria language."""
@@ -600,89 +522,94 @@ def _where(section: str, item: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Case facts a selector may name
-# ---------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def case_fact_values(path: str) -> frozenset[FactValue] | None:
-    """The values a case fact at ``path`` (``history.course``) may take, or None if it may not
-    be named: only true/false and closed-vocabulary fields are selectable."""
-    from spinecare.case import Case
-
-    model: Any = Case
-    parts = path.split(".")
-    for i, part in enumerate(parts):
-        fields = getattr(model, "model_fields", None)
-        if fields is None or part not in fields or part == "schema_":
-            return None
-        annotation = _strip_optional(fields[part].annotation)
-        if i < len(parts) - 1:
-            model = annotation
-            continue
-        if annotation is bool:
-            return frozenset({True, False})
-        if typing.get_origin(annotation) is Literal:
-            return frozenset(get_args(annotation))
-        return None
-    return None
-
-
-def _strip_optional(annotation: Any) -> Any:
-    args = [a for a in get_args(annotation) if a is not type(None)]
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
-        return args[0]
-    return annotation
-
-
-# ---------------------------------------------------------------------------------------------
 # Cross-checks against the treatment knowledge base and the exercise library
 # ---------------------------------------------------------------------------------------------
 
 
-def _selector_problems(
-    where: str,
-    selector: Selector,
-    *,
-    named: Set[str],
-    contraindications: Set[str],
-    may_use: bool,
-    may_read_contraindications: bool,
-) -> list[Problem]:
+#: What a situation offers under ``situation.NAME``, with the codes it may take (None: a number).
+SITUATION: Mapping[str, tuple[str, ...] | None] = types.MappingProxyType({
+    "triage": get_args(Level),
+    "mjoa_band": get_args(MjoaBand),
+    "duration_weeks": None,
+})
+
+
+#: Instruments a rule reads a severity band of (``band.odi``), and the scores it reads.
+BANDED = ("odi", "ndi", "mjoa")
+SCORES = (*BANDED, "zcq_symptom_severity", "zcq_physical_function")
+
+
+_TREATMENT = criteria.ItemFact("treatment")
+
+
+def _reference_names(contraindications: Set[str]) -> Mapping[str, Set[str] | None]:
+    """The names each kind of reference may take (None: any rule id the engine may fire)."""
+    return {
+        "band": frozenset(BANDED), "score": frozenset(SCORES),
+        "flag": RED_FLAGS, "flag_level": RED_FLAGS,
+        "likely": CONDITIONS, "high": CONDITIONS, "unlikely": CONDITIONS,
+        "lbp_source": frozenset(get_args(LbpSource)),
+        "contraindication": contraindications,
+        "situation": frozenset(SITUATION),
+        "triage_rule": None,
+    }
+
+
+def _codes(ref: criteria.Ref) -> tuple[str, ...] | None:
+    """The codes a coded reference takes, for checking the values it is compared with."""
+    if ref.kind == "flag_level":
+        return get_args(Level)
+    if ref.kind == "band":
+        return tuple(b.code for b in instrument(ref.name).band)
+    if ref.kind == "situation":
+        return SITUATION.get(ref.name)
+    return None
+
+
+def _when_problems(rules: PlanRules, contraindications: Set[str],
+                   treatments: Set[str] = frozenset()) -> list[Problem]:
+    """Every ``define`` and ``when`` parsed, and every reference checked against what a situation
+    provides: a typo (``likely.hip_arthritis``) would make a rule that can never fire."""
     problems: list[Problem] = []
-    for s in selector.branches():
-        for name in s.use or ():
-            if not may_use:
-                problems.append(Problem(f"{where}.use", "named selectors cannot use others"))
-            elif name not in named:
-                problems.append(Problem(f"{where}.use", f"unknown selector {name!r}"))
-        for path, values in (s.facts or {}).items():
-            allowed = case_fact_values(path)
-            if allowed is None:
-                problems.append(
-                    Problem(f"{where}.facts", f"{path!r} is not a true/false or coded case field")
-                )
-                continue
-            if path.count(".") != 1:
-                problems.append(Problem(f"{where}.facts", f"{path!r} is not section.field"))
-                continue
-            bad = [v for v in values
-                   if v not in allowed or isinstance(v, bool) != _is_bool(allowed)]
-            if bad:
-                problems.append(Problem(f"{where}.facts.{path}", f"not allowed here: {bad}"))
-        read = (*(s.contraindications_any or ()), *(s.contraindications_none or ()))
-        if read and not may_read_contraindications:
-            problems.append(
-                Problem(f"{where}", "contraindication rules cannot select on contraindications")
-            )
-        for ref in read:
-            if ref not in contraindications:
-                problems.append(Problem(where, f"unknown contraindication {ref!r}"))
+    names = _reference_names(contraindications)
+    defined: dict[str, criteria.Node] = {}
+    items: list[tuple[str, str, str, bool]] = [
+        (f"define.{name}", name, text, True) for name, text in rules.define.items()]
+    for section in ("contraindication", *SECTIONS):
+        for rule in rules.rules(section):
+            items.append((f"{_where(section, rule)}.when", "", rule.when,
+                          section != "contraindication"))
+    items += [(f"programme.withhold[{w.id}].when", "", w.when, True)
+              for w in rules.programme.withhold]
+    for where, name, text, may_read_contraindications in items:
+        try:
+            node = parse_when(text, "", defined)
+        except KnowledgeError as exc:
+            problems.append(Problem(where, str(exc).removeprefix(": ")))
+            continue
+        if name:
+            defined[name] = node
+        for n in walk(node):
+            if isinstance(n, criteria.Ref):
+                allowed = names.get(n.kind, frozenset())
+                if allowed is not None and n.name not in allowed:
+                    problems.append(Problem(where, f"unknown {n.kind} {n.name!r}"))
+                if n.kind == "contraindication" and not may_read_contraindications:
+                    problems.append(Problem(
+                        where, "contraindication rules cannot select on contraindications"))
+            compared = (n.values if isinstance(n, criteria.In) and n.operand == _TREATMENT
+                        else (n.right.value,) if isinstance(n, criteria.Cmp) and n.left ==
+                        _TREATMENT and isinstance(n.right, criteria.Const) else ())
+            for value in compared:
+                if value not in treatments:
+                    problems.append(Problem(where, f"unknown treatment {value!r}"))
+            if isinstance(n, criteria.In) and isinstance(n.operand, criteria.Ref):
+                codes = _codes(n.operand)
+                bad = [v for v in n.values if codes is not None and v not in codes]
+                if bad:
+                    problems.append(Problem(
+                        where, f"{n.operand.kind}.{n.operand.name} is never {bad[0]!r}"))
     return problems
-
-
-def _is_bool(values: frozenset[FactValue]) -> bool:
-    return all(isinstance(v, bool) for v in values)
 
 
 def _treatment_problems(
@@ -725,7 +652,6 @@ def cross_check(rules: PlanRules, kb: TreatmentBase, library: ExerciseLibrary) -
     """Every link from the plan rules to the other knowledge, as problems (empty when sound)."""
     problems: list[Problem] = []
     known_ci = set(kb.contraindications)
-    named = set(rules.selector)
 
     seen: dict[str, str] = {}
     for section, item in rules.all_rules():
@@ -736,23 +662,7 @@ def cross_check(rules: PlanRules, kb: TreatmentBase, library: ExerciseLibrary) -
             problems.append(Problem(_where(section, item), f"id already used in {seen[key]}"))
         seen[key] = section
 
-    for name, selector in rules.selector.items():
-        problems += _selector_problems(
-            f"selector.{name}", selector, named=named, contraindications=known_ci,
-            may_use=False, may_read_contraindications=True,
-        )
-    for section in ("contraindication", *SECTIONS):
-        for rule in rules.rules(section):
-            where = _where(section, rule)
-            problems += _selector_problems(
-                f"{where}.when", rule.when, named=named, contraindications=known_ci,
-                may_use=True, may_read_contraindications=section != "contraindication",
-            )
-    for w in rules.programme.withhold:
-        problems += _selector_problems(
-            f"programme.withhold[{w.id}].when", w.when, named=named, contraindications=known_ci,
-            may_use=True, may_read_contraindications=True,
-        )
+    problems += _when_problems(rules, known_ci, frozenset(kb.treatments))
 
     for c in rules.contraindication:
         if c.contraindication not in known_ci:
@@ -784,6 +694,21 @@ def cross_check(rules: PlanRules, kb: TreatmentBase, library: ExerciseLibrary) -
                         Problem(f"{where}.treatments",
                                 f"{ref!r} does not list contraindication {a.contraindication!r}")
                     )
+    avoided = {(a.condition, t) for a in rules.avoid if a.condition for t in a.treatments}
+    for d in rules.disagreement:
+        where = _where("disagreement", d)
+        for ref in d.treatments:
+            t = kb.treatments.get(ref)
+            if t is None:
+                problems.append(Problem(f"{where}.treatments", f"unknown treatment {ref!r}"))
+            elif not t.disputed_for(d.condition):
+                problems.append(Problem(
+                    f"{where}.treatments", f"guidelines do not differ on {ref!r} for "
+                    f"{d.condition!r} (its positions need one 'against' and one other)"))
+            if (d.condition, ref) in avoided:
+                problems.append(Problem(
+                    f"{where}.treatments", f"{ref!r} is also avoided for {d.condition!r}: show "
+                    "a disagreement as one item, not as 'do not offer'"))
     for cl in rules.claims:
         where = _where("claims", cl)
         problems += _claims_problems(where, cl, kb)
@@ -836,7 +761,7 @@ def _claims_problems(where: str, rule: ClaimsRule, kb: TreatmentBase) -> list[Pr
 # ---------------------------------------------------------------------------------------------
 
 _TOP = {
-    "version", "notice", "levels", "selector", "contraindication", *SECTIONS, "programme",
+    "version", "notice", "levels", "define", "contraindication", *SECTIONS, "programme",
 }
 
 

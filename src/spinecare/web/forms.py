@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from spinecare.case import Exam, History, Imaging, Mjoa, PainNrs, Symptoms
+from spinecare.case import Exam, History, Imaging, Mjoa, PainNrs, PriorTreatment, Symptoms
 from spinecare.instruments.registry import instruments
+from spinecare.plan.knowledge import load_treatments
 
 Kind = Literal["tri", "choice", "number", "integer", "text"]
 
@@ -50,7 +51,10 @@ _LABELS = {
     "duration_weeks": "Duration (weeks)", "torg_pavlov_ratio": "Torg-Pavlov ratio",
     "schizas_grade": "Schizas grade", "saddle_anesthesia": "Saddle anaesthesia",
     "iv_drug_use": "IV drug use",
+    "treatment": "Treatment tried", "weeks": "For how many weeks", "response": "How it went",
 }
+#: Rows for treatments tried before: enough for a usual history, few enough to stay usable.
+PRIOR_TREATMENT_ROWS = 4
 
 
 def label_of(name: str) -> str:
@@ -101,6 +105,20 @@ def _fields(prefix: str, model: type[BaseModel], skip: tuple[str, ...] = ()) -> 
     return tuple(out)
 
 
+def _prior_treatment_rows() -> tuple[Field, ...]:
+    # The treatment is chosen from the treatment knowledge's ids, so a visit cannot mistype one.
+    ids = tuple(sorted(load_treatments().treatments))
+    out: list[Field] = []
+    for i in range(PRIOR_TREATMENT_ROWS):
+        for f in _fields(f"history.prior_treatments.{i}", PriorTreatment):
+            label = f"{f.label} ({i + 1})"
+            if f.name.endswith(".treatment"):
+                out.append(Field(f.name, label, "choice", ids))
+            else:
+                out.append(Field(f.name, label, f.kind, f.choices, f.minimum, f.maximum))
+    return tuple(out)
+
+
 # Examination and imaging first: they are what the clinician adds at a visit; the history and
 # symptoms usually come from the patient's intake and are pre-filled from it.
 VISIT_SECTIONS: tuple[Section, ...] = (
@@ -110,7 +128,9 @@ VISIT_SECTIONS: tuple[Section, ...] = (
             (*_fields("instruments.mjoa", Mjoa), *_fields("instruments.pain_nrs", PainNrs)),
             open=False),
     Section("symptoms", "Symptoms", _fields("symptoms", Symptoms), open=False),
-    Section("history", "History", _fields("history", History), open=False),
+    Section("history", "History", _fields("history", History, skip=("prior_treatments",)),
+            open=False),
+    Section("prior_treatments", "Treatments tried before", _prior_treatment_rows(), open=False),
 )
 
 
@@ -167,6 +187,7 @@ def case_from_form(form: Mapping[str, Any], *, age: int | None, case_id: str) ->
     if isinstance(sex, str) and sex:
         doc["patient"]["sex"] = sex
     imaging: dict[str, Any] = {}
+    tried: dict[int, dict[str, Any]] = {}
     for section in VISIT_SECTIONS:
         for field in section.fields:
             raw = form.get(field.name)
@@ -177,6 +198,9 @@ def case_from_form(form: Mapping[str, Any], *, age: int | None, case_id: str) ->
             if parts[0] == "imaging":
                 imaging[parts[2]] = value
                 continue
+            if parts[:2] == ["history", "prior_treatments"]:
+                tried.setdefault(int(parts[2]), {})[parts[3]] = value
+                continue
             target = doc
             for part in parts[:-1]:
                 target = target.setdefault(part, {})
@@ -185,6 +209,9 @@ def case_from_form(form: Mapping[str, Any], *, age: int | None, case_id: str) ->
     # validation can say what is missing.
     if imaging:
         doc["imaging"] = [imaging]
+    # Rows left empty say nothing: treatments tried stay unknown unless a row is filled in.
+    if tried:
+        doc.setdefault("history", {})["prior_treatments"] = [tried[i] for i in sorted(tried)]
     return doc
 
 
