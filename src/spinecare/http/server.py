@@ -12,6 +12,7 @@ connection past the cap with a 503 instead of serving it.
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +51,12 @@ class GuardedH11Protocol(H11Protocol):
     max_connections: int = MAX_CONNECTIONS
     body_idle: float = BODY_IDLE_SECONDS
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, limits: ServerLimits | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        if limits is not None:
+            self.header_timeout = limits.header_timeout
+            self.max_connections = limits.max_connections
+            self.body_idle = limits.body_idle
         self._header_deadline: asyncio.TimerHandle | None = None
         self._body_deadline: asyncio.TimerHandle | None = None
         self._body_progress = 0.0
@@ -171,11 +176,11 @@ class _LingeringTransport:
         protocol.loop.call_later(LINGER_SECONDS, self._transport.close)
 
 
-def guarded_protocol(limits: ServerLimits) -> type[GuardedH11Protocol]:
-    """The protocol class with ``limits`` (uvicorn builds one instance per connection)."""
-    return type("GuardedH11Protocol", (GuardedH11Protocol,),
-                {"header_timeout": limits.header_timeout,
-                 "max_connections": limits.max_connections, "body_idle": limits.body_idle})
+def guarded_protocol(limits: ServerLimits) -> Any:
+    """The protocol with ``limits``, as uvicorn builds one per connection. A partial of the
+    module's class, not a class made here: with several workers uvicorn pickles its
+    configuration into each worker process, and only a class found by name pickles."""
+    return functools.partial(GuardedH11Protocol, limits=limits)
 
 
 def server_config(app: Any, *, host: str, port: int, limits: ServerLimits | None = None,
