@@ -59,6 +59,11 @@ def test_after_a_stop_symptom_the_home_leads_with_the_advice_and_pauses_the_exer
     assert "Stop the exercises" in main and 'href="tel:112"' in main
     assert "Your home exercises and daily log" not in main
     assert "exercises are paused" in main
+    # The exercises' own address, reached from a bookmark, says the same and lists none.
+    exercises = patient.get("/my/exercises").text.split('<main', 1)[1]
+    assert exercises.index('data-advice="stop"') < exercises.index("Today's log")
+    assert "exercises are paused" in exercises and 'href="tel:112"' in exercises
+    assert 'id="exercises-title"' not in exercises
     # The clinician acknowledges; the home is as before.
     page = doc.get(f"/patients/{pid}").text
     alert_id = re.search(r'href="/alerts/([0-9a-f]{32})"', page)
@@ -72,6 +77,7 @@ def test_after_a_stop_symptom_the_home_leads_with_the_advice_and_pauses_the_exer
     assert r.status_code == 200 and "Phoned; seen in A&amp;E." in r.text
     home = patient.get("/my").text
     assert 'data-advice' not in home and "Your home exercises and daily log" in home
+    assert 'id="exercises-title"' in patient.get("/my/exercises").text
 
 
 def test_the_worklist_pages_and_filters_from_the_address(

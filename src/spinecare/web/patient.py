@@ -246,8 +246,13 @@ def _exercise_page(request: Request, data: dict[str, Any], status_code: int = 20
 
 @router.get("/my/exercises")
 async def exercises(request: Request, who: PatientUser) -> Response:
-    data = await run_in_threadpool(_patient_records, db_of(request), who, "exercise_log.list")
-    return _exercise_page(request, data)
+    db = db_of(request)
+    data = await run_in_threadpool(_patient_records, db, who, "exercise_log.list")
+    # While an emergency or stop alert is open, this page too leads with its advice and the
+    # exercises stay paused (the home page hides the link, but the address still works).
+    advice = [_advice_view(a) for a in await run_in_threadpool(alerts.open_advice, db, who)]
+    return _exercise_page(request, data, advice=advice,
+                          exercises_paused=any(a["stop"] for a in advice), **_calls(request))
 
 
 def _pain(raw: Any) -> tuple[int | None, bool]:
