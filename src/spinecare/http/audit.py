@@ -77,27 +77,39 @@ class AuditRefusals:
         status = 0
         content_type = ""
         body = bytearray()
+        # A refusal's last part waits for its audit event: the client has its answer only once
+        # the event is stored, so events are in the order the answers were given, and a client
+        # that reads the trail after a refusal finds it there.
+        held: Message | None = None
 
         async def watch(message: Message) -> None:
-            nonlocal status, content_type
+            nonlocal status, content_type, held
             if message["type"] == "http.response.start":
                 status = message["status"]
                 for name, value in message.get("headers", ()):
                     if name.lower() == b"content-type":
                         content_type = value.decode("latin-1").lower()
-            elif (message["type"] == "http.response.body" and status in REFUSALS
-                  and len(body) <= _KEEP):
-                body.extend(message.get("body", b""))
+            elif message["type"] == "http.response.body" and status in REFUSALS:
+                if len(body) <= _KEEP:
+                    body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    held = message
+                    return
             await send(message)
 
         with trail.bind_request(source):
-            await self.app(scope, receive, watch)
-            if status in REFUSALS and not source.refusal_audited:
-                app = scope.get("app")
-                db: Database | None = getattr(getattr(app, "state", None), "db", None)
-                if db is not None:
-                    params = scope.get("path_params") or {}
-                    patient = params.get("patient_id")
-                    await run_in_threadpool(_record, db, source,
-                                            _reason(status, bytes(body), content_type, scope),
-                                            patient if isinstance(patient, str) else None)
+            try:
+                await self.app(scope, receive, watch)
+                if status in REFUSALS and not source.refusal_audited:
+                    app = scope.get("app")
+                    db: Database | None = getattr(getattr(app, "state", None), "db", None)
+                    if db is not None:
+                        params = scope.get("path_params") or {}
+                        patient = params.get("patient_id")
+                        await run_in_threadpool(
+                            _record, db, source,
+                            _reason(status, bytes(body), content_type, scope),
+                            patient if isinstance(patient, str) else None)
+            finally:
+                if held is not None:
+                    await send(held)
