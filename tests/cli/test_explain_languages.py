@@ -4,8 +4,16 @@ subprocess; the grades it prints are those of ``spinecare evidence`` in every la
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+from spinecare import education
+from spinecare.cli import main
+from tests.education.conftest import EDUCATION_DIR
 
 
 def spinecare(*args: str) -> subprocess.CompletedProcess[bytes]:
@@ -58,3 +66,24 @@ def test_an_unknown_language_is_one_line_naming_the_languages_and_exit_2() -> No
     assert r.returncode == 2
     assert r.stderr.decode() == (
         "spinecare explain: --lang: unknown language 'fr' (the library has en, es)\n")
+
+
+def test_an_article_not_yet_translated_is_printed_in_english_with_a_note(
+    monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path
+) -> None:
+    # A library in which one Spanish article is missing, served where the command loads it.
+    folder = tmp_path / "education"
+    shutil.copytree(EDUCATION_DIR, folder)
+    (folder / "es" / "spinal_infection.toml").unlink()
+    partial = education.load_library(folder, language="es")
+    monkeypatch.setattr(education, "load_library", lambda **_: partial)
+    assert main(["explain", "spinal_infection", "--lang", "es", "--json"]) == 0
+    out, err = capsysbinary.readouterr()
+    assert json.loads(out)["language"] == "en"
+    assert err.decode() == (
+        "spinecare explain: spinal_infection has no translation into es (español) yet; "
+        "printing it in English\n")
+    # The translated articles of the same library are still Spanish, with no note.
+    assert main(["explain", "spinal_malignancy", "--lang", "es", "--json"]) == 0
+    out, err = capsysbinary.readouterr()
+    assert json.loads(out)["language"] == "es" and err == b""

@@ -69,8 +69,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     article = library.articles.get(topic) or library.for_condition(topic)
     if article is not None:
         if article.id in library.fallbacks:
-            report([f"spinecare explain: {article.id} has no {LANGUAGE_NAMES[language]} "
-                    f"translation yet; printing it in English"])
+            report([f"spinecare explain: {article.id} has no translation into {language} "
+                    f"({LANGUAGE_NAMES[language]}) yet; printing it in English"])
         doc = render_article(article, library)
         if args.json:
             write_json(doc)
