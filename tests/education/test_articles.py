@@ -17,6 +17,7 @@ from spinecare.education.languages import LANGUAGES
 from spinecare.education.library import Article, EducationLibrary
 from spinecare.education.readability import LIMITS_BY_LANGUAGE
 from spinecare.education.wording import (
+    RULES,
     absolute_claims,
     diagnosis_phrases,
     mentions_urgent_care,
@@ -59,8 +60,8 @@ def test_there_are_articles_to_check() -> None:
     assert len(LANGUAGE_ARTICLES) == len(ARTICLE_IDS) * len(LANGUAGES)
 
 
-def test_every_language_has_a_formula_and_limits() -> None:
-    assert set(FORMULA) == set(LANGUAGES) == set(LIMITS_BY_LANGUAGE)
+def test_every_language_has_a_formula_limits_and_wording_rules() -> None:
+    assert set(FORMULA) == set(LANGUAGES) == set(LIMITS_BY_LANGUAGE) == set(RULES)
 
 
 @pytest.mark.parametrize(("language", "article_id"), LANGUAGE_ARTICLES)

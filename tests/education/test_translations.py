@@ -35,6 +35,7 @@ from spinecare.education.wording import (
     diagnosis_phrases,
     speaks_of_possibility,
 )
+from spinecare.plan.evidence import evidence_for
 from spinecare.plan.knowledge import (
     EVIDENCE_GRADES,
     RECOMMENDATIONS,
@@ -131,6 +132,19 @@ def test_a_translated_article_shows_the_same_grades_as_the_english_one(
         assert t["name"] == words[t["id"]]["name"]
         assert t["summary"] == words[t["id"]]["patient_summary"]
         assert t["evidence_words"] == GRADE_WORDS_BY_LANGUAGE[language][t["evidence_grade"]]
+
+
+@pytest.mark.parametrize(("language", "article_id"), TRANSLATED)
+def test_translated_grades_equal_spinecare_evidence_for_the_same_condition(
+    language: str, article_id: str
+) -> None:
+    library = load_library(language=language)
+    for t in _treatments(render_article(library.articles[article_id], library)):
+        verdicts = {v["condition"]: v for v in evidence_for(t["id"])["verdicts"]}
+        for condition in t["conditions"]:
+            v = verdicts[condition]
+            assert (v["evidence_grade"], v["recommendation"]) == (
+                t["evidence_grade"], t["recommendation"]), (t["id"], condition)
 
 
 @pytest.mark.parametrize(("language", "article_id"), TRANSLATED)
