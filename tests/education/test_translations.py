@@ -108,12 +108,13 @@ def test_a_translation_has_the_sections_treatments_and_sources_of_its_english_ar
         assert translated.get("treatments", {}).get(key) == english.get("treatments", {}).get(
             key
         ), key
-    # A list of points in English is a list of points in the translation, point for point.
+    # Paragraph for paragraph and point for point, so no advice can go missing in translation.
     for section in SECTIONS:
         if section in english:
-            assert len(translated[section].get("points", [])) == len(
-                english[section].get("points", [])
-            ), section
+            for part in ("paragraphs", "points"):
+                assert len(translated[section].get(part, [])) == len(
+                    english[section].get(part, [])
+                ), (section, part)
 
 
 @pytest.mark.parametrize(("language", "article_id"), TRANSLATED)
