@@ -7,7 +7,7 @@ from typing import Any
 
 import jsonschema
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from spinecare.case import parse_case
@@ -67,13 +67,36 @@ def test_any_valid_case_gets_a_schema_valid_assessment(doc: dict[str, Any]) -> N
     assert orjson.dumps(orjson.loads(text)) == text
 
 
+def _replaces_another_red_flag(doc: dict[str, Any], section: str, field: str, value: Any) -> bool:
+    current = (doc.get(section) or {}).get(field)
+    return current != value and (section, field, current) in RED_FLAG_FINDINGS
+
+
 @SETTINGS
 @given(valid_case_documents, st.sampled_from(RED_FLAG_FINDINGS))
 def test_adding_a_red_flag_finding_never_lowers_the_triage_level(
         doc: dict[str, Any], change: tuple[str, str, Any]) -> None:
+    # One field holds one value: setting it over another red-flag value removes that flag, which
+    # is not the addition this property speaks of.
+    assume(not _replaces_another_red_flag(doc, *change))
     before = _assess(doc)["triage"]["level"]
     after = _assess(_with(doc, *change))["triage"]["level"]
     assert LEVEL_RANK[after] >= LEVEL_RANK[before], (change, before, after)
+
+
+def test_a_bladder_value_over_another_red_flag_value_is_a_replacement_not_an_addition() -> None:
+    # Found by the property above (seed 98062095503861179765192901580316693665): new urgency
+    # written over new retention went from emergency to routine, because the retention was gone.
+    retention = {"schema": "spinecare.case/1", "id": "c", "patient": {"age": None},
+                 "symptoms": {"bladder": "new_retention"}}
+    urgency = ("symptoms", "bladder", "new_urgency_or_frequency")
+    assert _replaces_another_red_flag(retention, *urgency)
+    assert not _replaces_another_red_flag(retention, "symptoms", "bladder", "new_retention")
+    normal = {**retention, "symptoms": {"bladder": "normal"}}
+    assert not _replaces_another_red_flag(normal, *urgency)
+    # Added beside it, a second red flag keeps the emergency.
+    both = _with(retention, "symptoms", "saddle_anesthesia", True)
+    assert _assess(both)["triage"]["level"] == "emergency"
 
 
 @SETTINGS
