@@ -275,6 +275,13 @@ class _Reader:
                 self.patient_sources["patient.age"] = [entry.ref]
 
     def _age(self, ref: str, born: str) -> int | None:
+        try:
+            return self._age_from(ref, born)
+        except ValueError:
+            self.problem(ref, f"birthDate {born!r} is not a date; age left unknown")
+            return None
+
+    def _age_from(self, ref: str, born: str) -> int | None:
         parts = [int(p) for p in born.split("-")]
         year = parts[0]
         if len(parts) == 3:
