@@ -668,7 +668,8 @@ def to_case(resources: Any, *, patient_id: str | None = None, base: str | None =
                 reader.problem(entry.ref, f"is about {subject}, not this case's patient; "
                                           "ignored")
                 continue
-        invalid = _validation_problem(entry)
+        # read_fhir validates a QuestionnaireResponse itself, naming the path of each problem.
+        invalid = None if kind == "QuestionnaireResponse" else _validation_problem(entry)
         if invalid is not None:
             reader.problem(entry.ref, invalid)
             continue
