@@ -16,12 +16,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.fhir.bundles import ON, bundle, case_bundle, observation  # noqa: E402
+
 from spinecare.case import parse_case  # noqa: E402
 from spinecare.fhir.incoming import to_case  # noqa: E402
 from spinecare.fhir.outgoing import to_bundle  # noqa: E402
 from spinecare.plan.planner import make_plan  # noqa: E402
 from spinecare.reasoning.engine import default_engine  # noqa: E402
-from tests.fhir.bundles import ON, bundle, case_bundle, observation  # noqa: E402
 
 CASE = parse_case((ROOT / "tests" / "data" / "cases" / "lss-classic.case.json").read_bytes())
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
