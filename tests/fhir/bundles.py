@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from spinecare.case import Case
+from spinecare.fhir.codes import code_map
 from spinecare.fhir.settings import finding_system, finding_value_system
 from spinecare.instruments.cases import responses_from_case
 from spinecare.instruments.fhir import CANONICAL_BASE, UCUM, questionnaire_response
@@ -16,7 +17,9 @@ PATIENT = "Patient/p1"
 
 _UNITS = {"exam.ankle_brachial_index": "1", "exam.post_void_residual_ml": "mL",
           "exam.systolic_bp_mmhg": "mm[Hg]", "history.known_aaa_diameter_cm": "cm",
-          "history.duration_weeks": "wk", "symptoms.walking_tolerance_minutes": "min"}
+          "history.duration_weeks": "wk", "symptoms.walking_tolerance_minutes": "min",
+          "imaging.canal_ap_diameter_mm": "mm", "imaging.dural_sac_csa_mm2": "mm2",
+          "imaging.torg_pavlov_ratio": "1"}
 
 
 def patient(age: int | None, sex: str | None = None, pid: str = "p1") -> dict[str, Any]:
@@ -79,4 +82,21 @@ def case_bundle(case: Case, *, authored: str = "2026-11-20") -> dict[str, Any]:
                 continue
             resources.append(observation(f"o{n}", path, value))
             n += 1
+    for k, study in enumerate(doc.get("imaging", [])):
+        code = next(c for (_, c), row in code_map().studies.items()
+                    if (row.modality, row.region) == (study["modality"], study["region"]))
+        results = []
+        for name, value in study.items():
+            if name in ("modality", "region", "level"):
+                continue  # the study itself; a level has no finding code
+            rid = f"i{k}-{name.replace('_', '-')}"  # FHIR ids allow no underscore
+            resources.append(observation(rid, f"imaging.{name}", value))
+            results.append({"reference": f"Observation/{rid}"})
+        report: dict[str, Any] = {
+            "resourceType": "DiagnosticReport", "id": f"report{k}", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": {"reference": PATIENT}, "effectiveDateTime": f"2026-0{1 + k % 9}-01"}
+        if results:
+            report["result"] = results
+        resources.append(report)
     return bundle(*resources)

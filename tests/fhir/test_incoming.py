@@ -8,6 +8,7 @@ count, units are UCUM and converted, a field no resource speaks of stays unknown
 from __future__ import annotations
 
 import copy
+import json
 from datetime import date
 from typing import Any
 
@@ -368,8 +369,8 @@ def test_a_resource_spinecare_does_not_read_is_reported() -> None:
     result = to_case(bundle({"resourceType": "Encounter", "id": "e1", "status": "finished",
                              "class": {"code": "AMB"}}), on=ON)
     assert messages(result) == ["Encounter/e1: a Encounter is not read (spinecare reads "
-                                "Patient, Observation, Condition, QuestionnaireResponse); "
-                                "ignored"]
+                                "Patient, Observation, Condition, QuestionnaireResponse, "
+                                "DiagnosticReport); ignored"]
 
 
 def test_an_entered_in_error_questionnaire_response_never_counts() -> None:
@@ -431,3 +432,64 @@ def test_a_broken_mapping_row_is_refused_naming_it(change: Any, message: str) ->
     change(data)
     with pytest.raises(KnowledgeFileError, match=message):
         parse_code_file(data)
+
+
+# --- imaging --------------------------------------------------------------------------------
+
+
+def _report(rid: str, loinc: str, *results: str, status: str = "final",
+            when: str = "2026-10-01") -> dict[str, Any]:
+    return {"resourceType": "DiagnosticReport", "id": rid, "status": status,
+            "code": {"coding": [{"system": LOINC, "code": loinc}]},
+            "subject": {"reference": PATIENT}, "effectiveDateTime": when,
+            "result": [{"reference": r} for r in results]}
+
+
+def test_a_diagnostic_report_is_an_imaging_study_with_its_structured_findings() -> None:
+    result = to_case(bundle(
+        _report("mri", "30667-0", "Observation/f1", "Observation/f2"),
+        observation("f1", "imaging.cord_compression", True),
+        observation("f2", "imaging.canal_ap_diameter_mm", 9.5)), on=ON)
+    assert result.case["imaging"] == [{"modality": "mri", "region": "cervical",
+                                       "cord_compression": True, "canal_ap_diameter_mm": 9.5}]
+    assert result.sources["imaging[0]"] == ["DiagnosticReport/mri", "Observation/f1",
+                                            "Observation/f2"]
+    assert result.problems == []
+
+
+def test_imaging_findings_outside_a_report_and_unknown_procedures_are_ignored() -> None:
+    result = to_case(bundle(observation("f1", "imaging.cord_compression", True),
+                            _report("r", "1234-5")), on=ON)
+    assert "imaging" not in result.case
+    assert messages(result) == [
+        "Observation/f1: imaging.cord_compression: an imaging finding is read only as a result "
+        "of a DiagnosticReport that names the study; ignored",
+        "DiagnosticReport/r: unknown imaging procedure code http://loinc.org|1234-5: ignored"]
+
+
+def test_an_entered_in_error_report_and_an_out_of_range_finding_do_not_count() -> None:
+    result = to_case(bundle(
+        _report("old", "30679-5", "Observation/f1", status="entered-in-error"),
+        _report("new", "30679-5", "Observation/f2", "Observation/f3"),
+        observation("f1", "imaging.cord_compression", True),
+        observation("f2", "imaging.dural_sac_csa_mm2", 900),
+        observation("f3", "imaging.schizas_grade", "C")), on=ON)
+    assert result.case["imaging"] == [{"modality": "mri", "region": "lumbar",
+                                       "schizas_grade": "C"}]
+    assert "DiagnosticReport/old: status entered-in-error: ignored" in messages(result)
+    assert any(m.startswith("DiagnosticReport/new: imaging.dural_sac_csa_mm2: Input should be "
+                            "less than or equal to 400") for m in messages(result))
+
+
+def test_imaging_studies_of_a_case_round_trip_through_diagnostic_reports() -> None:
+    doc = json.loads((CASE_DIR / "lss-classic.case.json").read_text())
+    doc["imaging"] = [
+        {"modality": "mri", "region": "lumbar", "dural_sac_csa_mm2": 62.0, "schizas_grade": "C",
+         "foraminal_stenosis": "both", "spondylolisthesis_grade": 1},
+        {"modality": "xray", "region": "cervical", "torg_pavlov_ratio": 0.7,
+         "fracture": False}]
+    case = parse_case(doc)
+    result = to_case(case_bundle(case), on=ON, case_id=case.id)
+    assert result.problems == []
+    assert parse_case(result.case).imaging == case.imaging
+    assert result.sources["imaging[1]"][0] == "DiagnosticReport/report1"

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from spinecare.case import Case
+from spinecare.case import Case, Imaging
 from spinecare.kb import STRICT, Problems, knowledge_dir, read_toml
 from spinecare.kb.citations import packaged_citations
 from spinecare.vocabulary import Verification
@@ -70,10 +70,23 @@ class Own(_Strict):
     codes: Annotated[list[OwnCode], Field(min_length=1)]
 
 
+class StudyRow(_Strict):
+    """An imaging procedure code: which study a DiagnosticReport reports on."""
+
+    system: str
+    code: Annotated[str, Field(min_length=1)]
+    display: Annotated[str, Field(min_length=1)]
+    modality: Literal["mri", "ct", "xray"]
+    region: Literal["cervical", "thoracic", "lumbar"]
+    verification: Verification
+    citations: Annotated[list[str], Field(min_length=1)]
+
+
 class CodeFile(_Strict):
     version: Annotated[str, Field(pattern=r"^\d{4}\.\d{1,2}\.\d+$")]
     system: dict[str, Annotated[str, Field(pattern=r"^https?://\S+$")]]
     code: list[CodeRow]
+    study: list[StudyRow] = []
     spinecare: Own
 
 
@@ -108,6 +121,7 @@ class CodeMap:
     prefixes: tuple[Target, ...]
     own: dict[str, Target]
     fields: frozenset[str]
+    studies: dict[tuple[str, str], StudyRow]
 
     def find(self, system: str | None, code: str | None, own_system: str) -> Target | None:
         """The row for one coding, if the mapping knows it."""
@@ -127,6 +141,9 @@ def field_kind(path: str) -> tuple[FieldKind, tuple[str, ...]] | None:
     """How a case field is answered (and its choices), or ``None`` if it is not a scalar field."""
     model: Any = Case
     annotation: Any = None
+    if path.startswith("imaging."):
+        # One finding of one imaging study (the case holds a list of studies).
+        model, path = Imaging, path.removeprefix("imaging.")
     for part in path.split("."):
         fields = getattr(model, "model_fields", None)
         if fields is None or part not in fields:
@@ -251,8 +268,21 @@ def parse_code_file(data: dict[str, Any], file: str = FILE) -> CodeMap:
             kind=kind, ignore=None, value=None, history=False, prefix=False,
             units={u: _fraction(f) for u, f in entry.units.items()}, answers={},
             choices=choices, verification="V", citations=())
+    studies: dict[tuple[str, str], StudyRow] = {}
+    for n, study in enumerate(doc.study):
+        where = f"study[{n}] ({study.code})"
+        system = doc.system.get(study.system)
+        if system is None:
+            problems.add(file, where, f"system {study.system!r} is not in [system]")
+            continue
+        for c in study.citations:
+            if c not in known_citations:
+                problems.add(file, where, f"citations: unknown source {c!r}")
+        if (system, study.code) in studies:
+            problems.add(file, where, "mapped twice")
+        studies[(system, study.code)] = study
     problems.raise_if_any()
-    return CodeMap(doc.version, exact, tuple(prefixes), own, frozenset(fields))
+    return CodeMap(doc.version, exact, tuple(prefixes), own, frozenset(fields), studies)
 
 
 @lru_cache(maxsize=1)

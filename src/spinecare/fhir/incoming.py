@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from spinecare.case import parse_case
+from spinecare.case import Imaging, parse_case
 from spinecare.errors import CaseError, Problem, SpinecareError
 from spinecare.fhir.codes import UCUM, CodeMap, Target, code_map
 from spinecare.fhir.settings import canonical_base, finding_system, finding_value_system
@@ -46,7 +46,7 @@ from spinecare.instruments.intake import case_sections
 __all__ = ["READ", "FhirCase", "FhirInputError", "FhirProblem", "to_case"]
 
 #: The resource types FHIR in reads; any other is reported and ignored.
-READ = ("Patient", "Observation", "Condition", "QuestionnaireResponse")
+READ = ("Patient", "Observation", "Condition", "QuestionnaireResponse", "DiagnosticReport")
 
 _OBSERVATION_USED = frozenset({"final", "amended", "corrected", "preliminary"})
 _CONDITION_CURRENT = frozenset({"active", "recurrence", "relapse"})
@@ -248,6 +248,10 @@ class _Reader:
         self.problems: list[FhirProblem] = []
         self.patient: dict[str, Any] = {}
         self.patient_sources: dict[str, list[str]] = {}
+        #: Imaging studies from DiagnosticReports: (date, study, the resources it came from).
+        self.studies: list[tuple[datetime | None, dict[str, Any], list[str]]] = []
+        #: The Observations a DiagnosticReport holds as its results, by reference.
+        self.results: dict[str, _Entry] = {}
 
     def problem(self, ref: str, message: str) -> None:
         self.problems.append(FhirProblem(ref, message))
@@ -328,6 +332,10 @@ class _Reader:
             return False
         if target.field is None:
             self.problem(entry.ref, f"{label}{target.display} ({target.code}): {target.ignore}")
+            return False
+        if target.field.startswith("imaging."):
+            self.problem(entry.ref, f"{label}{target.field}: an imaging finding is read only as "
+                                    "a result of a DiagnosticReport that names the study; ignored")
             return False
         if "dataAbsentReason" in part and not any(k.startswith("value") for k in part):
             reason = _first_code(part["dataAbsentReason"]) or "given"
@@ -446,6 +454,63 @@ class _Reader:
                 return None, f"{amount} {code} is not a whole number"
             return int(scaled), None
         return (float(scaled) if scaled.denominator != 1 else int(scaled)), None
+
+    # DiagnosticReport: one imaging study and its structured findings
+
+    def diagnostic_report(self, entry: _Entry) -> None:
+        r = entry.resource
+        status = r.get("status")
+        if status not in _OBSERVATION_USED:
+            self.problem(entry.ref, f"status {status}: ignored")
+            return
+        codings = [c for c in (r.get("code") or {}).get("coding") or []
+                   if isinstance(c, Mapping)]
+        row = next((self.codes.studies[k] for c in codings
+                    if (k := (c.get("system"), c.get("code"))) in self.codes.studies), None)
+        if row is None:
+            shown = ", ".join(f"{c.get('system')}|{c.get('code')}" for c in codings)
+            self.problem(entry.ref, f"unknown imaging procedure code {shown or 'none'}: ignored")
+            return
+        study: dict[str, Any] = {"modality": row.modality, "region": row.region}
+        refs = [entry.ref]
+        for n, result in enumerate(r.get("result") or []):
+            ref = (result or {}).get("reference")
+            found = self.results.get(str(ref))
+            if found is None:
+                self.problem(entry.ref, f"result[{n}] {ref}: not in the bundle; ignored")
+                continue
+            if found.resource.get("status") not in _OBSERVATION_USED:
+                self.problem(found.ref, f"status {found.resource.get('status')}: ignored")
+                continue
+            target = self._target(found, found.resource.get("code"))
+            if target is None:
+                continue
+            if target.field is None or not target.field.startswith("imaging."):
+                self.problem(found.ref, f"{target.field or target.display}: not an imaging "
+                                        "finding; ignored")
+                continue
+            value, message = self._value(target, found.resource)
+            name = target.field.removeprefix("imaging.")
+            if message is not None:
+                self.problem(found.ref, f"{target.field}: {message}; ignored")
+            elif name in study:
+                self.problem(found.ref, f"{target.field}: given twice in {entry.ref}; the first "
+                                        "is kept")
+            else:
+                study[name] = value
+                refs.append(found.ref)
+        try:
+            Imaging.model_validate(study)
+        except ValidationError as exc:
+            for e in exc.errors(include_url=False):
+                name = str(e["loc"][0]) if e["loc"] else ""
+                if name in ("modality", "region") or name not in study:
+                    raise
+                self.problem(entry.ref, f"imaging.{name}: {e['msg']} (got {study.pop(name)!r})"
+                                        "; ignored")
+        when = r.get("effectiveDateTime") or (r.get("effectivePeriod") or {}).get("start") \
+            or r.get("issued")
+        self.studies.append((_instant(when), study, refs))
 
     # Condition
 
@@ -652,8 +717,24 @@ def to_case(resources: Any, *, patient_id: str | None = None, base: str | None =
     entries = _entries(resources)
     refs, chosen = _patient_refs(entries, patient_id)
     reader = _Reader(code_map(), base, on)
+    by_ref = {key: e for e in entries if e.resource["resourceType"] == "Observation"
+              for key in (e.ref, e.full_url) if key}
+    for e in entries:
+        if e.resource["resourceType"] == "DiagnosticReport":
+            for result in e.resource.get("result") or []:
+                ref = result.get("reference") if isinstance(result, Mapping) else None
+                if isinstance(ref, str) and ref in by_ref:
+                    reader.results[ref] = by_ref[ref]
+    held = {id(e) for e in reader.results.values()}
     for entry in entries:
         kind = entry.resource["resourceType"]
+        if id(entry) in held:
+            # Read with its DiagnosticReport, after validation here.
+            invalid = _validation_problem(entry)
+            if invalid is not None:
+                reader.problem(entry.ref, invalid)
+                reader.results = {k: v for k, v in reader.results.items() if v is not entry}
+            continue
         if kind not in READ:
             reader.problem(entry.ref, f"a {kind} is not read (spinecare reads "
                                       f"{', '.join(READ)}); ignored")
@@ -674,7 +755,7 @@ def to_case(resources: Any, *, patient_id: str | None = None, base: str | None =
             reader.problem(entry.ref, invalid)
             continue
         {"Patient": reader.patient_resource, "Observation": reader.observation,
-         "Condition": reader.condition,
+         "Condition": reader.condition, "DiagnosticReport": reader.diagnostic_report,
          "QuestionnaireResponse": reader.questionnaire_response}[kind](entry)
     problems = reader.problems
     chosen_values = _resolve(reader.candidates, problems)
@@ -688,6 +769,10 @@ def to_case(resources: Any, *, patient_id: str | None = None, base: str | None =
         doc["patient"]["sex"] = reader.patient["sex"]
     for name in sorted(chosen_values):
         _put(doc, name, chosen_values[name][-1].value)
+    earliest = datetime.min.replace(tzinfo=UTC)
+    studies = sorted(reader.studies, key=lambda s: (s[0] is None, s[0] or earliest))
+    if studies:
+        doc["imaging"] = [study for _, study, _ in studies]
     # Drop what the case cannot hold (out of range), naming the resources it came from.
     while True:
         try:
@@ -706,6 +791,8 @@ def to_case(resources: Any, *, patient_id: str | None = None, base: str | None =
             if not dropped:
                 raise
     sources = dict(reader.patient_sources)
+    for n, (_, _, study_refs) in enumerate(studies):
+        sources[f"imaging[{n}]"] = study_refs
     unverified: dict[str, list[str]] = {}
     for name in sorted(chosen_values):
         sources[name] = sorted({c.ref for c in chosen_values[name]})
