@@ -84,6 +84,7 @@ class StudyRow(_Strict):
 
 class CodeFile(_Strict):
     version: Annotated[str, Field(pattern=r"^\d{4}\.\d{1,2}\.\d+$")]
+    citations: Annotated[list[str], Field(min_length=1)]
     system: dict[str, Annotated[str, Field(pattern=r"^https?://\S+$")]]
     code: list[CodeRow]
     study: list[StudyRow] = []
@@ -199,6 +200,9 @@ def parse_code_file(data: dict[str, Any], file: str = FILE) -> CodeMap:
     problems.raise_if_any()
     assert doc is not None
     known_citations = set(packaged_citations())
+    for c in doc.citations:
+        if c not in known_citations:
+            problems.add(file, "citations", f"unknown source {c!r}")
     exact: dict[tuple[str, str], Target] = {}
     prefixes: list[Target] = []
     fields: set[str] = set()
