@@ -64,6 +64,10 @@ bench-api: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py
 
+# FHIR in (a Bundle of 50 Observations) and FHIR out: p50/p99 CPU time per call.
+bench-fhir: $(STAMP)
+	$(BIN)/python bench/bench_fhir.py
+
 # The clinician's worklist with 10,000 patients: p50/p95 of the page and of its query.
 bench-worklist: $(STAMP)
 	$(BIN)/python bench/bench_worklist.py

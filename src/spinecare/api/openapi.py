@@ -18,6 +18,13 @@ CASE_BODY: dict[str, Any] = {"requestBody": {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Case"}}},
 }}
 
+FHIR_BODY: dict[str, Any] = {"requestBody": {
+    "required": True,
+    "content": {"application/json": {"schema": {
+        "type": "object", "description": "a FHIR R4 Bundle (Patient, Observation, Condition, "
+        "QuestionnaireResponse), or a JSON array of resources"}}},
+}}
+
 _DESCRIPTIONS = {
     401: "no token, or one that is invalid, expired or revoked",
     403: "the caller's role may not do this",

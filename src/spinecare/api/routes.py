@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from spinecare.api.deps import DB, AppSettings, Caller
 from spinecare.api.errors import JSONBytes, from_service
-from spinecare.api.openapi import CASE_BODY, json_responses
+from spinecare.api.openapi import CASE_BODY, FHIR_BODY, json_responses
 from spinecare.api.schemas import (
     AccessEndedOut,
     AccountChangeOut,
@@ -62,6 +62,7 @@ from spinecare.service import (
     auth,
     care_team,
     exercise_logs,
+    interop,
     invitations,
     patients,
     questionnaires,
@@ -75,6 +76,7 @@ router = APIRouter(prefix="/api/v1", route_class=translating_route(from_service)
 Limit = Annotated[int, Query(ge=1, le=500, description="at most this many items")]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="skip this many items")]
 PatientId = Annotated[str, "the patient's id"]
+FHIR_JSON = "application/fhir+json"
 
 
 def _aware(value: datetime) -> datetime:
@@ -124,9 +126,31 @@ async def revoke(request: Request, who: Caller) -> Response:
 @router.post("/assess", tags=["assess"], openapi_extra=CASE_BODY,
              responses=json_responses(401, 422, ok=(200, "the assessment "
                                                          "(spinecare.assessment/1)")))
-async def assess(request: Request, who: Caller) -> Response:
+async def assess(request: Request, who: Caller,
+                 format: Annotated[Literal["json", "fhir"] | None, Query(
+                     description="fhir: the assessment and plan as a FHIR R4 Bundle (as does "
+                     "Accept: application/fhir+json); the body may then also be a FHIR "
+                     "Bundle of the record")] = None) -> Response:
     """A case in, its assessment out. Stores nothing and reads no patient data."""
+    if format == "fhir" or (format is None and FHIR_JSON in request.headers.get("accept", "")):
+        bundle = await run_in_threadpool(interop.assess_fhir, await request.body())
+        return Response(orjson.dumps(bundle), media_type=FHIR_JSON)
     return JSONBytes(orjson.dumps(visits.assess(await request.body())))
+
+
+@router.post("/fhir/to-case", tags=["assess"], openapi_extra=FHIR_BODY,
+             responses=json_responses(401, 422, ok=(200, "{case, sources, problems, "
+                                                         "unverified}")))
+async def fhir_to_case(request: Request, who: Caller,
+                       patient: Annotated[str | None, Query(
+                           max_length=64, pattern=r"^[A-Za-z0-9\-.]{1,64}$",
+                           description="whose case, when the Bundle holds several patients")]
+                       = None) -> Response:
+    """A FHIR R4 Bundle (or a JSON array of resources) in, the case it holds out, with the
+    resources each field came from and what was not used. Stores nothing."""
+    result = await run_in_threadpool(interop.fhir_to_case, await request.body(),
+                                     patient_id=patient)
+    return JSONBytes(orjson.dumps(result))
 
 
 # --- patients ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ One module per command family, each adding its subcommands to the parser through
     audit verify                :mod:`spinecare.cli.audit`
     knowledge coverage          :mod:`spinecare.cli.knowledge`
     explain                     :mod:`spinecare.cli.explain`
+    fhir to-case                :mod:`spinecare.cli.fhir`
 
 and :mod:`spinecare.cli.io` for what they share: reading a file or standard input, writing JSON
 and text, and reporting bad input.
@@ -29,7 +30,7 @@ import os
 import sys
 
 from spinecare import __version__
-from spinecare.cli import assess, audit, db, explain, instruments, knowledge, plan, serve
+from spinecare.cli import assess, audit, db, explain, fhir, instruments, knowledge, plan, serve
 from spinecare.cli.io import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, InvalidInput, report
 from spinecare.errors import SpinecareError
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     instruments.register(sub)
     plan.register(sub)
     explain.register(sub)
+    fhir.register(sub)
     serve.register(sub)
     db.register(sub)
     audit.register(sub)

@@ -1,6 +1,7 @@
 """``spinecare assess``: the assessment of one case, or of a JSON Lines file of cases.
 
     spinecare assess CASE [--json] [--lines]
+    spinecare assess --fhir CASE|BUNDLE     the assessment and plan as a FHIR R4 Bundle
 
 A batch is streamed: results are written in order, one per valid line, and each invalid line is
 reported (``FILE:LINE: json.path: message``) without stopping the others; the exit status is 2
@@ -44,6 +45,9 @@ def register(sub: Subcommands) -> None:
     p.add_argument("path", metavar="CASE", help="a case file, a .jsonl file, or - for stdin")
     p.add_argument("--json", action="store_true", help="print the assessment JSON")
     p.add_argument("--lines", action="store_true", help="read the input as JSON Lines")
+    p.add_argument("--fhir", action="store_true",
+                   help="print the assessment and plan as a FHIR R4 Bundle; the input may also "
+                   "be a FHIR Bundle (read as by 'spinecare fhir to-case')")
     p.set_defaults(func=cmd_assess)
 
 
@@ -116,6 +120,8 @@ def cmd_assess(args: argparse.Namespace) -> int:
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
     name = source_name(args.path)
+    if args.fhir:
+        return _assess_fhir(args.path, name)
     if args.path != "-" and (args.lines or args.path.endswith(LINE_SUFFIXES)):
         # A JSON Lines file is streamed: a batch of millions needs no more memory than one.
         try:
@@ -137,4 +143,39 @@ def cmd_assess(args: argparse.Namespace) -> int:
         write_json(assessment)
     else:
         write_text(render(assessment))
+    return EXIT_OK
+
+
+def _assess_fhir(path: str, name: str) -> int:
+    """One case, or one FHIR Bundle, in; the FHIR Bundle of its assessment and plan out."""
+    import orjson
+
+    from spinecare.case import parse_case
+    from spinecare.errors import CaseError
+    from spinecare.fhir.incoming import FhirInputError, to_case
+    from spinecare.fhir.outgoing import to_bundle
+    from spinecare.plan.planner import make_plan
+    from spinecare.reasoning.engine import default_engine
+
+    data = read_input(path)
+    if path.endswith(LINE_SUFFIXES) or looks_like_lines(path, data):
+        raise InvalidInput([f"{name}: --fhir takes one case or one Bundle, not JSON Lines"])
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput([f"{name}: (document): is not valid JSON: {exc}"]) from None
+    sources: dict[str, list[str]] = {}
+    if isinstance(doc, dict) and "resourceType" in doc:
+        try:
+            read = to_case(doc)
+        except FhirInputError as exc:
+            raise InvalidInput(problem_lines(name, exc.problems)) from None
+        report(f"{name}: {p.ref}: {p.message}" for p in read.problems)
+        doc, sources = read.case, read.sources
+    try:
+        case = parse_case(doc)
+    except CaseError as exc:
+        raise InvalidInput(problem_lines(name, exc.problems)) from None
+    assessment = default_engine().assess(case)
+    write_json(to_bundle(case, assessment, make_plan(case, assessment), sources=sources))
     return EXIT_OK

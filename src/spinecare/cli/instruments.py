@@ -78,9 +78,9 @@ def register(sub: Subcommands) -> None:
 
 
 def _base(args: argparse.Namespace) -> str:
-    from spinecare.instruments.fhir import CANONICAL_BASE
+    from spinecare.fhir.settings import canonical_base
 
-    return str(args.base or CANONICAL_BASE).rstrip("/")
+    return str(args.base or canonical_base()).rstrip("/")
 
 
 def _load(paths: list[str], base: str) -> tuple[list[tuple[str, list[Any]]], bool]:

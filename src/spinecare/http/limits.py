@@ -40,6 +40,8 @@ BODY_LIMITS: tuple[BodyLimit, ...] = (
     _limit(r"^/api/v1/auth/", 8 * KIB, "a sign-in form or token"),
     _limit(r"^/(login|logout|invite)$", 8 * KIB, "a sign-in form"),
     _limit(r"^/api/v1/assess$", 1 * MIB, "a case document"),
+    # A record's Bundle: tens of resources of a few hundred bytes each, with room to spare.
+    _limit(r"^/api/v1/fhir/to-case$", 4 * MIB, "a FHIR Bundle"),
     _limit(r"^/api/v1/patients/[^/]+/visits$", 1 * MIB, "a case document"),
     _limit(r"^/patients/[^/]+/visits(/preview)?$", 256 * KIB, "a visit form"),
     _limit(r"^/my/intake$", 128 * KIB, "an intake step"),
