@@ -29,7 +29,7 @@ def shares_of(session: Session, patient_id: str) -> list[tuple[EducationShare, s
     return [(row, name or "") for row, name in session.execute(
         select(EducationShare, User.username).join(User, User.id == EducationShare.sent_by)
         .where(EducationShare.patient_id == patient_id)
-        .order_by(EducationShare.sent_at.desc(), EducationShare.id)).tuples()]
+        .order_by(EducationShare.sent_at.desc(), EducationShare.id))]
 
 
 def address_of(session: Session, patient_id: str) -> str | None:
