@@ -129,7 +129,6 @@ def test_a_patient_opens_their_conditions_article_from_home_and_its_grades_match
 
     no_violations(phone, "article-phone")
     save_screenshot(phone, "article-phone", shots, full_page=False)
-    save_screenshot(phone, "article-phone-full", shots)
 
 
 def test_the_patient_follows_why_we_suggest_walking_to_its_grade(
