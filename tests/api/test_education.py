@@ -10,6 +10,7 @@ import uuid
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.documentreference import DocumentReference
 
 from spinecare.education import load_library, render_article
@@ -164,3 +165,24 @@ def test_the_patient_is_told_by_email_without_any_clinical_detail(
     assert "http://clinic.example/my" in body and "an article" in body
     assert "cauda" not in body.lower() and "stenosis" not in body.lower()
     assert "emergency" in body
+
+
+def test_the_sent_articles_as_fhir_are_communications_to_the_patient(
+        client: TestClient, world: World) -> None:
+    client.post(f"/api/v1/patients/{world.patient_id}/education/send",
+                headers=bearer(world.owner), json={"articles": ["how_stenosis_is_diagnosed"]})
+    r = client.get(f"/api/v1/patients/{world.patient_id}/education?format=fhir",
+                   headers=bearer(world.patient))
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    bundle = r.json()
+    Bundle.model_validate(bundle)
+    sent = [e["resource"] for e in bundle["entry"]]
+    assert all(c["resourceType"] == "Communication" and c["status"] == "completed"
+               for c in sent)
+    assert {c["recipient"][0]["reference"] for c in sent} == {f"Patient/{world.patient_id}"}
+    assert "DocumentReference/how-stenosis-is-diagnosed" in [
+        c["payload"][0]["contentReference"]["reference"] for c in sent]
+    r = client.get(f"/api/v1/patients/{world.other_patient_id}/education?format=fhir",
+                   headers=bearer(world.patient))
+    assert r.status_code == 404

@@ -79,6 +79,13 @@ def test_the_patient_home_lists_their_conditions_and_plan_with_urgent_advice_fir
             "Why we do not suggest: Traction") in reading
 
 
+def test_the_exercises_page_lists_the_plans_treatments_too(
+        built: tuple[FastAPI, Database], world: dict[str, str | int], doc: TestClient) -> None:
+    with invited(built[0], doc, str(world["lss"])) as patient:
+        page = patient.get("/my/exercises").text
+    assert "Why we suggest: Structured walking programme" in page
+
+
 def test_a_patient_without_a_visit_sees_no_condition_but_the_library_link(
         built: tuple[FastAPI, Database], world: dict[str, str | int], doc: TestClient) -> None:
     with invited(built[0], doc, str(world["new"])) as patient:

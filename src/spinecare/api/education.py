@@ -15,7 +15,7 @@ from spinecare.api.deps import DB, AppSettings, Caller
 from spinecare.api.errors import JSONBytes, from_service
 from spinecare.api.openapi import json_responses
 from spinecare.education import Article, render_article
-from spinecare.education.fhir import document_reference
+from spinecare.education.fhir import document_reference, sent_bundle
 from spinecare.education.patient import TreatmentReading
 from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
@@ -49,6 +49,11 @@ def _json(data: Any, media_type: str = "application/json") -> Response:
     return JSONBytes(orjson.dumps(data), media_type=media_type)
 
 
+def _wants_fhir(format: str | None, accept: str | None) -> bool:
+    """``?format=`` decides; without it, an Accept header naming FHIR JSON."""
+    return format == "fhir" or (format is None and accept is not None and FHIR_JSON in accept)
+
+
 @router.get("/education/articles", responses=json_responses(401, ok=(200, "the library")))
 def list_articles(who: Caller) -> Response:
     """Every article of the library, in its reading order, with the library's version."""
@@ -70,9 +75,7 @@ def get_article(article_id: str, who: Caller,
     """One article: its sections in reading order, its treatments with their grades from the
     treatment knowledge, its sources and review date."""
     doc = render_article(education.article(article_id), education.library())
-    wants_fhir = format == "fhir" or (format is None and accept is not None
-                                       and FHIR_JSON in accept)
-    if wants_fhir:
+    if _wants_fhir(format, accept):
         return _json(document_reference(doc), FHIR_JSON)
     return _json(doc)
 
@@ -102,12 +105,21 @@ def patient_articles_json(found: PatientArticles) -> dict[str, Any]:
 
 
 @router.get("/patients/{patient_id}/education",
-            responses=json_responses(401, 404, ok=(200, "the patient's articles")))
-def get_patient_articles(patient_id: str, who: Caller, db: DB) -> Response:
+            responses=json_responses(401, 404, 422, ok=(200, "the patient's articles")))
+def get_patient_articles(patient_id: str, who: Caller, db: DB,
+                         format: Literal["json", "fhir"] | None = None,
+                         accept: Annotated[str | None, Header()] = None) -> Response:
     """The patient's own articles: the urgent-care advice that fits their latest assessment,
     their likely conditions' articles, their plan's treatments (suggested, not suggested,
-    where guidelines differ) and what their care team sent, then every article once."""
-    return _json(patient_articles_json(education.of_patient(db, who, patient_id)))
+    where guidelines differ) and what their care team sent, then every article once. As FHIR
+    (``?format=fhir`` or ``Accept: application/fhir+json``): the articles the care team sent,
+    as a Bundle of Communications."""
+    found = education.of_patient(db, who, patient_id)
+    if _wants_fhir(format, accept):
+        return _json(sent_bundle(found.patient.id, [
+            (s.article.id, s.article.title, s.sent_at.isoformat(timespec="seconds") + "Z")
+            for s in found.sent]), FHIR_JSON)
+    return _json(patient_articles_json(found))
 
 
 @router.post("/patients/{patient_id}/education/send",

@@ -1,8 +1,9 @@
 """An education article as a FHIR R4 ``DocumentReference``.
 
 A library article is a document about no one in particular, so it is a DocumentReference
-without a ``subject`` (a ``Communication`` needs a recipient and a sender, and an article
-served from the library has neither). The document itself travels twice in ``content``: as
+without a ``subject``. An article a care team sent to a patient is a message with a
+recipient, so those are ``Communication`` resources (:func:`sent_bundle`) whose payload refers
+to the article's DocumentReference. The document itself travels twice in ``content``: as
 plain text (what ``spinecare explain`` prints, for any FHIR client to show) and as the
 ``spinecare.education/1`` JSON (for a client that lays it out itself).
 
@@ -23,7 +24,9 @@ from pydantic import ValidationError
 from spinecare.education.render import render_text
 from spinecare.errors import KnowledgeError
 
-__all__ = ["ARTICLE_SYSTEM", "LIBRARY_VERSION_SYSTEM", "document_reference", "fhir_id"]
+__all__ = [
+    "ARTICLE_SYSTEM", "LIBRARY_VERSION_SYSTEM", "document_reference", "fhir_id", "sent_bundle",
+]
 
 #: Our identifier system for article ids, and the tag system carrying the library's version.
 ARTICLE_SYSTEM = "urn:spinecare:education:article"
@@ -72,3 +75,33 @@ def document_reference(doc: Mapping[str, Any], *, language: str = "en") -> dict[
         raise KnowledgeError(f"article {doc['id']}: not a valid DocumentReference: "
                              f"{exc.errors(include_url=False)}") from exc
     return resource
+
+
+def sent_bundle(patient_id: str, sent: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """The articles a care team sent to a patient as a FHIR R4 ``Bundle`` (``collection``) of
+    ``Communication`` resources, each ``(article id, title, sent at, ISO 8601 UTC)``: a message
+    from the care team to the patient whose payload refers to the article's DocumentReference.
+    Checked with the ``fhir.resources.R4B`` model."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    patient = f"Patient/{patient_id}"
+    entries = []
+    for n, (article_id, title, sent_at) in enumerate(sent):
+        entries.append({"resource": {
+            "resourceType": "Communication",
+            "id": f"sent-{n + 1}",
+            "status": "completed",
+            "category": [{"text": "Patient education"}],
+            "subject": {"reference": patient},
+            "recipient": [{"reference": patient}],
+            "sent": sent_at,
+            "payload": [{"contentReference": {
+                "reference": f"DocumentReference/{fhir_id(article_id)}", "display": title}}],
+        }})
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    try:
+        Bundle.model_validate(bundle)
+    except ValidationError as exc:
+        raise KnowledgeError(f"sent articles: not a valid Bundle: "
+                             f"{exc.errors(include_url=False)}") from exc
+    return bundle

@@ -260,7 +260,8 @@ async def exercises(request: Request, who: PatientUser) -> Response:
     # While an emergency or stop alert is open, this page too leads with its advice and the
     # exercises stay paused (the home page hides the link, but the address still works).
     advice = [_advice_view(a) for a in await run_in_threadpool(alerts.open_advice, db, who)]
-    return _exercise_page(request, data, advice=advice,
+    reading = await run_in_threadpool(education.own, db, who)
+    return _exercise_page(request, data, advice=advice, reading=reading,
                           exercises_paused=any(a["stop"] for a in advice), **_calls(request))
 
 
