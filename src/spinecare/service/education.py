@@ -113,10 +113,11 @@ def own(db: Database, who: Principal) -> PatientArticles:
 
 
 def _chosen(article_ids: Sequence[str]) -> list[Article]:
-    ids = list(dict.fromkeys(article_ids))
     known = library().articles
+    # Problems point at the list as given; a repeated id is then sent once.
     problems = [Problem(f"articles[{i}]", f"unknown article {a[:64]!r}")
-                for i, a in enumerate(ids) if a not in known]
+                for i, a in enumerate(article_ids) if a not in known]
+    ids = list(dict.fromkeys(article_ids))
     if not ids:
         problems.append(Problem("articles", "choose at least one article"))
     elif len(ids) > MAX_ARTICLES:
