@@ -17,11 +17,19 @@ from spinecare.education import (
     parse_article,
     reading_problems,
 )
-from spinecare.education.readability import measure, sentences, words
+from spinecare.education.readability import (
+    SPANISH_LIMITS,
+    fernandez_huerta_grade,
+    measure,
+    sentences,
+    words,
+)
 from spinecare.education.wording import (
     absolute_claims,
     diagnosis_phrases,
+    mentions_urgent_care,
     restated_grades,
+    speaks_of_possibility,
     unexplained_terms,
 )
 from spinecare.plan.knowledge import KnowledgeFileError
@@ -177,3 +185,106 @@ def test_the_glossary_check_catches_an_unexplained_term() -> None:
     assert unexplained_terms(["Myelopathy is common. It means..."], glossary) != []
     assert unexplained_terms(["Myelopathy means damage to the cord."], glossary) == []
     assert unexplained_terms(["This is myelopathy (cord damage)."], glossary) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Spanish: the same checks, each able to say no
+# ---------------------------------------------------------------------------------------------
+
+UNREADABLE_ES = (
+    "La claudicación neurógena, característicamente precipitada por la extensión lumbar y "
+    "aminorada mediante la flexión, constituye la manifestación fundamental del compromiso "
+    "degenerativo del conducto raquídeo, que requiere una evaluación multidisciplinaria."
+)
+
+
+def test_a_deliberately_unreadable_spanish_article_fails_the_reading_level_check(
+    tmp_path: Path,
+) -> None:
+    file = "es/lumbar_spinal_stenosis.toml"
+    original = (EDUCATION_DIR / file).read_text()
+    old = re.search(r'"La columna tiene un tubo de hueso[^"]*"', original)
+    assert old is not None
+    folder = _broken(tmp_path, file, old.group(0), f'"{UNREADABLE_ES}"')
+    article = load_library(folder, language="es").articles["lumbar_spinal_stenosis"]
+    problems = section_reading_problems(article)
+    assert any(p.startswith("lumbar_spinal_stenosis: what_it_is: Fernández Huerta")
+               for p in problems), problems
+    assert any("Szigriszt-Pazos perspicuity" in p for p in problems), problems
+
+
+def test_the_spanish_scores_are_textstats_with_spanish_syllables_and_leave_english_alone() -> None:
+    import textstat  # type: ignore[import-untyped]
+    from textstat.textstat import textstatistics  # type: ignore[import-untyped]
+
+    text = "La columna tiene un tubo de hueso. Dentro van los nervios."
+    spanish = textstatistics()
+    spanish.set_lang("es")
+    reading = measure(text, "es")
+    assert reading.ease == spanish.fernandez_huerta(text)
+    assert reading.perspicuity == spanish.szigriszt_pazos(text)
+    assert reading.grade == fernandez_huerta_grade(spanish.fernandez_huerta(text))
+    # Measuring Spanish must not switch textstat's shared language for English text.
+    english = "The spinal canal is a tube of bone. It holds the nerves."
+    assert measure(english).grade == textstat.flesch_kincaid_grade(english)
+    assert measure(english).ease is None
+
+
+def test_the_fernandez_huerta_grade_is_8_from_60_and_above_8_below_it() -> None:
+    assert fernandez_huerta_grade(60.0) == 8.0
+    assert fernandez_huerta_grade(59.9) > SPANISH_LIMITS.max_grade
+    assert fernandez_huerta_grade(70.0) == 6.0
+    assert fernandez_huerta_grade(95.0) == 4.0
+    assert fernandez_huerta_grade(10.0) == 16.0
+
+
+def test_spanish_words_with_accents_count_once() -> None:
+    assert words("Muchas personas de más de 60 años tienen algo de estrechez.", "es") == 11
+    # The English pattern would cut "años" in two: the language matters.
+    assert words("años", "en") == 2
+
+
+def test_a_long_spanish_sentence_breaks_the_25_word_limit() -> None:
+    sentence = " ".join(["camine"] * 26) + "."
+    problems = reading_problems(sentence, language="es")
+    assert any(p.startswith("sentence of 26 words (limit 25)") for p in problems), problems
+    at_limit = reading_problems(" ".join(["camine"] * 25) + ".", language="es")
+    assert not any(p.startswith("sentence of") for p in at_limit)
+
+
+def test_the_spanish_diagnosis_check_catches_usted_tiene_but_not_a_condition() -> None:
+    assert diagnosis_phrases("Usted tiene estenosis lumbar.", "es") != []
+    assert diagnosis_phrases("Esto quiere decir que tiene una ciática.", "es") != []
+    assert diagnosis_phrases("Si usted tiene dolor de espalda, siga activo.", "es") == []
+    assert diagnosis_phrases("Puede que tenga un nervio pinzado.", "es") == []
+
+
+def test_the_spanish_absolute_claim_check_catches_promises_but_not_quoted_words() -> None:
+    assert absolute_claims("Este tratamiento cura la estenosis.", "es") != []
+    assert absolute_claims("Siempre es seguro.", "es") != []
+    assert absolute_claims("Resultados garantizados.", "es") != []
+    assert absolute_claims("Éxito del 100 % de los casos.", "es") != []
+    assert absolute_claims("Tenga cuidado con palabras como «cura» o “sin riesgo”.", "es") == []
+
+
+def test_the_spanish_grade_check_catches_a_grade_written_by_hand() -> None:
+    assert restated_grades("Hay evidencia moderada a favor de caminar.", "es") != []
+    assert restated_grades("Las guías lo recomiendan.", "es") != []
+    assert restated_grades("No se recomienda la tracción.", "es") != []
+    assert restated_grades("Caminar puede ayudar.", "es") == []
+
+
+def test_the_spanish_glossary_check_catches_an_unexplained_term() -> None:
+    glossary = {"mielopatía": "daño de la médula espinal"}
+    assert unexplained_terms(["La mielopatía es común."], glossary, "es") != []
+    assert unexplained_terms(["Mielopatía quiere decir daño."], glossary, "es") == []
+    assert unexplained_terms(["Esto se llama mielopatía."], glossary, "es") == []
+    assert unexplained_terms(["Es una mielopatía (daño de la médula)."], glossary, "es") == []
+
+
+def test_the_spanish_urgent_and_possibility_checks_can_say_no() -> None:
+    assert mentions_urgent_care("Vaya ahora a urgencias.", "es")
+    assert mentions_urgent_care("Llame al 112.", "es")
+    assert not mentions_urgent_care("Hable con su médico en la próxima visita.", "es")
+    assert speaks_of_possibility("Puede ser una estenosis.", "es")
+    assert not speaks_of_possibility("Es una estenosis.", "es")

@@ -6,12 +6,16 @@ import json
 import tomllib
 from importlib.resources import files
 
+import pytest
+
 from spinecare.education import load_library, uncovered_conditions
+from spinecare.education.languages import LANGUAGES
 from spinecare.plan.knowledge import CONDITIONS, load_citations, load_treatments
 from spinecare.reasoning.knowledge import load_citations as load_reasoning_citations
 from tests.education.conftest import ARTICLE_IDS, EDUCATION_DIR, KNOWLEDGE_DIR
 
 LIBRARY = load_library()
+LIBRARIES = {language: load_library(language=language) for language in LANGUAGES}
 
 
 def test_every_article_file_is_listed_in_the_index_and_every_listed_file_exists() -> None:
@@ -71,11 +75,17 @@ def test_the_standard_cites_sources_that_resolve() -> None:
     assert all(cid in known for cid in LIBRARY.standard_sources)
 
 
-def test_every_education_citation_is_cited_by_the_library_and_loads_in_both_loaders() -> None:
-    path = KNOWLEDGE_DIR / "citations" / "education.toml"
+@pytest.mark.parametrize("file", ["education.toml", "education_es.toml"])
+def test_every_education_citation_is_cited_by_the_library_and_loads_in_both_loaders(
+    file: str,
+) -> None:
+    path = KNOWLEDGE_DIR / "citations" / file
     ids = set(tomllib.loads(path.read_text()))
-    cited = set(LIBRARY.standard_sources) | {
-        cid for a in LIBRARY.articles.values() for cid in a.sources
+    cited = {
+        cid
+        for library in LIBRARIES.values()
+        for cid in (*library.standard_sources,
+                    *(c for a in library.articles.values() for c in a.sources))
     }
     assert ids - cited == set()
     # The assessment's loader reads the same folder; it must accept the new file too.
@@ -84,6 +94,15 @@ def test_every_education_citation_is_cited_by_the_library_and_loads_in_both_load
     assert ids <= set(load_citations())
 
 
-def test_every_glossary_term_is_used_somewhere() -> None:
-    text = " ".join(t for a in LIBRARY.articles.values() for _, t in a.reading_texts()).lower()
-    assert [term for term in LIBRARY.glossary if term.lower() not in text] == []
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_glossary_term_is_used_somewhere(language: str) -> None:
+    library = LIBRARIES[language]
+    text = " ".join(t for a in library.articles.values() for _, t in a.reading_texts()).lower()
+    assert library.glossary
+    assert [term for term in library.glossary if term.lower() not in text] == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_standard_of_every_language_cites_sources_that_resolve(language: str) -> None:
+    known = load_citations()
+    assert [c for c in LIBRARIES[language].standard_sources if c not in known] == []

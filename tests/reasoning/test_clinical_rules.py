@@ -224,3 +224,51 @@ def test_konno_support_tool_gives_a_range_while_items_are_unknown() -> None:
     konno = a["scores"]["konno_lss_dst"]
     assert konno["range"] == [-2, 4]
     assert konno["result"] == "negative"
+
+
+MYELOPATHY_SIGNS = {"symptoms": {"hand_clumsiness": True, "gait_imbalance": True},
+                    "exam": {"hoffmann": True, "lower_limb_hyperreflexia": True}}
+
+
+def _with_cervical_mri(cord_compression: bool | None) -> dict[str, Any]:
+    return run(age=60, symptoms=MYELOPATHY_SIGNS["symptoms"], exam=MYELOPATHY_SIGNS["exam"],
+               imaging=[{"modality": "mri", "region": "cervical",
+                         "cord_compression": cord_compression}])
+
+
+def test_a_cervical_mri_without_compression_leaves_dcm_unlikely_but_the_flag_urgent() -> None:
+    a = _with_cervical_mri(False)
+    assert likelihood(a, "degenerative_cervical_myelopathy") == "low"
+    assert "myelopathy" in flags(a)
+    assert level(a) == "urgent"
+    assert "consider.non_degenerative_myelopathy" in {x["id"] for x in a["consider"]}
+
+
+def test_dcm_keeps_its_red_flag_floor_while_compression_is_unknown_or_present() -> None:
+    # Unknown is not false: no scan, or a scan whose cord was not read, changes nothing.
+    for a in (run(age=60, **MYELOPATHY_SIGNS), _with_cervical_mri(None), _with_cervical_mri(True)):
+        assert likelihood(a, "degenerative_cervical_myelopathy") == "high"
+        assert "dcm.cap.mri_without_compression" not in next(
+            c["rules"] for c in a["conditions"] if c["code"] == "degenerative_cervical_myelopathy")
+
+
+def test_a_lumbar_mri_without_compression_does_not_cap_dcm() -> None:
+    a = run(age=60, **MYELOPATHY_SIGNS,
+            imaging=[{"modality": "mri", "region": "lumbar", "cord_compression": False}])
+    assert likelihood(a, "degenerative_cervical_myelopathy") == "high"
+
+
+def test_the_sciatica_picture_keeps_non_specific_back_pain_provisional_behind_it() -> None:
+    sciatica = {"low_back_pain": True, "leg_pain": "left", "leg_pain_below_knee": True,
+                "leg_pain_exceeds_back_pain": True, "leg_paresthesia": "left"}
+    # A negative straight leg raise weakens the root: without the cap the non-specific label
+    # would be "high" and lead.
+    a = run(age=45, symptoms=sciatica, exam={"straight_leg_raise": False})
+    assert likelihood(a, "nonspecific_low_back_pain") == "moderate"
+    assert rank(a, "lumbar_radiculopathy") < rank(a, "nonspecific_low_back_pain")
+    nslbp = next(c for c in a["conditions"] if c["code"] == "nonspecific_low_back_pain")
+    assert "nslbp.cap.radicular_picture" in nslbp["rules"]
+    assert "a red flag must be excluded first" not in nslbp["against"]
+    # Back pain alone is still non-specific, and likely.
+    assert likelihood(run(age=45, symptoms={"low_back_pain": True, "leg_pain": "none"}),
+                      "nonspecific_low_back_pain") == "high"

@@ -12,6 +12,15 @@ and the key (``lumbar_spinal_stenosis.toml: treatments.ids[2]: unknown treatment
 
 Grades and recommendations are not part of an article: an article names treatment ids only, and
 :mod:`spinecare.education.render` takes the grade from the treatment knowledge.
+
+Languages. English is the source language; a translation lives in ``<code>/`` beside the English
+files (``es/lumbar_spinal_stenosis.toml``), with its own ``index.toml`` (name, standard,
+glossary) and ``treatments.toml`` (the treatments' names and plain summaries in that language,
+keyed by treatment id; grades stay in the treatment knowledge). A translated article must have
+the same kind, condition, sections, treatment ids and sources as its English one. Where an
+article or a treatment has no translation yet, the library falls back to English for that item
+alone and says so (:attr:`EducationLibrary.fallbacks`, :attr:`EducationLibrary.
+treatment_fallbacks`).
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from types import MappingProxyType
-from typing import Annotated, Literal, Self, get_args
+from typing import Annotated, Literal, Self, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
@@ -33,6 +42,7 @@ from pydantic import (
     model_validator,
 )
 
+from spinecare.education.languages import DEFAULT_LANGUAGE, LANGUAGES, Language
 from spinecare.errors import KnowledgeError, Problem
 from spinecare.kb import freeze, parse_toml, validation_problems
 from spinecare.plan.knowledge import (
@@ -52,6 +62,7 @@ __all__ = [
     "INDEX_FILE",
     "SECTION_HEADINGS",
     "SECTION_ORDER",
+    "TREATMENT_WORDS_FILE",
     "Article",
     "ArticleKind",
     "EducationLibrary",
@@ -59,6 +70,7 @@ __all__ = [
     "Section",
     "SectionName",
     "TreatmentSection",
+    "TreatmentWords",
     "load_library",
     "parse_article",
     "parse_index",
@@ -67,6 +79,8 @@ __all__ = [
 
 EDUCATION_DIR = "education"
 INDEX_FILE = "index.toml"
+#: In a translation's folder: the treatments' names and plain summaries in that language.
+TREATMENT_WORDS_FILE = "treatments.toml"
 
 ArticleKind = Literal["condition", "topic"]
 ARTICLE_KINDS: frozenset[str] = frozenset(get_args(ArticleKind))
@@ -143,6 +157,8 @@ class Article(_Frozen):
     """One patient education article."""
 
     id: Id
+    #: The language the article is written in (from its folder, like its id from its name).
+    language: Language = DEFAULT_LANGUAGE
     title: Text
     kind: ArticleKind
     condition: Condition | None = None
@@ -201,6 +217,36 @@ class Article(_Frozen):
         return self.condition
 
 
+class TreatmentWords(_Frozen):
+    """A treatment's name and plain summary in one language; never its grade."""
+
+    name: Text
+    patient_summary: Text
+
+
+class _TreatmentWordsFile(_Frozen):
+    treatment: Mapping[Id, TreatmentWords]
+
+
+class TranslationIndex(_Frozen):
+    """``<code>/index.toml``: a translation's language, name, standard and glossary.
+
+    It has no version and no article list of its own: the articles and their order are those
+    of the English index, and the library version covers every language.
+    """
+
+    language: Language
+    name: Text
+    standard: Text
+    standard_sources: Annotated[tuple[Id, ...], Field(min_length=1)]
+    glossary: Mapping[Text, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        _unique(self.standard_sources, "standard_sources")
+        return self
+
+
 class Index(_Frozen):
     """``index.toml``: the library's version, standard, glossary and articles in order."""
 
@@ -227,6 +273,14 @@ class EducationLibrary(_Frozen):
     standard_sources: tuple[Id, ...]
     glossary: Mapping[str, str]
     articles: Mapping[str, Article]
+    #: The language asked for. An article in :attr:`fallbacks` is still in English.
+    language: Language = DEFAULT_LANGUAGE
+    #: Ids of the articles shown in English because this language has no translation yet.
+    fallbacks: tuple[Id, ...] = ()
+    #: The treatments' names and plain summaries in this language (empty for English).
+    treatment_words: Mapping[str, TreatmentWords] = Field(default_factory=dict)
+    #: Ids of the treatments whose words are shown in English for want of a translation.
+    treatment_fallbacks: tuple[Id, ...] = ()
 
     def for_condition(self, condition: str) -> Article | None:
         """The article about one condition code, if the library has one."""
@@ -255,15 +309,26 @@ def parse_index(text: str, *, source: str = INDEX_FILE) -> Index:
         raise KnowledgeFileError.in_file(source, validation_problems(exc)) from exc
 
 
-def parse_article(text: str, *, article_id: str, source: str | None = None) -> Article:
-    """Parse and check one article given as TOML text; its id is its file name's stem."""
+def parse_article(
+    text: str,
+    *,
+    article_id: str,
+    source: str | None = None,
+    language: Language = DEFAULT_LANGUAGE,
+) -> Article:
+    """Parse and check one article given as TOML text; its id is its file name's stem and its
+    language that of its folder."""
     source = source or f"{article_id}.toml"
     data = parse_toml(text, source)
     if "id" in data:
         raise KnowledgeFileError.in_file(
             source, [Problem("id", "the id comes from the file name; remove it")])
+    if "language" in data:
+        raise KnowledgeFileError.in_file(
+            source, [Problem("language", "the language comes from the folder; remove it")])
     try:
-        return Article.model_validate(freeze({"id": article_id, **data}))
+        return Article.model_validate(
+            freeze({"id": article_id, "language": language, **data}))
     except ValidationError as exc:
         raise KnowledgeFileError.in_file(source, validation_problems(exc)) from exc
 
@@ -313,18 +378,33 @@ def load_library(
     *,
     treatments: TreatmentBase | None = None,
     citations: Mapping[str, Citation] | None = None,
+    language: Language = DEFAULT_LANGUAGE,
 ) -> EducationLibrary:
     """Load and cross-check the education library in ``folder`` (default: the packaged one).
 
     ``treatments`` and ``citations`` default to the packaged treatment knowledge and sources.
-    Raises :class:`EducationLibraryError` with every problem of every file, each naming the
-    file and the key; a problem between files (listing, coverage) names ``index.toml``.
+    ``language`` picks a translation (``"es"``); the English library is loaded and checked
+    too, since each translated article is checked against its English one and an article not
+    yet translated falls back to it. Raises :class:`EducationLibraryError` with every problem
+    of every file, each naming the file and the key; a problem between files (listing,
+    coverage) names ``index.toml`` (``es/index.toml`` for a translation).
     """
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}; the library has {', '.join(LANGUAGES)}")
     if folder is None and treatments is None and citations is None:
-        return _packaged_library()
+        return _packaged_library(language)
     folder = folder if folder is not None else files("spinecare.knowledge") / EDUCATION_DIR
     treatments = load_treatments() if treatments is None else treatments
     citations = load_citations() if citations is None else citations
+    english = _load_english(folder, treatments, citations)
+    if language == DEFAULT_LANGUAGE:
+        return english
+    return _load_translation(english, folder, language, treatments, citations)
+
+
+def _load_english(
+    folder: Traversable, treatments: TreatmentBase, citations: Mapping[str, Citation]
+) -> EducationLibrary:
     try:
         index = parse_index(_read(folder / INDEX_FILE, INDEX_FILE))
     except KnowledgeFileError as exc:
@@ -387,12 +467,140 @@ def load_library(
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _packaged_library() -> EducationLibrary:
+def _shape_problems(english: Article, translated: Article) -> list[Problem]:
+    """Where a translation departs from its English article in anything but its words."""
+    problems = [
+        Problem(key, f"is {getattr(translated, key)!r}; the English article has "
+                     f"{getattr(english, key)!r}")
+        for key in ("kind", "condition", "urgent_first", "sources")
+        if getattr(translated, key) != getattr(english, key)
+    ]
+    names = [name for name, _ in translated.sections()]
+    expected = [name for name, _ in english.sections()]
+    if names != expected:
+        problems.append(
+            Problem("(sections)", f"has {names}; the English article has {expected}"))
+    if english.treatments is not None and translated.treatments is not None:
+        for key in ("ids", "for_condition"):
+            mine, theirs = getattr(translated.treatments, key), getattr(english.treatments, key)
+            if mine != theirs:
+                problems.append(Problem(
+                    f"treatments.{key}", f"is {mine!r}; the English article has {theirs!r}"))
+    return problems
+
+
+def _load_translation(
+    english: EducationLibrary,
+    folder: Traversable,
+    language: Language,
+    treatments: TreatmentBase,
+    citations: Mapping[str, Citation],
+) -> EducationLibrary:
+    subfolder = folder / language
+    index_name = f"{language}/{INDEX_FILE}"
+    errors: list[KnowledgeFileError] = []
+    try:
+        index = _parse_model(
+            TranslationIndex, _read(subfolder / INDEX_FILE, index_name), index_name)
+    except KnowledgeFileError as exc:
+        raise EducationLibraryError([exc]) from exc
+    index_problems = []
+    if index.language != language:
+        index_problems.append(
+            Problem("language", f"is {index.language!r} in the folder {language}/"))
+    index_problems += [
+        Problem(f"standard_sources[{i}]", f"unknown source {cid!r}")
+        for i, cid in enumerate(index.standard_sources)
+        if cid not in citations
+    ]
+    entries = {
+        name: entry
+        for name, entry in _entries(subfolder).items()
+        if f"{name}.toml" != TREATMENT_WORDS_FILE
+    }
+    index_problems += [
+        Problem("articles", f"{name}.toml translates no article of the English index")
+        for name in sorted(entries)
+        if name not in english.articles
+    ]
+    articles: dict[str, Article] = {}
+    fallbacks: list[str] = []
+    for name, original in english.articles.items():
+        if name not in entries:
+            fallbacks.append(name)
+            articles[name] = original
+            continue
+        source = f"{language}/{name}.toml"
+        try:
+            article = parse_article(
+                _read(entries[name], source), article_id=name, source=source, language=language)
+        except KnowledgeFileError as exc:
+            errors.append(exc)
+            continue
+        problems = _cross_problems(article, treatments, citations)
+        problems += _shape_problems(original, article)
+        if problems:
+            errors.append(KnowledgeFileError.in_file(source, problems))
+        articles[name] = article
+    words, words_errors = _load_treatment_words(subfolder, language, treatments)
+    errors += words_errors
+    if index_problems:
+        errors.insert(0, KnowledgeFileError.in_file(index_name, index_problems))
+    if errors:
+        raise EducationLibraryError(errors)
+    return EducationLibrary(
+        version=english.version,
+        name=index.name,
+        standard=index.standard,
+        standard_sources=index.standard_sources,
+        glossary=MappingProxyType(dict(index.glossary)),
+        articles=MappingProxyType(articles),
+        language=language,
+        fallbacks=tuple(fallbacks),
+        treatment_words=MappingProxyType(words),
+        treatment_fallbacks=tuple(t for t in treatments.treatments if t not in words),
+    )
+
+
+def _load_treatment_words(
+    subfolder: Traversable, language: str, treatments: TreatmentBase
+) -> tuple[dict[str, TreatmentWords], list[KnowledgeFileError]]:
+    source = f"{language}/{TREATMENT_WORDS_FILE}"
+    resource = subfolder / TREATMENT_WORDS_FILE
+    if not resource.is_file():
+        return {}, []
+    try:
+        parsed = _parse_model(_TreatmentWordsFile, _read(resource, source), source)
+    except KnowledgeFileError as exc:
+        return {}, [exc]
+    unknown = [
+        Problem(f"treatment.{tid}", f"unknown treatment {tid!r}")
+        for tid in parsed.treatment
+        if tid not in treatments.treatments
+    ]
+    if unknown:
+        return {}, [KnowledgeFileError.in_file(source, unknown)]
+    return dict(parsed.treatment), []
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _parse_model(model: type[_M], text: str, source: str) -> _M:
+    data = parse_toml(text, source)
+    try:
+        return model.model_validate(freeze(data))
+    except ValidationError as exc:
+        raise KnowledgeFileError.in_file(source, validation_problems(exc)) from exc
+
+
+@functools.lru_cache(maxsize=len(LANGUAGES))
+def _packaged_library(language: Language = DEFAULT_LANGUAGE) -> EducationLibrary:
     return load_library(
         files("spinecare.knowledge") / EDUCATION_DIR,
         treatments=load_treatments(),
         citations=load_citations(),
+        language=language,
     )
 
 

@@ -184,7 +184,7 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
                       f"        {held_var[code]} = 1",
                       f"    if rank > {capped} and {bound(cap.id)} is True:  # {cap.id}",
                       f"        rank = {capped}",
-                      "        ag += ('a red flag must be excluded first',)",
+                      f"        ag += ({cap.reason!r},)",
                       f"        ru += ({cap.id!r},)",
                       f"        ci += {fresh(tuple(cap.citations))!r}"]
         # The citations with their text. A condition's own (ci starts with them) that an

@@ -109,6 +109,8 @@ class Cap(Cited):
     id: str
     when: str
     likelihood: Literal["low", "moderate"]
+    # What the assessment lists against the condition while the cap holds.
+    reason: str = "a red flag must be excluded first"
 
 
 class Exclusion(Cited):

@@ -230,7 +230,7 @@ class Reference:
                     provisional[code] = 1
                 if rank > capped and holds(cap.when, cap.id):
                     rank = capped
-                    against.append("a red flag must be excluded first")
+                    against.append(cap.reason)
                     rules.append(cap.id)
                     cites += cap.citations
             rank_of[code] = rank
