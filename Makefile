@@ -73,10 +73,11 @@ bench-worklist: $(STAMP)
 	$(BIN)/python bench/bench_worklist.py
 
 # The README's pictures of the worklist with an alert, the alert, and the patient's home after
-# an emergency, from the browser test that walks that path (tests never write to docs/ alone).
+# an emergency, from the browser test that walks that path (tests never write to docs/ alone);
+# and an education article on a phone, from the education browser test.
 screenshots: $(STAMP) chromium $(AXE)
 	SPINECARE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -p no:cacheprovider -q \
-	  tests/web/test_alerts_browser.py
+	  tests/web/test_alerts_browser.py tests/web/test_education_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

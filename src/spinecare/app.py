@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from spinecare import __version__, web
-from spinecare.api import alerts, errors, openapi
+from spinecare.api import alerts, education, errors, openapi
 from spinecare.api.routes import router
 from spinecare.http.audit import AuditRefusals
 from spinecare.http.headers import NoLeakMiddleware, SecurityHeadersMiddleware
@@ -58,6 +58,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.mailer = mailer
     app.include_router(router)
     app.include_router(alerts.router)
+    app.include_router(education.router)
     errors.install(app)
     openapi.install(app)
     web.mount(app)

@@ -27,6 +27,8 @@ def _body(kind: str, world: World) -> dict[str, Any]:
         return {"json": {"instrument": "pain_nrs", "answers": {}}}
     if kind == "exercise_log":
         return {"json": {"day": 1, "pain_nrs": 3}}
+    if kind == "education":
+        return {"json": {"articles": ["living_with_stenosis"]}}
     if kind == "user":
         return {"json": {"username": f"u-{uuid.uuid4().hex}", "role": "clinician",
                          "password": "a long enough password"}}
@@ -51,6 +53,8 @@ MATRIX: list[tuple[str, str, str | None, tuple[int, ...]]] = [
     ("GET", P + "/questionnaires", None, (200, 404, 200, 404, 404, 401)),
     ("POST", P + "/exercise-logs", "exercise_log", (201, 404, 201, 404, 404, 401)),
     ("GET", P + "/exercise-logs", None, (200, 404, 200, 404, 404, 401)),
+    ("GET", P + "/education", None, (200, 404, 200, 404, 404, 401)),
+    ("POST", P + "/education/send", "education", (200, 404, 403, 404, 404, 401)),
     ("GET", "/api/v1/audit", None, (403, 403, 403, 403, 200, 401)),
     ("POST", "/api/v1/admin/users", "user", (403, 403, 403, 403, 201, 401)),
 ]

@@ -14,6 +14,7 @@ import threading
 
 from fastapi import Request
 
+from spinecare.service import education
 from spinecare.service.notifications import Delivery, SmtpSettings, deliver_due
 from spinecare.store.db import Database
 from spinecare.store.stamps import utcnow
@@ -47,7 +48,12 @@ class MailWorker:
             self._thread = None
 
     def run_once(self) -> Delivery:
-        return deliver_due(self.db, self.smtp, self.public_url, utcnow())
+        now = utcnow()
+        alerts = deliver_due(self.db, self.smtp, self.public_url, now)
+        # Articles sent to patients go out on the same rounds, after the care team's alerts.
+        reading = education.deliver_due(self.db, self.smtp, self.public_url, now)
+        return Delivery(alerts.queued, alerts.sent + reading.sent,
+                        alerts.retrying + reading.retrying, alerts.failed + reading.failed)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -202,13 +202,18 @@ def my_address(db: Database, who: Principal) -> str | None:
         return store.address_of(session, who.user_id)
 
 
+def is_address(email: str) -> bool:
+    """Whether ``email`` looks like one e-mail address (the SMTP server has the last word)."""
+    return not (len(email) > 320 or email.count("@") != 1 or " " in email
+                or not email.split("@")[0] or "." not in email.split("@")[1]
+                or not email.isprintable())
+
+
 def set_my_address(db: Database, who: Principal, email: str) -> str | None:
     """Set (or, with an empty string, clear) where the caller's alert e-mails go."""
     _clinician(who)
     email = email.strip()
-    if email and (len(email) > 320 or email.count("@") != 1 or " " in email
-                  or not email.split("@")[0] or "." not in email.split("@")[1]
-                  or not email.isprintable()):
+    if email and not is_address(email):
         raise Invalid("Invalid request", [Problem("email", "is not an e-mail address")])
     with db.session() as session:
         store.set_address(session, who.user_id, email or None)

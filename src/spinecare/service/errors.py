@@ -13,7 +13,7 @@ from typing import Literal
 from spinecare.errors import Problem, SpinecareError
 from spinecare.store.db import KeepChanges
 
-Missing = Literal["patient", "visit", "invitation", "user", "alert"]
+Missing = Literal["patient", "visit", "invitation", "user", "alert", "article"]
 
 
 class ServiceError(SpinecareError, KeepChanges):

@@ -294,3 +294,51 @@ class WorklistEntry(Base):
         Index("ix_worklist_review", "user_id", "review_order", "name_key", "patient_id"),
         Index("ix_worklist_patient", "patient_id"),
     )
+
+
+class EducationShare(Base):
+    """An education article a clinician sent to a patient; shown on the patient's home as
+    "from your care team". The article is named by its library id: the text is the library's,
+    read when shown, so a corrected article reaches every patient it was sent to."""
+
+    __tablename__ = "education_shares"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
+    article_id: Mapped[str] = mapped_column(String(64))
+    sent_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_education_shares_patient", "patient_id", "sent_at"),)
+
+
+class PatientAddress(Base):
+    """Where a patient wants to hear that their care team sent them something to read (set by
+    a clinician of the team, with the patient's consent)."""
+
+    __tablename__ = "patient_addresses"
+
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EducationEmail(Base):
+    """One e-mail telling a patient that articles were sent, with its delivery state (as
+    :class:`AlertEmail`): ``pending``, ``sent`` or ``failed``. It names no article: e-mail is
+    not a secure channel."""
+
+    __tablename__ = "education_emails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
+    address: Mapped[str] = mapped_column(String(320))
+    articles: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_education_emails_due", "status", "next_attempt_at"),)

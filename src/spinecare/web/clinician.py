@@ -21,7 +21,7 @@ from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
 from spinecare.instruments.intake import case_sections, intake_form
 from spinecare.instruments.registry import instruments
-from spinecare.service import alerts, invitations, patients, reviews, visits, worklist
+from spinecare.service import alerts, education, invitations, patients, reviews, visits, worklist
 from spinecare.service.clinical import outcomes
 from spinecare.service.errors import Conflict, Invalid
 from spinecare.store.accounts import Principal
@@ -189,7 +189,8 @@ async def new_patient_page(request: Request, who: Clinician) -> Response:
 
 
 @router.get("/patients/{patient_id}")
-async def patient_page(request: Request, patient_id: str, who: Clinician) -> Response:
+async def patient_page(request: Request, patient_id: str, who: Clinician, sent: str = "",
+                       emailed: str = "") -> Response:
     db = db_of(request)
 
     def work() -> dict[str, Any]:
@@ -208,12 +209,16 @@ async def patient_page(request: Request, patient_id: str, who: Clinician) -> Res
                                "created_at": r.created_at,
                                "score": _score_text(orjson.loads(r.score_json))}
                               for r in answered if r.instrument != "intake"],
-                "intake": _intake_view(intakes[-1]) if intakes else None}
+                "intake": _intake_view(intakes[-1]) if intakes else None,
+                "education": education.of_patient(db, who, patient_id)}
 
     data = await run_in_threadpool(work)
     latest = data["visits"][-1] if data["visits"] else None
     return render(request, "patient.html", title=data["patient"].display_name, latest=latest,
-                  review=_next_review(latest), now=now_utc(), **data)
+                  review=_next_review(latest), now=now_utc(),
+                  library_articles=list(education.library().articles.values()),
+                  sent_count=ascii_int(sent) if sent else None, emailed=emailed == "1",
+                  **data)
 
 
 @router.post("/patients/{patient_id}/invitations")

@@ -67,6 +67,7 @@ NOT_FOUND = {
     "invitation": ("Invitation not found", "There is no open invitation with this link."),
     "user": ("Account not found", "There is no such account."),
     "alert": ("Alert not found", "There is no such alert for the patients in your care."),
+    "article": ("Article not found", "There is no such article in the library."),
 }
 
 

@@ -19,7 +19,14 @@ from spinecare.instruments.forms import instrument_form
 from spinecare.instruments.intake import intake_form
 from spinecare.instruments.registry import instruments
 from spinecare.plan.rules import load_plan_rules
-from spinecare.service import alerts, exercise_logs, patients, questionnaires, reviews
+from spinecare.service import (
+    alerts,
+    education,
+    exercise_logs,
+    patients,
+    questionnaires,
+    reviews,
+)
 from spinecare.service.errors import Invalid
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
@@ -82,13 +89,15 @@ async def my_home(request: Request, who: PatientUser) -> Response:
     db = db_of(request)
     data = await run_in_threadpool(_patient_records, db, who, "patient.read")
     advice = [_advice_view(a) for a in await run_in_threadpool(alerts.open_advice, db, who)]
+    reading = await run_in_threadpool(education.own, db, who)
     due, later = _due(data)
     intake_done = any(r.instrument == "intake" for r in data["responses"])
     programme = data["visits"][-1]["plan"].get("exercise_programme") if data["visits"] else None
     return render(request, "my_home.html", title="Your care", patient_page=True,
                   patient=data["patient"], due=due, later=later, intake_done=intake_done,
                   programme=programme, urgent=steps.urgent_notice(), advice=advice,
-                  exercises_paused=any(a["stop"] for a in advice), **_calls(request))
+                  exercises_paused=any(a["stop"] for a in advice), reading=reading,
+                  **_calls(request))
 
 
 def _intake_step(request: Request, state: steps.IntakeState, error: str | None = None,
@@ -251,7 +260,8 @@ async def exercises(request: Request, who: PatientUser) -> Response:
     # While an emergency or stop alert is open, this page too leads with its advice and the
     # exercises stay paused (the home page hides the link, but the address still works).
     advice = [_advice_view(a) for a in await run_in_threadpool(alerts.open_advice, db, who)]
-    return _exercise_page(request, data, advice=advice,
+    reading = await run_in_threadpool(education.own, db, who)
+    return _exercise_page(request, data, advice=advice, reading=reading,
                           exercises_paused=any(a["stop"] for a in advice), **_calls(request))
 
 

@@ -1,0 +1,99 @@
+"""Patient education pages: the library and one article (anyone signed in), and the
+clinician's printout and sending of articles to a patient. Which articles a patient should read
+is the use case's (:mod:`spinecare.service.education`); these routes parse and render."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from spinecare.education import render_article
+from spinecare.education.patient import treatment_anchor
+from spinecare.http.mailer import wake
+from spinecare.http.routing import translating_route
+from spinecare.service import education
+from spinecare.service.errors import Invalid, NotAuthenticated
+from spinecare.store.accounts import Principal
+from spinecare.web.pages import (
+    WebError,
+    check_csrf,
+    clinician,
+    db_of,
+    from_service,
+    redirect,
+    render,
+    settings_of,
+    signed_in,
+)
+
+router = APIRouter(include_in_schema=False, route_class=translating_route(from_service))
+Clinician = Annotated[Principal, Depends(clinician)]
+
+
+async def reader(request: Request) -> Principal:
+    """Anyone signed in: a patient reads their articles, a clinician what they hand out."""
+    who = await signed_in(request)
+    if who is None:
+        raise from_service(NotAuthenticated("Please sign in to read the articles"))
+    return who
+
+
+Reader = Annotated[Principal, Depends(reader)]
+
+
+def _rendered(article_id: str) -> dict[str, Any]:
+    found = education.article(article_id)
+    return render_article(found, education.library())
+
+
+@router.get("/articles")
+async def library_page(request: Request, who: Reader) -> Response:
+    lib = education.library()
+    return render(request, "articles.html", title="Read about your back and neck",
+                  patient_page=True, articles=list(lib.articles.values()), library=lib)
+
+
+@router.get("/articles/{article_id}")
+async def article_page(request: Request, article_id: str, who: Reader) -> Response:
+    doc = await run_in_threadpool(_rendered, article_id)
+    return render(request, "article.html", title=doc["title"], patient_page=True, doc=doc,
+                  anchor=treatment_anchor)
+
+
+@router.post("/patients/{patient_id}/articles")
+async def print_or_send(request: Request, patient_id: str, who: Clinician) -> Response:
+    """The chosen articles: a printout (``action=print``) or sent to the patient."""
+    form = await request.form()
+    check_csrf(request, form)
+    chosen = [a for a in form.getlist("article") if isinstance(a, str)]
+    db = db_of(request)
+    if form.get("action") == "print":
+        try:
+            p, articles = await run_in_threadpool(education.printout, db, who, patient_id,
+                                                  chosen)
+        except Invalid:
+            raise WebError(422, "Choose the articles to print",
+                           "Tick at least one article on the patient's page.") from None
+        lib = education.library()
+        docs = [render_article(a, lib) for a in articles]
+        return render(request, "articles_print.html", title=f"Reading for {p.display_name}",
+                      patient_page=True, patient=p, docs=docs, anchor=treatment_anchor,
+                      clinic=settings_of(request).clinic)
+    raw_email = form.get("email")
+    email = raw_email if isinstance(raw_email, str) else None
+    settings = settings_of(request)
+    try:
+        sent = await run_in_threadpool(
+            lambda: education.send(db, who, patient_id, chosen, email,
+                                   email_on=settings.smtp is not None))
+    except Invalid as exc:
+        messages = "; ".join(f"{pr.path}: {pr.message}" for pr in exc.problems)
+        raise WebError(422, "Please check the articles and the e-mail address",
+                       messages + ".") from None
+    if sent.emailed:
+        wake(request)
+    return redirect(f"/patients/{patient_id}?sent={len(sent.articles)}"
+                    f"{'&emailed=1' if sent.emailed else ''}#education")
