@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from spinecare.web import alerts, auth, clinician, docs, password, patient
+from spinecare.web import alerts, auth, clinician, docs, language, password, patient
 from spinecare.web.pages import WebError, WebRedirect, web_error, web_redirect
 
 
@@ -21,6 +21,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(patient.router)
     app.include_router(docs.router)
     app.include_router(password.router)
+    app.include_router(language.router)
     app.mount("/static", StaticFiles(packages=[("spinecare.web", "static")]), name="static")
     app.add_exception_handler(WebError, web_error)
     app.add_exception_handler(WebRedirect, web_redirect)
