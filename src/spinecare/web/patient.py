@@ -68,21 +68,23 @@ def _calls(request: Request) -> dict[str, Any]:
             "clinic_tel": clinic.tel(clinic.phone) if clinic.phone else None}
 
 
-def _stop_symptoms(language: str) -> dict[str, dict[str, str]]:
+def _stop_symptoms(request: Request) -> dict[str, dict[str, str]]:
     """The programme's stop symptoms by id, in the plan knowledge's own patient wording (or
-    its translation, keyed by the same id)."""
+    its translation, keyed by the same id, naming the clinic's emergency number)."""
+    language, number = language_of(request), settings_of(request).clinic.emergency_number
     return {s.id: {"id": s.id,
                    "label": str(knowledge_text(language, "stop_symptom", s.id, "label",
                                                s.label)),
                    "message": str(knowledge_text(language, "stop_symptom", s.id, "message",
-                                                 s.message))}
+                                                 s.message)).replace("{emergency_number}",
+                                                                     number)}
             for s in load_plan_rules().programme.stop_symptoms}
 
 
-def _advice_view(alert: Alert, language: str = "en") -> dict[str, Any]:
+def _advice_view(alert: Alert, request: Request) -> dict[str, Any]:
     """An open alert as the patient reads it: the stop symptoms in the plan knowledge's own
     patient wording; an intake or questionnaire emergency as the emergency page says it."""
-    known = _stop_symptoms(language)
+    known = _stop_symptoms(request)
     symptoms = [known[f] for f in alerts.flags_of(alert) if f in known] \
         if alert.source == "exercise_log" else []
     return {"stop": alert.source == "exercise_log", "level": alert.level,
@@ -93,7 +95,7 @@ def _advice_view(alert: Alert, language: str = "en") -> dict[str, Any]:
 async def my_home(request: Request, who: PatientUser) -> Response:
     db = db_of(request)
     data = await run_in_threadpool(_patient_records, db, who, "patient.read")
-    advice = [_advice_view(a, language_of(request))
+    advice = [_advice_view(a, request)
               for a in await run_in_threadpool(alerts.open_advice, db, who)]
     due, later = _due(data)
     intake_done = any(r.instrument == "intake" for r in data["responses"])
@@ -262,7 +264,7 @@ def _exercise_page(request: Request, data: dict[str, Any], status_code: int = 20
                   title=gettext_of(request)("Your home exercises"), patient_page=True,
                   programme=programme, entries=entries,
                   chart=pain_chart(entries) if entries else None,
-                  stop_symptoms=list(_stop_symptoms(language).values()),
+                  stop_symptoms=list(_stop_symptoms(request).values()),
                   urgent=steps.urgent_notice(language), **extra)
 
 
@@ -272,7 +274,7 @@ async def exercises(request: Request, who: PatientUser) -> Response:
     data = await run_in_threadpool(_patient_records, db, who, "exercise_log.list")
     # While an emergency or stop alert is open, this page too leads with its advice and the
     # exercises stay paused (the home page hides the link, but the address still works).
-    advice = [_advice_view(a, language_of(request))
+    advice = [_advice_view(a, request)
               for a in await run_in_threadpool(alerts.open_advice, db, who)]
     return _exercise_page(request, data, advice=advice,
                           exercises_paused=any(a["stop"] for a in advice), **_calls(request))
@@ -308,7 +310,7 @@ async def log_exercise(request: Request, who: PatientUser) -> Response:
             "Please give your pain after the exercises as a whole number from 0 to 10, or "
             "leave it empty."))
     start = data["visits"][-1]["created_at"] if data["visits"] else now_utc()
-    known = _stop_symptoms(language_of(request))
+    known = _stop_symptoms(request)
     symptoms = [s for s in form.getlist("symptoms") if isinstance(s, str) and s in known]
     entry = {"day": max(0, min((now_utc() - start).days, 3650)),
              "pain_nrs": pain_after,
