@@ -4,6 +4,7 @@ texts name real ids, the Spanish a patient reads is plain, and each way of choos
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from importlib import resources
@@ -265,6 +266,9 @@ def test_the_footer_switch_links_each_language_by_its_own_name(
     assert '<span aria-current="true" lang="en">English</span>' in page
 
 
+_NUMBERS = itertools.count(1)
+
+
 @pytest.fixture
 def patient(built: tuple[FastAPI, Database]) -> Iterator[tuple[TestClient, str, int]]:
     from datetime import timedelta
@@ -273,7 +277,7 @@ def patient(built: tuple[FastAPI, Database]) -> Iterator[tuple[TestClient, str, 
     from tests.web.helpers import SECRET
 
     app, db = built
-    clinician = add_clinician(db, f"doc{len(db.url)}{id(object())}"[:40])
+    clinician = add_clinician(db, f"doc{next(_NUMBERS)}")
     pid = add_patient(db, clinician, "Lucía Fernández", 1950)
     with db.session() as session:
         token, _ = create_invitation(session, SECRET, pid, clinician, timedelta(days=1))

@@ -63,6 +63,10 @@ LEVEL_TEXT = {
     "self_care": N_("Self-care: advice and self-management, review if not better"),
 }
 
+# A triage level's name alone (the worklist's filters and badges).
+LEVEL_NAME = {"emergency": N_("Emergency"), "urgent": N_("Urgent"), "routine": N_("Routine"),
+              "self_care": N_("Self care")}
+
 
 class WebError(KeepChanges):
     """An error page. Raised inside a database session, the session still commits, so the
@@ -132,6 +136,7 @@ def environment(language: str = "en") -> Environment:
     env.filters["evidence"] = lambda label: str(label).removeprefix(": ")
     env.filters["words"] = lambda v: str(v).replace("_", " ")
     env.globals["LEVEL_TEXT"] = LEVEL_TEXT
+    env.globals["LEVEL_NAME"] = LEVEL_NAME
     env.globals["CSRF_FIELD"] = CSRF_FIELD
     env.globals["NOTHING_LIKELY"] = NOTHING_LIKELY
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
