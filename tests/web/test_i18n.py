@@ -387,4 +387,8 @@ def test_a_clinician_signing_in_with_a_stored_language_gets_it(
     r = client.post("/login", data={"username": "dra.garcia", "password": PASSWORD,
                                     "csrf_token": csrf_of(page.text)})
     assert r.url.path == "/patients"
-    assert lang_of(r.text) == "es"
+    assert lang_of(r.text) == "es" and "<h1>Sus pacientes</h1>" in r.text
+    assert "Todavía no tiene pacientes." in r.text
+    alerts = client.get("/alerts").text
+    assert "<h1>Avisos</h1>" in alerts and "No hay avisos abiertos." in alerts
+    assert "Añadir el paciente" in client.get("/patients/new").text

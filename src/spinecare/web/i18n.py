@@ -28,7 +28,7 @@ from importlib import resources
 from io import BytesIO
 from typing import Any
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -119,6 +119,11 @@ def gettext_of(request: Request) -> Callable[[str], str]:
 def date_text(value: date | datetime | None, language: str) -> str:
     """A date as the language writes it (Babel, CLDR): "02 Dec 2026", "02 dic 2026"."""
     return format_date(value, "dd MMM y", locale=language) if value else ""
+
+
+def datetime_text(value: datetime | None, language: str) -> str:
+    """A date and time as the language writes it: "02 Dec 2026 14:05", "02 dic 2026 14:05"."""
+    return format_datetime(value, "dd MMM y HH:mm", locale=language) if value else ""
 
 
 def number_text(value: float | int | None, language: str) -> str:

@@ -32,6 +32,7 @@ from spinecare.web.i18n import (
     N_,
     asked_language,
     date_text,
+    datetime_text,
     knowledge_lang,
     knowledge_text,
     language_of,
@@ -129,6 +130,7 @@ def environment(language: str = "en") -> Environment:
                                      newstyle=True)
     env.filters["date"] = lambda value: date_text(value, language)
     env.filters["number"] = lambda value: number_text(value, language)
+    env.filters["datetime"] = lambda value: datetime_text(value, language)
     # as the text report says it: a model's estimate is never shown as certain
     env.filters["percent"] = lambda p: percent_text(p, language)
     # A probability floor raised by a red flag alone has no findings to name (the engine's
