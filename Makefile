@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test lint typecheck unit bench bench-api bench-worklist soak screenshots clean \
-	chromium schemas
+	chromium schemas messages
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -86,3 +86,14 @@ clean:
 .PHONY: validate
 validate: $(STAMP)
 	$(BIN)/python scripts/validate.py
+
+# The pages' message catalogues: extract every msgid from the web's templates and Python into
+# messages.pot, then merge it into each language's messages.po (new msgids arrive untranslated,
+# and tests/web/test_i18n.py fails until they are translated). The .po files ship in the package
+# and are read at start-up: nothing is compiled.
+LOCALES := src/spinecare/web/locales
+messages: $(STAMP)
+	$(BIN)/pybabel extract --mapping-file $(LOCALES)/babel.cfg --keywords N_ \
+	  --no-location --sort-output --omit-header --width 100 --output-file $(LOCALES)/messages.pot src/spinecare/web
+	$(BIN)/pybabel update --input-file $(LOCALES)/messages.pot --output-dir $(LOCALES) \
+	  --domain messages --no-fuzzy-matching --ignore-obsolete --width 100

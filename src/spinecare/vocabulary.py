@@ -28,6 +28,7 @@ __all__ = [
     "GUIDELINE_STANCES",
     "INSTRUMENT_IDS",
     "INVESTIGATION_STATUSES",
+    "LANGUAGES",
     "LBP_SOURCES",
     "LEVEL_RANK",
     "LIKELIHOODS",
@@ -54,6 +55,7 @@ __all__ = [
     "GuidelineStance",
     "InstrumentId",
     "InvestigationStatus",
+    "Language",
     "LbpSource",
     "Likelihood",
     "MjoaBand",
@@ -278,3 +280,9 @@ SCHEMA_ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("plan.schema.json", "/$defs/programme/properties/exercises/items/properties/category"):
         EXERCISE_CATEGORIES,
 }
+
+# --- languages -------------------------------------------------------------------------------
+
+#: The languages the web pages are written in (ISO 639-1), English first: the fallback.
+Language = Literal["en", "es"]
+LANGUAGES: tuple[str, ...] = get_args(Language)

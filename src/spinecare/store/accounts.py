@@ -52,11 +52,12 @@ class Principal:
     user_id: int
     role: Role
     patient_id: str | None = None
+    language: str | None = None  # the account's page language, when it chose one
 
 
 def principal_of(user: User) -> Principal:
     role = cast(Role, user.role)
-    return Principal(user.id, role, user.patient_id)
+    return Principal(user.id, role, user.patient_id, user.language)
 
 
 def hash_token(token: str) -> str:
@@ -162,20 +163,20 @@ def issue_token(session: Session, user_id: int, ttl: timedelta) -> tuple[str, da
 # The one rule of a valid token, built once: every request runs it (through
 # spinecare.store.lifecycle.check_token), and building the expression costs more than running it.
 TOKEN_CHECK = (
-    select(User.id, User.role, User.patient_id, AccessToken.expires_at)
+    select(User.id, User.role, User.patient_id, AccessToken.expires_at, User.language)
     .join(AccessToken, AccessToken.user_id == User.id)
     .where(AccessToken.token_hash == bindparam("token_hash"),
            AccessToken.revoked_at.is_(None), AccessToken.expires_at > bindparam("now"),
            User.disabled.is_(False)))
 
 
-def principal_from_row(row: Row[int, str, str | None, datetime] | None,
+def principal_from_row(row: Row[int, str, str | None, datetime, str | None] | None,
                        ) -> tuple[Principal, datetime] | None:
     """A :data:`TOKEN_CHECK` row as the caller and the token's expiry."""
     if row is None:
         return None
-    user_id, role, patient_id, expires_at = row
-    return Principal(user_id, cast(Role, role), patient_id), expires_at
+    user_id, role, patient_id, expires_at, language = row
+    return Principal(user_id, cast(Role, role), patient_id, language), expires_at
 
 
 def principal_for_token(session: Session, token_hash: str) -> tuple[Principal, datetime] | None:
@@ -235,3 +236,8 @@ def redeem_invitation(session: Session, secret_key: str, token: str) -> User | N
             if user is None:
                 raise
     return user if not user.disabled else None
+
+
+def set_language(session: Session, user_id: int, language: str | None) -> None:
+    """Store (or, with ``None``, forget) the account's page language."""
+    session.execute(update(User).where(User.id == user_id).values(language=language))

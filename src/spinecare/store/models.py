@@ -48,6 +48,9 @@ class User(Base):
         String(32), ForeignKey("patients.id"), unique=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # The language the account chose for its pages (``vocabulary.Language``); none: the
+    # browser's choice.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     __table_args__ = (Index("ux_users_username_key", "username_key", unique=True),)
 

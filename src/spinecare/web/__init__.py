@@ -7,7 +7,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from spinecare.web import alerts, auth, clinician, docs, education, password, patient
+from spinecare.vocabulary import LANGUAGES
+from spinecare.web import alerts, auth, clinician, docs, education, language, password, patient
+from spinecare.web.i18n import knowledge_translations, translations
 from spinecare.web.pages import WebError, WebRedirect, web_error, web_redirect
 
 
@@ -15,6 +17,11 @@ def mount(app: FastAPI) -> None:
     """Add the web pages, their error pages and ``/static`` to ``app`` (once; idempotent)."""
     if getattr(app.state, "spinecare_web_mounted", False):
         return
+    # The catalogues are read now, at start-up: a broken one stops the server here rather
+    # than failing a patient's page later.
+    for code in LANGUAGES:
+        translations(code)
+        knowledge_translations(code)
     app.include_router(auth.router)
     app.include_router(clinician.router)
     app.include_router(alerts.router)
@@ -22,6 +29,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(docs.router)
     app.include_router(password.router)
     app.include_router(education.router)
+    app.include_router(language.router)
     app.mount("/static", StaticFiles(packages=[("spinecare.web", "static")]), name="static")
     app.add_exception_handler(WebError, web_error)
     app.add_exception_handler(WebRedirect, web_redirect)

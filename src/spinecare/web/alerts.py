@@ -16,6 +16,7 @@ from spinecare.service import alerts
 from spinecare.service.alerts import AlertDetail, AlertRow
 from spinecare.service.errors import Conflict, Invalid
 from spinecare.store.accounts import Principal
+from spinecare.web.i18n import N_, gettext_of
 from spinecare.web.pages import (
     check_csrf,
     clinician,
@@ -30,10 +31,10 @@ router = APIRouter(include_in_schema=False, route_class=translating_route(from_s
 Clinician = Annotated[Principal, Depends(clinician)]
 PAGE = 50
 
-SOURCE_TEXT = {"intake": "Reported by the patient in the intake",
-               "questionnaire": "Reported by the patient in a questionnaire",
-               "exercise_log": "Logged by the patient with the home exercises (stop symptom)",
-               "visit": "Visit assessment"}
+SOURCE_TEXT = {"intake": N_("Reported by the patient in the intake"),
+               "questionnaire": N_("Reported by the patient in a questionnaire"),
+               "exercise_log": N_("Logged by the patient with the home exercises (stop symptom)"),
+               "visit": N_("Visit assessment")}
 
 
 def row_view(row: AlertRow) -> dict[str, Any]:
@@ -63,7 +64,8 @@ async def inbox(request: Request, who: Clinician, status: str = "open",
         return rows, total, alerts.my_address(db, who)
 
     rows, total, address = await run_in_threadpool(work)
-    return render(request, "alerts.html", title="Alerts", rows=[row_view(r) for r in rows],
+    return render(request, "alerts.html", title=gettext_of(request)("Alerts"),
+                  rows=[row_view(r) for r in rows],
                   total=total, status=shown, page=number, pages=max(1, -(-total // PAGE)),
                   address=address, errors={}, **_mail_state(request))
 
@@ -78,7 +80,8 @@ async def set_address(request: Request, who: Clinician) -> Response:
     except Invalid:
         rows, total = await run_in_threadpool(
             lambda: alerts.inbox(db_of(request), who, "open", limit=PAGE, offset=0))
-        return render(request, "alerts.html", status_code=422, title="Alerts",
+        return render(request, "alerts.html", status_code=422,
+                      title=gettext_of(request)("Alerts"),
                       rows=[row_view(r) for r in rows], total=total, status="open", page=1,
                       pages=max(1, -(-total // PAGE)), address=email,
                       errors={"email": "Give an e-mail address such as name@clinic.example, "

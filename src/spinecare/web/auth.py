@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from contextlib import suppress
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from spinecare.http.routing import translating_route
 from spinecare.service import auth, invitations
 from spinecare.service.auth import Token
 from spinecare.service.errors import NotAuthenticated, Throttled, Unavailable
+from spinecare.web.i18n import gettext_of
 from spinecare.web.pages import (
     SESSION_COOKIE,
     check_csrf,
@@ -41,7 +43,7 @@ async def home(request: Request) -> Response:
 @router.get("/login")
 async def login_page(request: Request) -> Response:
     await signed_in(request)
-    return render(request, "login.html", title="Sign in")
+    return render(request, "login.html", title=gettext_of(request)("Sign in"))
 
 
 @router.post("/login")
@@ -51,20 +53,22 @@ async def login(request: Request) -> Response:
     check_csrf(request, form)
     username, password = str(form.get("username") or ""), str(form.get("password") or "")
     db, settings = db_of(request), settings_of(request)
+    _ = gettext_of(request)
     try:
         issued = await auth.login(db, username, password, settings.token_ttl,
                                   address=client_address(request),
                                   policy=settings.login_throttle)
     except NotAuthenticated:
-        return render(request, "login.html", status_code=401, title="Sign in",
-                      error="The username or password is not right.", username=username)
+        return render(request, "login.html", status_code=401, title=_("Sign in"),
+                      error=_("The username or password is not right."), username=username)
     except (Throttled, Unavailable) as exc:
         wait = max(1, math.ceil(exc.retry_after))
-        message = (f"Too many sign-in attempts. Please wait {_wait_text(wait)} and try again."
+        message = (_("Too many sign-in attempts. Please wait %(wait)s and try again.")
+                   % {"wait": _wait_text(wait, _)}
                    if isinstance(exc, Throttled)
-                   else "Too many people are signing in right now. Please try again in a "
-                        "moment.")
-        refused = render(request, "login.html", title="Sign in", username=username,
+                   else _("Too many people are signing in right now. Please try again in a "
+                          "moment."))
+        refused = render(request, "login.html", title=_("Sign in"), username=username,
                          status_code=429 if isinstance(exc, Throttled) else 503,
                          error=message)
         refused.headers["Retry-After"] = str(wait)
@@ -74,11 +78,11 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _wait_text(seconds: int) -> str:
+def _wait_text(seconds: int, _: Callable[[str], str]) -> str:
     if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} minutes"
+        return (_("%(count)s second") if seconds == 1 else _("%(count)s seconds")) % {
+            "count": seconds}
+    return _("%(count)s minutes") % {"count": math.ceil(seconds / 60)}
 
 
 @router.post("/logout")
@@ -91,7 +95,7 @@ async def logout(request: Request) -> Response:
         token_hash = forget_token(request, token)
         await run_in_threadpool(auth.logout, db_of(request), who, token_hash)
     request.state.web_principal = None
-    response = render(request, "signed_out.html", title="Signed out")
+    response = render(request, "signed_out.html", title=gettext_of(request)("Signed out"))
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -99,7 +103,8 @@ async def logout(request: Request) -> Response:
 @router.get("/invite")
 async def invite_page(request: Request) -> Response:
     await signed_in(request)
-    return render(request, "invite.html", title="Welcome", patient_page=True)
+    return render(request, "invite.html", title=gettext_of(request)("Welcome"),
+                  patient_page=True)
 
 
 @router.post("/invite")
@@ -116,10 +121,11 @@ async def redeem(request: Request) -> Response:
                 lambda: invitations.redeem(db, code, secret_key=settings.secret_key,
                                            ttl=settings.patient_token_ttl))
     if issued is None:
-        return render(request, "invite.html", status_code=401, title="Welcome",
+        _ = gettext_of(request)
+        return render(request, "invite.html", status_code=401, title=_("Welcome"),
                       patient_page=True,
-                      error="This link does not work. It may be used already or too old. "
-                            "Please ask your clinic for a new one.")
+                      error=_("This link does not work. It may be used already or too old. "
+                              "Please ask your clinic for a new one."))
     response = redirect("/my")
     set_session(response, request, issued.token,
                 int(settings.patient_token_ttl.total_seconds()))

@@ -39,6 +39,7 @@ from spinecare.web.forms import (
     has_control,
     without_control,
 )
+from spinecare.web.i18n import N_, gettext_of
 from spinecare.web.pages import (
     SECURITY_HEADERS,
     WebError,
@@ -117,9 +118,9 @@ def _prefill(visits: Sequence[Visit], intakes: Sequence[QuestionnaireResponse]) 
     return values
 
 
-SORT_TEXT = {"priority": "Open alerts, then triage, then review due",
-             "alerts": "Open alerts", "triage": "Triage of the last visit",
-             "review": "Review due, soonest first", "name": "Name"}
+SORT_TEXT = {"priority": N_("Open alerts, then triage, then review due"),
+             "alerts": N_("Open alerts"), "triage": N_("Triage of the last visit"),
+             "review": N_("Review due, soonest first"), "name": N_("Name")}
 
 
 @router.get("/patients")
@@ -154,7 +155,8 @@ async def patient_list(request: Request, who: Clinician, q: str = "",
                                          and not (k == "page" and v == "1")})
 
     filtered = bool(filters.query or filters.open_alerts or filters.triage or filters.overdue)
-    return render(request, "patients.html", title="Your patients", rows=rows, q=q, now=now,
+    return render(request, "patients.html", title=gettext_of(request)("Your patients"),
+                  rows=rows, q=q, now=now,
                   total=total, page=number, pages=pages, size=per_page, sort=chosen,
                   sorts=SORT_TEXT, sizes=worklist.PAGE_SIZES, levels=TRIAGE_LEVELS,
                   filters=filters, filtered=filtered, link=link)
@@ -176,7 +178,8 @@ async def create_patient(request: Request, who: Clinician) -> Response:
         errors["birth_year"] = (f"Give a year of birth from 1900 to {date.today().year}, "
                                 "in the digits 0 to 9.")
     if errors:
-        return render(request, "patient_new.html", status_code=422, title="Add a patient",
+        return render(request, "patient_new.html", status_code=422,
+                      title=gettext_of(request)("Add a patient"),
                       errors=errors, values={"display_name": without_control(name)[:200],
                                              "birth_year": without_control(year_raw)[:10]})
     created = await run_in_threadpool(patients.create, db_of(request), who, name, year)
@@ -185,7 +188,8 @@ async def create_patient(request: Request, who: Clinician) -> Response:
 
 @router.get("/patients/new")
 async def new_patient_page(request: Request, who: Clinician) -> Response:
-    return render(request, "patient_new.html", title="Add a patient", errors={}, values={})
+    return render(request, "patient_new.html", title=gettext_of(request)("Add a patient"),
+                  errors={}, values={})
 
 
 @router.get("/patients/{patient_id}")
@@ -231,7 +235,7 @@ async def invite(request: Request, patient_id: str, who: Clinician) -> Response:
                                    ttl=settings.invitation_ttl))
     # The token travels in the fragment, which browsers never send to a server or its logs.
     # The link starts with the configured public address: the Host header is the caller's.
-    return render(request, "invitation.html", title="Invitation link",
+    return render(request, "invitation.html", title=gettext_of(request)("Invitation link"),
                   patient=invitation.patient,
                   link=f"{settings.public_url}/invite#{invitation.token}",
                   days=settings.invitation_ttl.days)

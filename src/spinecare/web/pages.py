@@ -13,18 +13,33 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from fastapi import Request
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from spinecare.http.deps import get_db, get_settings, principal_of_token
-from spinecare.report import NOTHING_LIKELY, percent
+from spinecare.report import NOTHING_LIKELY
 from spinecare.service import errors as service
 from spinecare.store.accounts import Principal
 from spinecare.store.db import KeepChanges
+from spinecare.web.i18n import (
+    LANG_COOKIE,
+    LANGUAGE_NAMES,
+    N_,
+    asked_language,
+    date_text,
+    datetime_text,
+    knowledge_lang,
+    knowledge_text,
+    language_of,
+    number_text,
+    percent_text,
+    translations,
+)
 
 SESSION_COOKIE = "spinecare_session"
 PRE_COOKIE = "spinecare_pre"
@@ -41,12 +56,17 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+# msgids: the templates show them through ``_()``.
 LEVEL_TEXT = {
-    "emergency": "Emergency: same-day emergency department",
-    "urgent": "Urgent: specialist assessment within about two weeks",
-    "routine": "Routine: primary care, physiotherapy or routine referral",
-    "self_care": "Self-care: advice and self-management, review if not better",
+    "emergency": N_("Emergency: same-day emergency department"),
+    "urgent": N_("Urgent: specialist assessment within about two weeks"),
+    "routine": N_("Routine: primary care, physiotherapy or routine referral"),
+    "self_care": N_("Self-care: advice and self-management, review if not better"),
 }
+
+# A triage level's name alone (the worklist's filters and badges).
+LEVEL_NAME = {"emergency": N_("Emergency"), "urgent": N_("Urgent"), "routine": N_("Routine"),
+              "self_care": N_("Self care")}
 
 
 class WebError(KeepChanges):
@@ -61,13 +81,15 @@ class WebError(KeepChanges):
 
 
 # A refused use case's page, by what was refused.
+# (The titles and messages of error pages are msgids, translated when the page is shown.)
 NOT_FOUND = {
-    "patient": ("Patient not found", "There is no patient with this link in your care."),
-    "visit": ("Visit not found", "There is no such visit for this patient."),
-    "invitation": ("Invitation not found", "There is no open invitation with this link."),
-    "user": ("Account not found", "There is no such account."),
-    "alert": ("Alert not found", "There is no such alert for the patients in your care."),
-    "article": ("Article not found", "There is no such article in the library."),
+    "patient": (N_("Patient not found"), N_("There is no patient with this link in your care.")),
+    "visit": (N_("Visit not found"), N_("There is no such visit for this patient.")),
+    "invitation": (N_("Invitation not found"), N_("There is no open invitation with this link.")),
+    "user": (N_("Account not found"), N_("There is no such account.")),
+    "alert": (N_("Alert not found"),
+              N_("There is no such alert for the patients in your care.")),
+    "article": (N_("Article not found"), N_("There is no such article in the library.")),
 }
 
 
@@ -76,16 +98,16 @@ def from_service(exc: service.ServiceError) -> Exception:
     if isinstance(exc, service.NotFound):
         return WebError(404, *NOT_FOUND[exc.what])
     if isinstance(exc, service.Forbidden):
-        return WebError(403, "Not allowed", str(exc) + ".")
+        return WebError(403, N_("Not allowed"), str(exc) + ".")
     if isinstance(exc, service.NotAuthenticated):
-        return WebError(401, "Please sign in again", str(exc) + ".")
+        return WebError(401, N_("Please sign in again"), str(exc) + ".")
     if isinstance(exc, service.Conflict):
-        return WebError(409, "Already saved", str(exc) + ".")
+        return WebError(409, N_("Already saved"), str(exc) + ".")
     if isinstance(exc, service.Throttled):
-        return WebError(429, "Please wait", str(exc) + ".")
+        return WebError(429, N_("Please wait"), str(exc) + ".")
     if isinstance(exc, service.Unavailable):
-        return WebError(503, "Please try again", str(exc) + ".")
-    return WebError(422, "Please check your answers", str(exc) + ".")
+        return WebError(503, N_("Please try again"), str(exc) + ".")
+    return WebError(422, N_("Please check your answers"), str(exc) + ".")
 
 
 class WebRedirect(Exception):  # control flow, not an error
@@ -94,25 +116,40 @@ class WebRedirect(Exception):  # control flow, not an error
         self.location = location
 
 
-def _date(value: datetime | None) -> str:
-    return value.strftime("%d %b %Y") if value else ""
+def _lang_attribute(page: str, text: str) -> Markup:
+    return Markup(f' lang="{text}"') if text != page else Markup("")
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+@cache
+def environment(language: str = "en") -> Environment:
+    """The templates in one language: its catalogue behind ``{% trans %}`` and ``_()``
+    (new-style gettext: placeholders are named and autoescaped), its dates and numbers."""
     env = Environment(loader=PackageLoader("spinecare.web", "templates"),
                       autoescape=select_autoescape(["html", "svg"]), trim_blocks=True,
-                      lstrip_blocks=True)
-    env.filters["date"] = _date
+                      lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(translations(language),  # type: ignore[attr-defined]
+                                     newstyle=True)
+    env.filters["date"] = lambda value: date_text(value, language)
+    env.filters["number"] = lambda value: number_text(value, language)
+    env.filters["datetime"] = lambda value: datetime_text(value, language)
     # as the text report says it: a model's estimate is never shown as certain
-    env.filters["percent"] = percent
+    env.filters["percent"] = lambda p: percent_text(p, language)
     # A probability floor raised by a red flag alone has no findings to name (the engine's
     # label then starts with ": "); show its probability without the empty list.
     env.filters["evidence"] = lambda label: str(label).removeprefix(": ")
     env.filters["words"] = lambda v: str(v).replace("_", " ")
     env.globals["LEVEL_TEXT"] = LEVEL_TEXT
+    env.globals["LEVEL_NAME"] = LEVEL_NAME
     env.globals["CSRF_FIELD"] = CSRF_FIELD
     env.globals["NOTHING_LIKELY"] = NOTHING_LIKELY
+    env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    # An exercise of a stored plan in this language, by the exercise's id, and a ``lang``
+    # attribute for a text still in English (a screen reader then reads it as English).
+    env.globals["exercise_text"] = lambda e, field: knowledge_text(
+        language, "exercise", str(e.get("exercise")), field, e.get(field))
+    env.globals["exercise_lang"] = lambda e, field: _lang_attribute(
+        language, knowledge_lang(language, "exercise", str(e.get("exercise")), field))
+    env.globals["language"] = language
     return env
 
 
@@ -120,8 +157,15 @@ def render(request: Request, template: str, status_code: int = 200,
            **context: Any) -> HTMLResponse:
     context.setdefault("csrf", csrf_token(request))
     context.setdefault("who", getattr(request.state, "web_principal", None))
-    html = environment().get_template(template).render(request=request, **context)
+    # The clinic's emergency number, for the urgent-care advice every patient page carries.
+    context.setdefault("clinic", settings_of(request).clinic)
+    language = language_of(request)
+    html = environment(language).get_template(template).render(request=request, **context)
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    asked = asked_language(request)
+    if asked is not None and request.cookies.get(LANG_COOKIE) != asked:
+        # ``?lang=`` is a choice to keep: the following pages (and forms) stay in it.
+        remember_language(response, request, asked)
     pre = getattr(request.state, "new_pre_cookie", None)
     if pre:
         response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict",
@@ -135,8 +179,9 @@ def redirect(location: str) -> RedirectResponse:
 
 async def web_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WebError)
-    return render(request, "error.html", status_code=exc.status_code, title=exc.title,
-                  message=exc.message)
+    _ = translations(language_of(request)).gettext
+    return render(request, "error.html", status_code=exc.status_code, title=_(exc.title),
+                  message=_(exc.message) if exc.message else "")
 
 
 async def web_redirect(_request: Request, exc: Exception) -> Response:
@@ -175,8 +220,8 @@ def check_csrf(request: Request, form: Any) -> None:
     cookie_seed = request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRE_COOKIE)
     if not isinstance(given, str) or not cookie_seed or \
             not hmac.compare_digest(given, csrf_token(request)):
-        raise WebError(403, "This form has expired",
-                       "Please go back, reload the page and try again.")
+        raise WebError(403, N_("This form has expired"),
+                       N_("Please go back, reload the page and try again."))
 
 
 async def signed_in(request: Request) -> Principal | None:
@@ -192,15 +237,15 @@ async def clinician(request: Request) -> Principal:
     if who is None or who.role == "patient":
         raise WebRedirect("/login" if who is None else "/my")
     if who.role != "clinician":
-        raise WebError(403, "Clinicians only", "These pages are for clinicians.")
+        raise WebError(403, N_("Clinicians only"), N_("These pages are for clinicians."))
     return who
 
 
 async def patient(request: Request) -> Principal:
     who = await signed_in(request)
     if who is None:
-        raise WebError(401, "Please open your invitation link again",
-                       "Your sign-in has ended. Ask your clinic for a new invitation link.")
+        raise WebError(401, N_("Please open your invitation link again"),
+                       N_("Your sign-in has ended. Ask your clinic for a new invitation link."))
     if who.role != "patient":
         raise WebRedirect("/patients")
     return who
@@ -210,6 +255,13 @@ def _secure(request: Request) -> bool:
     """Cookies only over TLS when users reach the service over TLS, also behind a proxy that
     speaks plain http to us."""
     return request.url.scheme == "https" or settings_of(request).https
+
+
+def remember_language(response: Response, request: Request, language: str) -> None:
+    """The browser's language choice, for a year (not a secret: Lax, so that a link from
+    elsewhere opens in it too)."""
+    response.set_cookie(LANG_COOKIE, language, max_age=365 * 24 * 3600, httponly=True,
+                        samesite="lax", secure=_secure(request), path="/")
 
 
 def set_session(response: Response, request: Request, token: str, max_age: int) -> None:

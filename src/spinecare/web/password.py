@@ -10,17 +10,18 @@ from starlette.responses import Response
 from spinecare.http.routing import translating_route
 from spinecare.service import access
 from spinecare.service.errors import Invalid, NotAuthenticated
+from spinecare.web.i18n import N_, gettext_of
 from spinecare.web.pages import check_csrf, db_of, from_service, render, signed_in
 
 router = APIRouter(include_in_schema=False, route_class=translating_route(from_service))
 
-_TITLE = "Choose a new password"
+_TITLE = N_("Choose a new password")
 
 
 @router.get("/reset-password")
 async def reset_page(request: Request) -> Response:
     await signed_in(request)
-    return render(request, "reset_password.html", title=_TITLE)
+    return render(request, "reset_password.html", title=gettext_of(request)(_TITLE))
 
 
 @router.post("/reset-password")
@@ -43,4 +44,5 @@ async def reset(request: Request) -> Response:
         return render(request, "reset_password.html", status_code=401, title=_TITLE,
                       error="This link does not work. It may be used already or too old. "
                             "Please ask an administrator for a new one.")
-    return render(request, "password_changed.html", title="Password changed")
+    return render(request, "password_changed.html",
+                  title=gettext_of(request)("Password changed"))

@@ -34,6 +34,7 @@ from spinecare.store.models import Alert, Patient
 from spinecare.web import intake as steps
 from spinecare.web.charts import pain_chart, short_date
 from spinecare.web.forms import ascii_int
+from spinecare.web.i18n import N_, gettext_of, knowledge_text, language_of
 from spinecare.web.pages import (
     WebError,
     WebRedirect,
@@ -74,10 +75,23 @@ def _calls(request: Request) -> dict[str, Any]:
             "clinic_tel": clinic.tel(clinic.phone) if clinic.phone else None}
 
 
-def _advice_view(alert: Alert) -> dict[str, Any]:
+def _stop_symptoms(request: Request) -> dict[str, dict[str, str]]:
+    """The programme's stop symptoms by id, in the plan knowledge's own patient wording (or
+    its translation, keyed by the same id, naming the clinic's emergency number)."""
+    language, number = language_of(request), settings_of(request).clinic.emergency_number
+    return {s.id: {"id": s.id,
+                   "label": str(knowledge_text(language, "stop_symptom", s.id, "label",
+                                               s.label)),
+                   "message": str(knowledge_text(language, "stop_symptom", s.id, "message",
+                                                 s.message)).replace("{emergency_number}",
+                                                                     number)}
+            for s in load_plan_rules().programme.stop_symptoms}
+
+
+def _advice_view(alert: Alert, request: Request) -> dict[str, Any]:
     """An open alert as the patient reads it: the stop symptoms in the plan knowledge's own
     patient wording; an intake or questionnaire emergency as the emergency page says it."""
-    known = {s.id: s for s in load_plan_rules().programme.stop_symptoms}
+    known = _stop_symptoms(request)
     symptoms = [known[f] for f in alerts.flags_of(alert) if f in known] \
         if alert.source == "exercise_log" else []
     return {"stop": alert.source == "exercise_log", "level": alert.level,
@@ -88,16 +102,18 @@ def _advice_view(alert: Alert) -> dict[str, Any]:
 async def my_home(request: Request, who: PatientUser) -> Response:
     db = db_of(request)
     data = await run_in_threadpool(_patient_records, db, who, "patient.read")
-    advice = [_advice_view(a) for a in await run_in_threadpool(alerts.open_advice, db, who)]
+    advice = [_advice_view(a, request)
+              for a in await run_in_threadpool(alerts.open_advice, db, who)]
     reading = await run_in_threadpool(education.own, db, who)
     due, later = _due(data)
     intake_done = any(r.instrument == "intake" for r in data["responses"])
     programme = data["visits"][-1]["plan"].get("exercise_programme") if data["visits"] else None
-    return render(request, "my_home.html", title="Your care", patient_page=True,
+    _ = gettext_of(request)
+    return render(request, "my_home.html", title=_("Your care"), patient_page=True,
                   patient=data["patient"], due=due, later=later, intake_done=intake_done,
-                  programme=programme, urgent=steps.urgent_notice(), advice=advice,
-                  exercises_paused=any(a["stop"] for a in advice), reading=reading,
-                  **_calls(request))
+                  programme=programme, urgent=steps.urgent_notice(language_of(request)),
+                  advice=advice, exercises_paused=any(a["stop"] for a in advice),
+                  reading=reading, **_calls(request))
 
 
 def _intake_step(request: Request, state: steps.IntakeState, error: str | None = None,
@@ -106,21 +122,24 @@ def _intake_step(request: Request, state: steps.IntakeState, error: str | None =
     if item is None:
         raise RuntimeError("no question left")  # callers finish the intake first
     done, shown = steps.progress(state)
-    options = [("yes", "Yes"), ("no", "No")] if item.type == "boolean" else \
-        [(str(o.value), o.display) for o in item.options]
+    language, _ = language_of(request), gettext_of(request)
     return render(request, "intake_step.html", status_code=status_code,
-                  title="Your symptoms: one question at a time", patient_page=True, item=item,
-                  section=steps.section_of(item), state=state, options=options, error=error,
-                  done=done, shown=shown, urgent=steps.urgent_notice())
+                  title=_("Your symptoms: one question at a time"), patient_page=True,
+                  item=item, question_text=steps.question_text(item, language),
+                  section=steps.section_text(steps.section_of(item), item, language),
+                  state=state, options=steps.options_of(item, language, _("Yes"), _("No")),
+                  units=steps.units_of(item, language), error=error, done=done, shown=shown,
+                  urgent=steps.urgent_notice(language))
 
 
 @router.get("/my/intake")
 async def intake_start(request: Request, who: PatientUser) -> Response:
     await run_in_threadpool(_patient_records, db_of(request), who, "intake.start")
     state = steps.IntakeState()
-    return render(request, "intake_start.html", title="Your symptoms", patient_page=True,
-                  urgent=steps.urgent_notice(), introduction=steps.introduction(),
-                  state=state)
+    language, _ = language_of(request), gettext_of(request)
+    return render(request, "intake_start.html", title=_("Your symptoms"), patient_page=True,
+                  urgent=steps.urgent_notice(language),
+                  introduction=steps.introduction(language), state=state)
 
 
 @router.post("/my/intake")
@@ -131,6 +150,7 @@ async def intake_step(request: Request, who: PatientUser) -> Response:
     action = str(form.get("action") or "answer")
     link = str(form.get("question") or "")
     item = intake_form().questions().get(link)
+    _ = gettext_of(request)
     if action == "back" and state.order:
         last = state.order.pop()
         state.answers.pop(last, None)
@@ -141,9 +161,9 @@ async def intake_step(request: Request, who: PatientUser) -> Response:
     elif action == "answer" and item is not None:
         raw = form.get("answer")
         if not isinstance(raw, str) or not raw.strip():
-            return _intake_step(request, state, "Please choose an answer, or press "
-                                                "\u201cSkip this question\u201d.", 422)
-        value, problem = steps.decode(item, raw, str(form.get("unit") or "") or None)
+            return _intake_step(request, state, _("Please choose an answer, or press "
+                                                  "\u201cSkip this question\u201d."), 422)
+        value, problem = steps.decode(item, raw, str(form.get("unit") or "") or None, _)
         if problem:
             return _intake_step(request, state, problem, 422)
         state.answers[link] = value
@@ -160,26 +180,27 @@ async def intake_step(request: Request, who: PatientUser) -> Response:
     level = assessment["triage"]["level"]
     what_to_do: list[str] = []
     if level == "emergency":
-        what_to_do = steps.emergency_steps(state, assessment, age(p))
+        what_to_do = steps.emergency_steps(state, assessment, age(p), language_of(request),
+                                           settings_of(request).clinic.emergency_number)
     finished = steps.next_question(state) is None
     if level == "emergency" or finished:
         await run_in_threadpool(questionnaires.save_intake, db, who,
                                 steps.visible_answers(state), assessment, finished)
         wake(request)
     if level == "emergency":
-        return render(request, "emergency.html", title="Go to the emergency department now",
+        return render(request, "emergency.html", title=_("Go to the emergency department now"),
                       patient_page=True, reasons=assessment["triage"]["reasons"],
                       steps=what_to_do, **_calls(request))
     if finished:
-        return render(request, "intake_done.html", title="Thank you", patient_page=True,
-                      urgent=steps.urgent_notice(), level=level)
+        return render(request, "intake_done.html", title=_("Thank you"), patient_page=True,
+                      urgent=steps.urgent_notice(language_of(request)), level=level)
     return _intake_step(request, state)
 
 
 def _instrument_form(instrument_id: str) -> Any:
     inst = instruments().get(instrument_id)
     if inst is None or inst.administered_by != "patient":
-        raise WebError(404, "Questionnaire not found", "There is no such questionnaire.")
+        raise WebError(404, N_("Questionnaire not found"), N_("There is no such questionnaire."))
     return inst, instrument_form(inst)
 
 
@@ -188,7 +209,7 @@ async def questionnaire_page(request: Request, instrument_id: str, who: PatientU
     inst, f = _instrument_form(instrument_id)
     await run_in_threadpool(_patient_records, db_of(request), who, "questionnaire.start")
     return render(request, "questionnaire.html", title=inst.name, patient_page=True, inst=inst,
-                  form=f, values={}, errors=[], urgent=steps.urgent_notice())
+                  form=f, values={}, errors=[], urgent=steps.urgent_notice(language_of(request)))
 
 
 @router.post("/my/questionnaires/{instrument_id}")
@@ -229,9 +250,9 @@ async def questionnaire_submit(request: Request, instrument_id: str,
     if problems:
         return render(request, "questionnaire.html", status_code=422, title=inst.name,
                       patient_page=True, inst=inst, form=f, values=values,
-                      errors=problems, urgent=steps.urgent_notice())
-    return render(request, "questionnaire_done.html", title="Thank you", patient_page=True,
-                  inst=inst, urgent=steps.urgent_notice())
+                      errors=problems, urgent=steps.urgent_notice(language_of(request)))
+    return render(request, "questionnaire_done.html", title=gettext_of(request)("Thank you"),
+                  patient_page=True, inst=inst, urgent=steps.urgent_notice(language_of(request)))
 
 
 def _log_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -246,11 +267,13 @@ def _exercise_page(request: Request, data: dict[str, Any], status_code: int = 20
                    **extra: Any) -> Response:
     programme = data["visits"][-1]["plan"].get("exercise_programme") if data["visits"] else None
     entries = _log_entries(data)
+    language = language_of(request)
     return render(request, "exercises.html", status_code=status_code,
-                  title="Your home exercises", patient_page=True, programme=programme,
-                  entries=entries, chart=pain_chart(entries) if entries else None,
-                  stop_symptoms=load_plan_rules().programme.stop_symptoms,
-                  urgent=steps.urgent_notice(), **extra)
+                  title=gettext_of(request)("Your home exercises"), patient_page=True,
+                  programme=programme, entries=entries,
+                  chart=pain_chart(entries) if entries else None,
+                  stop_symptoms=list(_stop_symptoms(request).values()),
+                  urgent=steps.urgent_notice(language), **extra)
 
 
 @router.get("/my/exercises")
@@ -259,7 +282,8 @@ async def exercises(request: Request, who: PatientUser) -> Response:
     data = await run_in_threadpool(_patient_records, db, who, "exercise_log.list")
     # While an emergency or stop alert is open, this page too leads with its advice and the
     # exercises stay paused (the home page hides the link, but the address still works).
-    advice = [_advice_view(a) for a in await run_in_threadpool(alerts.open_advice, db, who)]
+    advice = [_advice_view(a, request)
+              for a in await run_in_threadpool(alerts.open_advice, db, who)]
     reading = await run_in_threadpool(education.own, db, who)
     return _exercise_page(request, data, advice=advice, reading=reading,
                           exercises_paused=any(a["stop"] for a in advice), **_calls(request))
@@ -282,18 +306,20 @@ async def log_exercise(request: Request, who: PatientUser) -> Response:
     db = db_of(request)
     data = await run_in_threadpool(_patient_records, db, who, "exercise_log.list")
     done = form.get("done")
+    _ = gettext_of(request)
     if done not in ("yes", "no"):
         return _exercise_page(request, data, 422,
-                              error="Please say whether you did your exercises today.")
+                              error=_("Please say whether you did your exercises today."))
     pain_after, after_ok = _pain(form.get("pain_after"))
     pain_before, before_ok = _pain(form.get("pain_before"))
     if not (after_ok and before_ok):
-        which = "before" if not before_ok else "after"
-        return _exercise_page(request, data, 422,
-                              error=f"Please give your pain {which} the exercises as a whole "
-                                    "number from 0 to 10, or leave it empty.")
+        return _exercise_page(request, data, 422, error=_(
+            "Please give your pain before the exercises as a whole number from 0 to 10, or "
+            "leave it empty.") if not before_ok else _(
+            "Please give your pain after the exercises as a whole number from 0 to 10, or "
+            "leave it empty."))
     start = data["visits"][-1]["created_at"] if data["visits"] else now_utc()
-    known = {s.id: s for s in load_plan_rules().programme.stop_symptoms}
+    known = _stop_symptoms(request)
     symptoms = [s for s in form.getlist("symptoms") if isinstance(s, str) and s in known]
     entry = {"day": max(0, min((now_utc() - start).days, 3650)),
              "pain_nrs": pain_after,
@@ -303,9 +329,9 @@ async def log_exercise(request: Request, who: PatientUser) -> Response:
     try:
         await run_in_threadpool(exercise_logs.add, db, who, who.patient_id, entry)
     except Invalid:
-        return _exercise_page(request, data, 422, error="Please check your answers.")
+        return _exercise_page(request, data, 422, error=_("Please check your answers."))
     if symptoms:
         wake(request)
-        return render(request, "stop.html", title="Stop the exercises", patient_page=True,
+        return render(request, "stop.html", title=_("Stop the exercises"), patient_page=True,
                       symptoms=[known[s] for s in symptoms], **_calls(request))
     raise WebRedirect("/my/exercises?saved=1")
