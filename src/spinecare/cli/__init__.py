@@ -9,6 +9,7 @@ One module per command family, each adding its subcommands to the parser through
     admin, backup, restore      :mod:`spinecare.cli.db`
     audit verify                :mod:`spinecare.cli.audit`
     knowledge coverage          :mod:`spinecare.cli.knowledge`
+    cds                         :mod:`spinecare.cli.cds`
     explain                     :mod:`spinecare.cli.explain`
 
 and :mod:`spinecare.cli.io` for what they share: reading a file or standard input, writing JSON
@@ -29,7 +30,7 @@ import os
 import sys
 
 from spinecare import __version__
-from spinecare.cli import assess, audit, db, explain, instruments, knowledge, plan, serve
+from spinecare.cli import assess, audit, cds, db, explain, instruments, knowledge, plan, serve
 from spinecare.cli.io import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, InvalidInput, report
 from spinecare.errors import SpinecareError
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.register(sub)
     audit.register(sub)
     knowledge.register(sub)
+    cds.register(sub)
     return parser
 
 

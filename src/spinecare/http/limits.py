@@ -43,6 +43,8 @@ BODY_LIMITS: tuple[BodyLimit, ...] = (
     _limit(r"^/api/v1/patients/[^/]+/visits$", 1 * MIB, "a case document"),
     _limit(r"^/patients/[^/]+/visits(/preview)?$", 256 * KIB, "a visit form"),
     _limit(r"^/my/intake$", 128 * KIB, "an intake step"),
+    # A hook call carries the chart's prefetch (hundreds of Observations) and draft orders.
+    _limit(r"^/cds-services/[^/]+$", 4 * MIB, "a CDS Hooks request with its prefetch"),
 )
 DEFAULT_BODY_LIMIT = 64 * KIB
 
