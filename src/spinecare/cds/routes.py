@@ -33,6 +33,7 @@ from spinecare.cds.security import (
     ClientKeys,
     KeySets,
     Refused,
+    algorithm,
     bearer,
     unverified_issuer,
     verify,
@@ -93,12 +94,12 @@ def _authenticate(request: Request, audience: str, what: str) -> Caller:
     state = _state(request)
     token = bearer(request.headers.get("authorization"))
     iss, header = unverified_issuer(token)
+    alg = algorithm(header, state.settings)
     source = use_case.client_keys(get_db(request), iss)
     if source is None:
         raise Refused("The JWT's iss is not a registered client")
     key = state.keys.key(ClientKeys(source.iss, source.jwks_url, source.jwks_json,
-                                    source.version), header.get("kid"),
-                         str(header.get("alg")))
+                                    source.version), header.get("kid"), alg)
     caller = verify(token, header, key, iss=iss, audience=audience, settings=state.settings)
     try:
         use_case.admit(get_db(request), caller.iss, caller.jti, caller.expires_at, what)

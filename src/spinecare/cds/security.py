@@ -164,13 +164,20 @@ class KeySets:
             raise Refused("The client's key does not fit the JWT's algorithm") from None
 
 
+def algorithm(header: dict[str, Any], settings: CdsSettings) -> str:
+    """The header's algorithm if it is accepted (never ``none`` or HMAC), checked before any key
+    is looked up."""
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in settings.algorithms:
+        raise Refused(f"JWT algorithm {str(alg)[:20]!r} is not accepted (accepted: "
+                      f"{', '.join(settings.algorithms)})")
+    return alg
+
+
 def verify(token: str, header: dict[str, Any], key: Any, *, iss: str, audience: str,
            settings: CdsSettings) -> Caller:
     """The checked caller, or :class:`Refused` naming what failed."""
-    alg = header.get("alg")
-    if alg not in settings.algorithms:
-        raise Refused(f"JWT algorithm {str(alg)[:20]!r} is not accepted (accepted: "
-                      f"{', '.join(settings.algorithms)})")
+    alg = algorithm(header, settings)
     try:
         claims = jwt.decode(token, key, algorithms=[alg], audience=audience, issuer=iss,
                             leeway=settings.clock_leeway_seconds,
