@@ -11,6 +11,7 @@ One module per command family, each adding its subcommands to the parser through
     knowledge coverage          :mod:`spinecare.cli.knowledge`
     cds                         :mod:`spinecare.cli.cds`
     explain                     :mod:`spinecare.cli.explain`
+    fhir to-case                :mod:`spinecare.cli.fhir`
 
 and :mod:`spinecare.cli.io` for what they share: reading a file or standard input, writing JSON
 and text, and reporting bad input.
@@ -30,7 +31,18 @@ import os
 import sys
 
 from spinecare import __version__
-from spinecare.cli import assess, audit, cds, db, explain, instruments, knowledge, plan, serve
+from spinecare.cli import (
+    assess,
+    audit,
+    cds,
+    db,
+    explain,
+    fhir,
+    instruments,
+    knowledge,
+    plan,
+    serve,
+)
 from spinecare.cli.io import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, InvalidInput, report
 from spinecare.errors import SpinecareError
 
@@ -49,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     instruments.register(sub)
     plan.register(sub)
     explain.register(sub)
+    fhir.register(sub)
     serve.register(sub)
     db.register(sub)
     audit.register(sub)
