@@ -87,8 +87,17 @@ def _label(code: str) -> str:
     return code.replace("_", " ")
 
 
+def _chart_lines(sources: Mapping[str, Sequence[str]]) -> list[str]:
+    if not sources:
+        return []
+    return ["**Chart data used**", *[f"- {path}: {', '.join(refs[:3])}"
+                                     + (" ..." if len(refs) > 3 else "")
+                                     for path, refs in list(sources.items())[:12]], ""]
+
+
 def triage_cards(assessment: Mapping[str, Any], public_url: str,
-                 problems: Sequence[str] = ()) -> list[Card]:
+                 problems: Sequence[str] = (),
+                 sources: Mapping[str, Sequence[str]] | None = None) -> list[Card]:
     """The ``spinecare-triage`` cards: one ``critical`` card per red flag; else a ``warning``
     for an urgent triage; else one ``info`` card with the triage and the leading conditions.
     Nothing known (no finding at all) gives no card."""
@@ -101,6 +110,7 @@ def triage_cards(assessment: Mapping[str, Any], public_url: str,
               f"{versions.get('knowledge', '?')}. {DISCLAIMER}"]
     if problems:
         footer[:0] = ["**Chart data not used**", *[f"- {p}" for p in problems], ""]
+    footer[:0] = _chart_lines(sources or {})
     cards: list[Card] = []
     for flag in assessment.get("red_flags", []):
         flag_level = flag.get("triage", level)

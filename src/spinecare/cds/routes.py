@@ -18,7 +18,7 @@ from starlette.responses import Response
 from spinecare.case import parse_case
 from spinecare.cds import imaging
 from spinecare.cds.cards import Card, imaging_card, triage_cards
-from spinecare.cds.chart import ChartUnavailable, chart_case
+from spinecare.cds.chart import Chart, ChartUnavailable, chart_case
 from spinecare.cds.config import CdsSettings
 from spinecare.cds.fhirserver import FhirFetcher, Unobtainable, check_server, render
 from spinecare.cds.requests import (
@@ -162,11 +162,12 @@ def _prefetch(state: CdsState, service: Service, hook: HookRequest) -> dict[str,
     return given
 
 
-def _assess(prefetch: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    chart = chart_case(resources_of(prefetch))
+def _assess(prefetch: Mapping[str, Any], patient_id: str
+            ) -> tuple[dict[str, Any], dict[str, Any], Chart]:
+    chart = chart_case(resources_of(prefetch), patient_id)
     case = parse_case(orjson.dumps(chart.case))
     return (default_engine().assess(case), case.model_dump(mode="json", exclude_none=True),
-            list(chart.problems))
+            chart)
 
 
 def _draft_orders(hook: HookRequest) -> list[tuple[str, str]]:
@@ -218,7 +219,7 @@ def _answer(request: Request, service: Service, body: bytes) -> Response:
             return _json({"cards": []})
     try:
         prefetch = _prefetch(state, service, hook)
-        assessment, case, problems = _assess(prefetch)
+        assessment, case, chart = _assess(prefetch, hook.context["patientId"])
     except Unobtainable as exc:
         return _error(412, f"The FHIR data this service needs is unavailable: {exc}")
     except ChartUnavailable as exc:
@@ -227,7 +228,8 @@ def _answer(request: Request, service: Service, body: bytes) -> Response:
         return _error(412, "The chart does not make a valid case", list(exc.problems))
     cards: list[Card]
     if service is TRIAGE:
-        cards = triage_cards(assessment, get_settings(request).public_url, problems)
+        cards = triage_cards(assessment, get_settings(request).public_url, chart.problems,
+                             chart.sources)
     else:
         cards = []
         for ref, order_id in orders:
