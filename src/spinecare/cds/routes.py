@@ -46,6 +46,9 @@ from spinecare.service import cds as use_case
 from spinecare.service.errors import Invalid, NotAuthenticated
 from spinecare.store.cds import IssuedCard
 
+#: The parts of a case that hold clinical findings (the rest is who the patient is).
+CLINICAL_SECTIONS = ("history", "symptoms", "exam", "instruments", "imaging")
+
 router = APIRouter(prefix="/cds-services", tags=["cds-hooks"], include_in_schema=False)
 
 
@@ -227,7 +230,9 @@ def _answer(request: Request, service: Service, body: bytes) -> Response:
     except CaseError as exc:
         return _error(412, "The chart does not make a valid case", list(exc.problems))
     cards: list[Card]
-    if service is TRIAGE:
+    if service is TRIAGE and not any(case.get(s) for s in CLINICAL_SECTIONS):
+        cards = []  # only demographics known: nothing to say, rather than a routine triage
+    elif service is TRIAGE:
         cards = triage_cards(assessment, get_settings(request).public_url, chart.problems,
                              chart.sources)
     else:
