@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench bench-api bench-worklist soak screenshots clean \
+.PHONY: run test lint typecheck unit bench bench-api bench-cds bench-worklist soak screenshots clean \
 	chromium schemas
 
 $(STAMP): pyproject.toml requirements-dev.txt
@@ -63,6 +63,10 @@ bench-api: $(STAMP)
 # SOAK_WORKERS (2) workers, one killed midway, then every acknowledged write read back.
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py
+
+# CDS Hooks patient-view with a prefetch of 50 Observations, one worker: p50/p99.
+bench-cds: $(STAMP)
+	$(BIN)/python bench/bench_cds.py
 
 # The clinician's worklist with 10,000 patients: p50/p95 of the page and of its query.
 bench-worklist: $(STAMP)

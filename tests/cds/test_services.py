@@ -317,3 +317,24 @@ def test_every_order_for_every_example_chart_follows_the_specification(
     orders = [service_request(oid, CPT if o.cpt else LOINC, (o.cpt or o.loinc)[0])
               for oid, o in imaging_knowledge().order.items()]
     _imaging(client, signed, name, *orders, hook="order-sign")
+
+
+def test_browser_clients_on_the_allowlist_get_cors_headers(app: FastAPI, client: TestClient,
+                                                           signed: Signed) -> None:
+    saved = app.state.cds
+    app.state.cds = CdsState(CdsSettings(cors_origins=("https://sandbox.cds-hooks.org",)))
+    try:
+        origin = {"Origin": "https://sandbox.cds-hooks.org"}
+        r = client.options("/cds-services", headers={
+            **origin, "Access-Control-Request-Method": "GET"})
+        assert r.status_code == 204
+        assert r.headers["access-control-allow-origin"] == origin["Origin"]
+        assert "Authorization" in r.headers["access-control-allow-headers"]
+        r = client.get("/cds-services", headers={**origin, **signed("/cds-services")})
+        assert r.headers["access-control-allow-origin"] == origin["Origin"]
+        r = client.get("/cds-services", headers={"Origin": "https://elsewhere.example",
+                                                 **signed("/cds-services")})
+        assert "access-control-allow-origin" not in r.headers
+    finally:
+        app.state.cds.close()
+        app.state.cds = saved

@@ -175,7 +175,7 @@ def imaging_card(rated: Rated, draft_id: str | None) -> Card:
     citations = packaged_citations()
     detail = "\n".join([
         f"**{variant.name}**: {variant.label}.", "",
-        f"Rating of {order.label.lower()}: **{words}** (evidence tag {variant.tag}: "
+        f"Rating of this order ({order.label}): **{words}** (evidence tag {variant.tag}: "
         f"{'verified' if variant.tag == 'V' else 'partly verified, informational only'}).",
         "", "**Facts used**", *[f"- {f}" for f in rated.facts], "",
         "**Sources**", *[f"- [{c}] {citations[c].short()}" for c in variant.citations

@@ -217,7 +217,7 @@ def _route(knowledge: ImagingKnowledge, region: str, flags: set[str], weeks: flo
             acute = weeks < knowledge.acute_weeks
             if acute != (route.weeks == "acute"):
                 continue
-            facts.append(f"symptoms for {weeks:g} weeks")
+            facts.append(f"symptoms for {weeks:g} week{'' if weeks == 1 else 's'}")
         if route.arm_pain is not None:
             if arm_pain is None or arm_pain != route.arm_pain:
                 continue
