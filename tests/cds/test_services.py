@@ -338,3 +338,30 @@ def test_browser_clients_on_the_allowlist_get_cors_headers(app: FastAPI, client:
     finally:
         app.state.cds.close()
         app.state.cds = saved
+
+
+def test_a_replayed_hook_call_is_refused_and_records_nothing(
+        client: TestClient, signed: Signed, db: Database) -> None:
+    headers = signed(TRIAGE)
+    body = hook_request("patient-view", prefetch_for("ces-retention"))
+    first = client.post(TRIAGE, json=body, headers=headers)
+    assert first.status_code == 200
+    with db.session(read_only=True) as session:
+        before = len(session.scalars(select(CdsCard)).all())
+    again = client.post(TRIAGE, json=body, headers=headers)
+    assert again.status_code == 401
+    assert again.json() == {"detail": "The JWT was already used (jti replayed)"}
+    with db.session(read_only=True) as session:
+        assert len(session.scalars(select(CdsCard)).all()) == before
+
+
+def test_a_replayed_call_that_needs_the_fhir_server_never_reaches_it(
+        client: TestClient, signed: Signed, loopback: LoopbackServer, http_fhir: None) -> None:
+    chart = prefetch_for("lss-classic")
+    loopback.routes["/fhir/Condition"] = (200, chart["conditions"])
+    body = hook_request("patient-view", {k: v for k, v in chart.items() if k != "conditions"})
+    body["fhirServer"] = f"{loopback.url}/fhir"
+    headers = signed(TRIAGE)
+    assert client.post(TRIAGE, json=body, headers=headers).status_code == 200
+    assert client.post(TRIAGE, json=body, headers=headers).status_code == 401
+    assert len(loopback.seen) == 1

@@ -29,7 +29,6 @@ from spinecare.cds.requests import (
     resources_of,
 )
 from spinecare.cds.security import (
-    Caller,
     ClientKeys,
     KeySets,
     Refused,
@@ -91,9 +90,11 @@ def _cors(request: Request, response: Response) -> Response:
     return response
 
 
-def _authenticate(request: Request, audience: str, what: str) -> Caller:
-    """The verified, first-time caller of ``audience`` (sync: reads the database and may
-    fetch the client's key set)."""
+def _authenticate(request: Request, audience: str, what: str, *, admit: bool = True
+                  ) -> use_case.Token:
+    """The verified caller of ``audience`` (sync: reads the database and may fetch the
+    client's key set); with ``admit``, its JWT is accepted once now (else the caller must
+    pass it to :func:`use_case.record_cards`)."""
     state = _state(request)
     token = bearer(request.headers.get("authorization"))
     iss, header = unverified_issuer(token)
@@ -104,11 +105,13 @@ def _authenticate(request: Request, audience: str, what: str) -> Caller:
     key = state.keys.key(ClientKeys(source.iss, source.jwks_url, source.jwks_json,
                                     source.version), header.get("kid"), alg)
     caller = verify(token, header, key, iss=iss, audience=audience, settings=state.settings)
-    try:
-        use_case.admit(get_db(request), caller.iss, caller.jti, caller.expires_at, what)
-    except NotAuthenticated as exc:
-        raise Refused(str(exc)) from None
-    return caller
+    checked = use_case.Token(caller.iss, caller.jti, caller.expires_at)
+    if admit:
+        try:
+            use_case.admit(get_db(request), checked, what)
+        except NotAuthenticated as exc:
+            raise Refused(str(exc)) from None
+    return checked
 
 
 def _url(request: Request, path: str) -> str:
@@ -198,11 +201,24 @@ def _draft_orders(hook: HookRequest) -> list[tuple[str, str]]:
 
 def _answer(request: Request, service: Service, body: bytes) -> Response:
     state = _state(request)
+    what = f"cds.{service.id}"
     try:
-        caller = _authenticate(request, _url(request, f"/cds-services/{service.id}"),
-                               f"cds.{service.id}")
+        caller = _authenticate(request, _url(request, f"/cds-services/{service.id}"), what,
+                               admit=False)
     except Refused as exc:
         return _error(401, str(exc))
+    try:
+        return _serve(request, state, service, body, caller)
+    except NotAuthenticated as exc:
+        return _error(401, str(exc))
+
+
+def _serve(request: Request, state: CdsState, service: Service, body: bytes,
+           caller: use_case.Token) -> Response:
+    """The answer to an authenticated call. The JWT is admitted (once only) in the same
+    transaction that records the cards; before that when the FHIR server must be read, so that
+    a replayed token never makes spinecare call it."""
+    admitting: use_case.Token | None = caller
     try:
         hook = parse_hook_request(body)
     except BadRequest as exc:
@@ -218,8 +234,11 @@ def _answer(request: Request, service: Service, body: bytes) -> Response:
         orders = _draft_orders(hook)
         if not orders:  # nothing this service rates: no chart needed
             use_case.record_cards(get_db(request), caller.iss, service.id, hook.hookInstance,
-                                  [])
+                                  [], admitting=caller)
             return _json({"cards": []})
+    if any(key not in (hook.prefetch or {}) for key in service.prefetch):
+        use_case.admit(get_db(request), caller, f"cds.{service.id}")
+        admitting = None
     try:
         prefetch = _prefetch(state, service, hook)
         assessment, case, chart = _assess(prefetch, hook.context["patientId"])
@@ -242,7 +261,8 @@ def _answer(request: Request, service: Service, body: bytes) -> Response:
             if rated is not None:
                 cards.append(imaging_card(rated, ref))
     use_case.record_cards(get_db(request), caller.iss, service.id, hook.hookInstance,
-                          [IssuedCard(c.uuid, c.card_type) for c in cards])
+                          [IssuedCard(c.uuid, c.card_type) for c in cards],
+                          admitting=admitting)
     return _json({"cards": [c.body for c in cards]})
 
 

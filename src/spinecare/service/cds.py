@@ -14,6 +14,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import orjson
+from sqlalchemy.orm import Session
 
 from spinecare.errors import Problem
 from spinecare.service.errors import Invalid, NotAuthenticated
@@ -79,20 +80,37 @@ def clients(db: Database) -> list[ClientKeySource]:
                 for c in store.clients(session)]
 
 
-def admit(db: Database, iss: str, jti: str, expires_at: datetime, what: str) -> None:
-    """Accept a verified JWT once: a ``jti`` already used by ``iss`` is a replay
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A verified JWT's identity: it may be used once."""
+
+    iss: str
+    jti: str
+    expires_at: datetime
+
+
+def _admit(session: Session, token: Token, what: str) -> None:
+    if not store.remember_jti(session, token.iss, token.jti, token.expires_at):
+        records.audit(session, None, what, outcome="denied",
+                      reason=f"replayed JWT (jti already used) from client {token.iss}")
+        raise NotAuthenticated("The JWT was already used (jti replayed)")
+
+
+def admit(db: Database, token: Token, what: str) -> None:
+    """Accept a verified JWT once: a ``jti`` already used by its ``iss`` is a replay
     (:class:`NotAuthenticated`, audited)."""
     with db.session() as session:
-        if not store.remember_jti(session, iss, jti, expires_at):
-            records.audit(session, None, what, outcome="denied",
-                          reason=f"replayed JWT (jti already used) from client {iss}")
-            raise NotAuthenticated("The JWT was already used (jti replayed)")
+        _admit(session, token, what)
 
 
 def record_cards(db: Database, iss: str, service: str, hook_instance: str,
-                 cards: Sequence[IssuedCard]) -> None:
-    """The cards handed to a client, for feedback and statistics; the call audited."""
+                 cards: Sequence[IssuedCard], *, admitting: Token | None = None) -> None:
+    """The cards handed to a client, for feedback and statistics; the call audited. With
+    ``admitting``, the JWT is accepted in the same transaction (a replay is refused and
+    nothing is recorded): one write per call instead of two."""
     with db.session() as session:
+        if admitting is not None:
+            _admit(session, admitting, f"cds.{service}")
         store.issue_cards(session, service, iss, hook_instance, cards)
         records.audit(session, None, f"cds.{service}", target_id=_target(hook_instance),
                       reason=f"client {iss}; {len(cards)} card(s)")
