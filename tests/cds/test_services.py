@@ -365,3 +365,26 @@ def test_a_replayed_call_that_needs_the_fhir_server_never_reaches_it(
     assert client.post(TRIAGE, json=body, headers=headers).status_code == 200
     assert client.post(TRIAGE, json=body, headers=headers).status_code == 401
     assert len(loopback.seen) == 1
+
+
+OUTCOME = {"resourceType": "OperationOutcome", "issue": [
+    {"severity": "error", "code": "timeout", "diagnostics": "search timed out"}]}
+
+
+def test_a_prefetch_error_from_the_ehr_is_noted_on_the_card(client: TestClient,
+                                                            signed: Signed) -> None:
+    chart = {**prefetch_for("ces-retention"), "conditions": OUTCOME}
+    cards = _post(client, signed, TRIAGE, hook_request("patient-view", chart))["cards"]
+    assert cards[0]["indicator"] == "critical"
+    assert "prefetch conditions: the EHR reported an error; not used" in cards[0]["detail"]
+
+
+def test_a_prefetch_error_is_read_again_from_the_fhir_server(
+        client: TestClient, signed: Signed, loopback: LoopbackServer, http_fhir: None) -> None:
+    chart = prefetch_for("ces-retention")
+    loopback.routes["/fhir/Condition"] = (200, chart["conditions"])
+    body = hook_request("patient-view", {**chart, "conditions": OUTCOME})
+    body["fhirServer"] = f"{loopback.url}/fhir"
+    cards = _post(client, signed, TRIAGE, body)["cards"]
+    assert [s.path.split("?")[0] for s in loopback.seen] == ["/fhir/Condition"]
+    assert "reported an error" not in cards[0]["detail"]

@@ -142,14 +142,24 @@ async def discover(request: Request) -> Response:
     return _cors(request, _json(discovery()))
 
 
-def _prefetch(state: CdsState, service: Service, hook: HookRequest) -> dict[str, Any]:
-    """The prefetch the service needs: what the client sent, the rest read from its FHIR
-    server (412 when that is not possible)."""
+def _is_error(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
+
+
+def _prefetch(state: CdsState, service: Service, hook: HookRequest
+              ) -> tuple[dict[str, Any], list[str]]:
+    """The prefetch the service needs, and notes for the card: what the client sent, the rest
+    read from its FHIR server (412 when that is not possible). A key the client answered with
+    an OperationOutcome (its own error) is read again from the FHIR server when there is one,
+    else left out and noted."""
     given = dict(hook.prefetch or {})
+    errors = sorted(key for key in service.prefetch if _is_error(given.get(key)))
     missing = {key: template for key, template in service.prefetch.items()
-               if key not in given}
+               if key not in given or (key in errors and hook.fhirServer)}
+    notes = [f"prefetch {key}: the EHR reported an error; not used" for key in errors
+             if key not in missing]
     if not missing:
-        return given
+        return given, notes
     if not hook.fhirServer:
         raise Unobtainable(f"prefetch {', '.join(sorted(missing))} missing and no fhirServer "
                            "to read it from")
@@ -165,7 +175,7 @@ def _prefetch(state: CdsState, service: Service, hook: HookRequest) -> dict[str,
         paths[key] = path
     token = hook.fhirAuthorization.access_token if hook.fhirAuthorization else None
     given.update(state.fetcher.fetch(base, token, paths))
-    return given
+    return given, notes
 
 
 def _assess(prefetch: Mapping[str, Any], patient_id: str
@@ -236,11 +246,13 @@ def _serve(request: Request, state: CdsState, service: Service, body: bytes,
             use_case.record_cards(get_db(request), caller.iss, service.id, hook.hookInstance,
                                   [], admitting=caller)
             return _json({"cards": []})
-    if any(key not in (hook.prefetch or {}) for key in service.prefetch):
+    sent = hook.prefetch or {}
+    if hook.fhirServer and any(key not in sent or _is_error(sent[key])
+                               for key in service.prefetch):
         use_case.admit(get_db(request), caller, f"cds.{service.id}")
         admitting = None
     try:
-        prefetch = _prefetch(state, service, hook)
+        prefetch, notes = _prefetch(state, service, hook)
         assessment, case, chart = _assess(prefetch, hook.context["patientId"])
     except Unobtainable as exc:
         return _error(412, f"The FHIR data this service needs is unavailable: {exc}")
@@ -252,8 +264,8 @@ def _serve(request: Request, state: CdsState, service: Service, body: bytes,
     if service is TRIAGE and not any(case.get(s) for s in CLINICAL_SECTIONS):
         cards = []  # only demographics known: nothing to say, rather than a routine triage
     elif service is TRIAGE:
-        cards = triage_cards(assessment, get_settings(request).public_url, chart.problems,
-                             chart.sources)
+        cards = triage_cards(assessment, get_settings(request).public_url,
+                             [*notes, *chart.problems], chart.sources)
     else:
         cards = []
         for ref, order_id in orders:
