@@ -55,6 +55,9 @@ class CdsState:
     """What the routes share: the settings, the key sets' cache, the FHIR client."""
 
     def __init__(self, settings: CdsSettings):
+        # Broken imaging knowledge stops the app now, naming the file and key, not at the
+        # first order.
+        imaging.imaging_knowledge()
         self.settings = settings
         self.keys = KeySets(settings)
         self.fetcher = FhirFetcher(settings)
