@@ -189,9 +189,10 @@ def _assess(prefetch: Mapping[str, Any], patient_id: str
             chart)
 
 
-def _draft_orders(hook: HookRequest) -> list[tuple[str, str]]:
+def _draft_orders(hook: HookRequest) -> list[tuple[str | None, str]]:
     """``(reference, order id)`` of the spine-imaging ServiceRequests the hook is about:
-    the selected ones on order-select, every draft on order-sign."""
+    the selected ones on order-select, every draft on order-sign (a draft without an id is
+    rated, but cannot be offered for deletion)."""
     bundle = hook.context.get("draftOrders")
     entries = bundle.get("entry") if isinstance(bundle, dict) else None
     selections = hook.context.get("selections")
@@ -202,7 +203,8 @@ def _draft_orders(hook: HookRequest) -> list[tuple[str, str]]:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or resource.get("resourceType") != "ServiceRequest":
             continue
-        ref = f"ServiceRequest/{resource.get('id')}"
+        rid = resource.get("id")
+        ref = f"ServiceRequest/{rid}" if isinstance(rid, str) and rid else None
         if chosen is not None and ref not in chosen:
             continue
         code = resource.get("code")
@@ -242,7 +244,7 @@ def _serve(request: Request, state: CdsState, service: Service, body: bytes,
     if not isinstance(hook.context.get("patientId"), str):
         return _error(422, "Invalid request", [Problem("context.patientId",
                                                        "is required (a string)")])
-    orders: list[tuple[str, str]] = []
+    orders: list[tuple[str | None, str]] = []
     if service is IMAGING:
         orders = _draft_orders(hook)
         if not orders:  # nothing this service rates: no chart needed
