@@ -388,3 +388,11 @@ def test_a_prefetch_error_is_read_again_from_the_fhir_server(
     cards = _post(client, signed, TRIAGE, body)["cards"]
     assert [s.path.split("?")[0] for s in loopback.seen] == ["/fhir/Condition"]
     assert "reported an error" not in cards[0]["detail"]
+
+
+def test_a_hook_call_over_its_body_limit_is_a_json_413(client: TestClient,
+                                                      signed: Signed) -> None:
+    r = client.post(TRIAGE, content=b"{" + b" " * (4 * 1024 * 1024) + b"}",
+                    headers={**signed(TRIAGE), "Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert r.json() == {"detail": "The request body is too large (at most 4 MiB here)"}

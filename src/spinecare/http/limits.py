@@ -67,7 +67,7 @@ def _size(max_bytes: int) -> str:
 
 def _refusal(path: str, status: int, message: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """A plain answer built here (no route runs): JSON for the API, a short page otherwise."""
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/cds-services")):
         body = orjson.dumps({"detail": message})
         kind = b"application/json"
     else:
