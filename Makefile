@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench bench-api bench-worklist soak screenshots clean \
-	chromium schemas messages
+.PHONY: run test lint typecheck unit bench bench-api bench-cds bench-fhir bench-worklist soak \
+	screenshots clean chromium schemas messages
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,9 @@ soak: $(STAMP)
 # FHIR in (a Bundle of 50 Observations) and FHIR out: p50/p99 CPU time per call.
 bench-fhir: $(STAMP)
 	$(BIN)/python bench/bench_fhir.py
+# CDS Hooks patient-view with a prefetch of 50 Observations, one worker: p50/p99.
+bench-cds: $(STAMP)
+	$(BIN)/python bench/bench_cds.py
 
 # The clinician's worklist with 10,000 patients: p50/p95 of the page and of its query.
 bench-worklist: $(STAMP)

@@ -1,6 +1,6 @@
 """The composition root: ``create_app(settings)`` opens (and migrates) the database and wires
-the two doors, the API (``spinecare.api``) and the web pages (``spinecare.web``), onto one
-app with the state they share (``spinecare.http``)."""
+the doors, the API (``spinecare.api``), the web pages (``spinecare.web``) and the CDS Hooks
+services (``spinecare.cds``), onto one app with the state they share (``spinecare.http``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from spinecare import __version__, web
+from spinecare import __version__, cds, web
 from spinecare.api import alerts, education, errors, openapi
 from spinecare.api.routes import router
 from spinecare.http.audit import AuditRefusals
@@ -44,6 +44,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         yield
         if mailer is not None:
             mailer.stop()
+        app.state.cds.close()
         if owned:
             database.dispose()
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     web.mount(app)
+    cds.mount(app)
     # Added innermost first: the headers go on every answer, the 500 and 413 included; the
     # refusals' audit sees every answer of the app, the error pages' and the 413s too.
     app.add_middleware(BodyLimitMiddleware)

@@ -207,7 +207,7 @@ def test_loading_the_command_module_imports_nothing_heavy() -> None:
     assert r.returncode == 0
     assert r.stdout.decode().strip() == ("['spinecare', 'spinecare.cli', "
                                          "'spinecare.cli.assess', 'spinecare.cli.audit', "
-                                         "'spinecare.cli.db', "
+                                         "'spinecare.cli.cds', 'spinecare.cli.db', "
                                          "'spinecare.cli.explain', 'spinecare.cli.fhir', "
                                          "'spinecare.cli.instruments', 'spinecare.cli.io', "
                                          "'spinecare.cli.knowledge', "

@@ -9,6 +9,7 @@ One module per command family, each adding its subcommands to the parser through
     admin, backup, restore      :mod:`spinecare.cli.db`
     audit verify                :mod:`spinecare.cli.audit`
     knowledge coverage          :mod:`spinecare.cli.knowledge`
+    cds                         :mod:`spinecare.cli.cds`
     explain                     :mod:`spinecare.cli.explain`
     fhir to-case                :mod:`spinecare.cli.fhir`
 
@@ -30,7 +31,18 @@ import os
 import sys
 
 from spinecare import __version__
-from spinecare.cli import assess, audit, db, explain, fhir, instruments, knowledge, plan, serve
+from spinecare.cli import (
+    assess,
+    audit,
+    cds,
+    db,
+    explain,
+    fhir,
+    instruments,
+    knowledge,
+    plan,
+    serve,
+)
 from spinecare.cli.io import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, InvalidInput, report
 from spinecare.errors import SpinecareError
 
@@ -54,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.register(sub)
     audit.register(sub)
     knowledge.register(sub)
+    cds.register(sub)
     return parser
 
 

@@ -45,6 +45,8 @@ BODY_LIMITS: tuple[BodyLimit, ...] = (
     _limit(r"^/api/v1/patients/[^/]+/visits$", 1 * MIB, "a case document"),
     _limit(r"^/patients/[^/]+/visits(/preview)?$", 256 * KIB, "a visit form"),
     _limit(r"^/my/intake$", 128 * KIB, "an intake step"),
+    # A hook call carries the chart's prefetch (hundreds of Observations) and draft orders.
+    _limit(r"^/cds-services/[^/]+$", 4 * MIB, "a CDS Hooks request with its prefetch"),
 )
 DEFAULT_BODY_LIMIT = 64 * KIB
 
@@ -67,7 +69,7 @@ def _size(max_bytes: int) -> str:
 
 def _refusal(path: str, status: int, message: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """A plain answer built here (no route runs): JSON for the API, a short page otherwise."""
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/cds-services")):
         body = orjson.dumps({"detail": message})
         kind = b"application/json"
     else:

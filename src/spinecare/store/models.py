@@ -345,3 +345,59 @@ class EducationEmail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_education_emails_due", "status", "next_attempt_at"),)
+class CdsClient(Base):
+    """An EHR allowed to call the CDS Hooks services: the ``iss`` its JWTs carry, and where its
+    public keys are (a JWKS URL, or the key set itself, copied from a file when registered)."""
+
+    __tablename__ = "cds_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    iss: Mapped[str] = mapped_column(String(500), unique=True)
+    jwks_url: Mapped[str | None] = mapped_column(String(2000))
+    jwks_json: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CdsJti(Base):
+    """A JWT id already accepted, kept until the token expires: a second use is a replay."""
+
+    __tablename__ = "cds_jtis"
+
+    iss: Mapped[str] = mapped_column(String(500), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_cds_jtis_expires", "expires_at"),)
+
+
+class CdsCard(Base):
+    """A card handed to an EHR: its type, so that feedback on it can be counted per type."""
+
+    __tablename__ = "cds_cards"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64))
+    card_type: Mapped[str] = mapped_column(String(64))
+    iss: Mapped[str] = mapped_column(String(500))
+    hook_instance: Mapped[str] = mapped_column(String(100))
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CdsFeedback(Base):
+    """What the clinician did with a card: accepted (which suggestions) or overridden (why)."""
+
+    __tablename__ = "cds_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    card_uuid: Mapped[str] = mapped_column(ForeignKey("cds_cards.uuid"))
+    outcome: Mapped[str] = mapped_column(String(16))
+    accepted_json: Mapped[str | None] = mapped_column(Text)
+    override_system: Mapped[str | None] = mapped_column(String(500))
+    override_code: Mapped[str | None] = mapped_column(String(200))
+    user_comment: Mapped[str | None] = mapped_column(Text)
+    outcome_at: Mapped[datetime] = mapped_column(DateTime)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    iss: Mapped[str] = mapped_column(String(500))
+
+    __table_args__ = (Index("ix_cds_feedback_card", "card_uuid"),)
