@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_education"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006_cds"
 branch_labels: str | None = None
 depends_on: str | None = None
 
