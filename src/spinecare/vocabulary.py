@@ -15,12 +15,15 @@ instrument file's scoring ``kind``) stay beside that model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Literal, get_args
 
 __all__ = [
     "AVOID_BASES",
     "BASES",
     "CONDITION_CODES",
+    "DEFAULT_LANGUAGE",
     "ENABLE_BEHAVIORS",
     "EVIDENCE_GRADES",
     "EXERCISE_CATEGORIES",
@@ -29,6 +32,7 @@ __all__ = [
     "INSTRUMENT_IDS",
     "INVESTIGATION_STATUSES",
     "LANGUAGES",
+    "LANGUAGE_NAMES",
     "LBP_SOURCES",
     "LEVEL_RANK",
     "LIKELIHOODS",
@@ -283,6 +287,11 @@ SCHEMA_ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
 
 # --- languages -------------------------------------------------------------------------------
 
-#: The languages the web pages are written in (ISO 639-1), English first: the fallback.
+#: The languages of spinecare's patient words (ISO 639-1): the web pages' catalogues and the
+#: education library's translations. English first: the source language and the fallback.
 Language = Literal["en", "es"]
-LANGUAGES: tuple[str, ...] = get_args(Language)
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+DEFAULT_LANGUAGE: Language = "en"
+#: Each language's name in that language, as CLDR writes it inside a sentence ("español");
+#: a menu that starts an item with it capitalises the first letter itself.
+LANGUAGE_NAMES: Mapping[str, str] = MappingProxyType({"en": "English", "es": "español"})

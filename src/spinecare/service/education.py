@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from spinecare.education import Article, EducationLibrary, load_library
+from spinecare.education import DEFAULT_LANGUAGE, Article, EducationLibrary, Language, load_library
 from spinecare.education.patient import PatientReading, for_patient
 from spinecare.errors import Problem
 from spinecare.service import patients
@@ -42,13 +42,14 @@ from spinecare.store.models import EducationEmail, Patient
 MAX_ARTICLES = 20
 
 
-def library() -> EducationLibrary:
-    return load_library()
+def library(language: Language = DEFAULT_LANGUAGE) -> EducationLibrary:
+    """The library in ``language`` (an article not yet translated is in English)."""
+    return load_library(language=language)
 
 
-def article(article_id: str) -> Article:
-    """One article of the library, or :class:`NotFound`."""
-    found = library().articles.get(article_id)
+def article(article_id: str, language: Language = DEFAULT_LANGUAGE) -> Article:
+    """One article of the library in ``language``, or :class:`NotFound`."""
+    found = library(language).articles.get(article_id)
     if found is None:
         raise NotFound("article")
     return found
@@ -79,15 +80,16 @@ class PatientArticles:
         return tuple(seen)
 
 
-def _articles_of(session: Session, patient: Patient) -> PatientArticles:
+def _articles_of(session: Session, patient: Patient, language: Language) -> PatientArticles:
+    lib = library(language)
     visits, _ = records.list_visits(session, patient.id)
     reading = None
     if visits:
         latest = visits[-1]
         assessment: dict[str, Any] = orjson.loads(latest.assessment_json)
         plan: dict[str, Any] = orjson.loads(latest.plan_json)
-        reading = for_patient(assessment, plan, library())
-    known = library().articles
+        reading = for_patient(assessment, plan, lib)
+    known = lib.articles
     # An article withdrawn from the library since it was sent is no longer shown.
     sent = tuple(SentArticle(known[row.article_id], row.sent_at, sender)
                  for row, sender in store.shares_of(session, patient.id)
@@ -96,24 +98,27 @@ def _articles_of(session: Session, patient: Patient) -> PatientArticles:
                            store.emails_of(session, patient.id))
 
 
-def of_patient(db: Database, who: Principal, patient_id: str) -> PatientArticles:
-    """The patient's articles, for the patient themself or a clinician of their care team."""
+def of_patient(db: Database, who: Principal, patient_id: str,
+               language: Language = DEFAULT_LANGUAGE) -> PatientArticles:
+    """The patient's articles, for the patient themself or a clinician of their care team,
+    in ``language``: the articles' titles and the treatments' names from that library."""
     with db.session() as session:
         patient = patients.visible(session, who, patient_id, "education.list")
-        found = _articles_of(session, patient)
+        found = _articles_of(session, patient, language)
         records.audit(session, who, "education.list", patient_id=patient_id)
     return found
 
 
-def own(db: Database, who: Principal) -> PatientArticles:
+def own(db: Database, who: Principal,
+        language: Language = DEFAULT_LANGUAGE) -> PatientArticles:
     """The signed-in patient's own articles."""
     if who.patient_id is None:
         raise NotFound("patient")
-    return of_patient(db, who, who.patient_id)
+    return of_patient(db, who, who.patient_id, language)
 
 
-def _chosen(article_ids: Sequence[str]) -> list[Article]:
-    known = library().articles
+def _chosen(article_ids: Sequence[str], language: Language = DEFAULT_LANGUAGE) -> list[Article]:
+    known = library(language).articles
     # Problems point at the list as given; a repeated id is then sent once.
     problems = [Problem(f"articles[{i}]", f"unknown article {a[:64]!r}")
                 for i, a in enumerate(article_ids) if a not in known]
@@ -127,15 +132,16 @@ def _chosen(article_ids: Sequence[str]) -> list[Article]:
     return [known[a] for a in ids]
 
 
-def printout(db: Database, who: Principal, patient_id: str,
-             article_ids: Sequence[str]) -> tuple[Patient, list[Article]]:
-    """The chosen articles for printing, for a clinician of the patient's care team."""
+def printout(db: Database, who: Principal, patient_id: str, article_ids: Sequence[str],
+             language: Language = DEFAULT_LANGUAGE) -> tuple[Patient, list[Article]]:
+    """The chosen articles for printing in ``language``, for a clinician of the patient's care
+    team."""
     with db.session() as session:
         patient = patients.visible(session, who, patient_id, "education.print")
         patients.refuse_patient_writes(session, who, patient_id, "education.print",
                                        "print articles for a patient")
         try:
-            chosen = _chosen(article_ids)
+            chosen = _chosen(article_ids, language)
         except Invalid:
             records.audit(session, who, "education.print", patient_id=patient_id,
                           outcome="invalid")

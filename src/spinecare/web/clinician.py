@@ -39,7 +39,7 @@ from spinecare.web.forms import (
     has_control,
     without_control,
 )
-from spinecare.web.i18n import N_, gettext_of
+from spinecare.web.i18n import N_, gettext_of, language_of
 from spinecare.web.pages import (
     SECURITY_HEADERS,
     WebError,
@@ -196,6 +196,7 @@ async def new_patient_page(request: Request, who: Clinician) -> Response:
 async def patient_page(request: Request, patient_id: str, who: Clinician, sent: str = "",
                        emailed: str = "") -> Response:
     db = db_of(request)
+    language = language_of(request)
 
     def work() -> dict[str, Any]:
         chart = patients.chart(db, who, patient_id)
@@ -214,13 +215,13 @@ async def patient_page(request: Request, patient_id: str, who: Clinician, sent: 
                                "score": _score_text(orjson.loads(r.score_json))}
                               for r in answered if r.instrument != "intake"],
                 "intake": _intake_view(intakes[-1]) if intakes else None,
-                "education": education.of_patient(db, who, patient_id)}
+                "education": education.of_patient(db, who, patient_id, language)}
 
     data = await run_in_threadpool(work)
     latest = data["visits"][-1] if data["visits"] else None
     return render(request, "patient.html", title=data["patient"].display_name, latest=latest,
                   review=_next_review(latest), now=now_utc(),
-                  library_articles=list(education.library().articles.values()),
+                  library_articles=list(education.library(language).articles.values()),
                   sent_count=ascii_int(sent) if sent else None, emailed=emailed == "1",
                   **data)
 

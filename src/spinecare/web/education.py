@@ -10,13 +10,15 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from spinecare.education import render_article
+from spinecare.education import Language, render_article
 from spinecare.education.patient import treatment_anchor
 from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
 from spinecare.service import education
 from spinecare.service.errors import Invalid, NotAuthenticated
 from spinecare.store.accounts import Principal
+from spinecare.vocabulary import LANGUAGES
+from spinecare.web.i18n import gettext_of, language_of
 from spinecare.web.pages import (
     WebError,
     check_csrf,
@@ -44,21 +46,24 @@ async def reader(request: Request) -> Principal:
 Reader = Annotated[Principal, Depends(reader)]
 
 
-def _rendered(article_id: str) -> dict[str, Any]:
-    found = education.article(article_id)
-    return render_article(found, education.library())
+def _rendered(article_id: str, language: Language) -> dict[str, Any]:
+    # The article in the page's language: its headings and treatment words come from the
+    # rendered document, so an article not yet translated is English throughout (and marked so).
+    found = education.article(article_id, language)
+    return render_article(found, education.library(language))
 
 
 @router.get("/articles")
 async def library_page(request: Request, who: Reader) -> Response:
-    lib = education.library()
-    return render(request, "articles.html", title="Read about your back and neck",
+    lib = education.library(language_of(request))
+    _ = gettext_of(request)
+    return render(request, "articles.html", title=_("Read about your back and neck"),
                   patient_page=True, articles=list(lib.articles.values()), library=lib)
 
 
 @router.get("/articles/{article_id}")
 async def article_page(request: Request, article_id: str, who: Reader) -> Response:
-    doc = await run_in_threadpool(_rendered, article_id)
+    doc = await run_in_threadpool(_rendered, article_id, language_of(request))
     return render(request, "article.html", title=doc["title"], patient_page=True, doc=doc,
                   anchor=treatment_anchor)
 
@@ -70,18 +75,29 @@ async def print_or_send(request: Request, patient_id: str, who: Clinician) -> Re
     check_csrf(request, form)
     chosen = [a for a in form.getlist("article") if isinstance(a, str)]
     db = db_of(request)
+    _ = gettext_of(request)
     if form.get("action") == "print":
+        # The printout is in the language the clinician chose for the patient (the box offers
+        # every language, the page's own first); an unknown one is the page's.
+        asked = form.get("language")
+        language = asked if isinstance(asked, str) and asked in LANGUAGES \
+            else language_of(request)
         try:
             p, articles = await run_in_threadpool(education.printout, db, who, patient_id,
-                                                  chosen)
+                                                  chosen, language)
         except Invalid:
-            raise WebError(422, "Choose the articles to print",
-                           "Tick at least one article on the patient's page.") from None
-        lib = education.library()
+            raise WebError(422, _("Choose the articles to print"),
+                           _("Tick at least one article on the patient's page.")) from None
+        lib = education.library(language)
         docs = [render_article(a, lib) for a in articles]
-        return render(request, "articles_print.html", title=f"Reading for {p.display_name}",
+        # The printout is the patient's document, so all of it is in their language.
+        request.state.language = language
+        _ = gettext_of(request)
+        return render(request, "articles_print.html",
+                      title=_("Reading for %(name)s") % {"name": p.display_name},
                       patient_page=True, patient=p, docs=docs, anchor=treatment_anchor,
                       clinic=settings_of(request).clinic)
+
     raw_email = form.get("email")
     email = raw_email if isinstance(raw_email, str) else None
     settings = settings_of(request)
@@ -91,7 +107,7 @@ async def print_or_send(request: Request, patient_id: str, who: Clinician) -> Re
                                    email_on=settings.smtp is not None))
     except Invalid as exc:
         messages = "; ".join(f"{pr.path}: {pr.message}" for pr in exc.problems)
-        raise WebError(422, "Please check the articles and the e-mail address",
+        raise WebError(422, _("Please check the articles and the e-mail address"),
                        messages + ".") from None
     if sent.emailed:
         wake(request)

@@ -34,13 +34,15 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from fastapi import Request
 
-from spinecare.vocabulary import LANGUAGES, Language
+from spinecare import vocabulary
+from spinecare.vocabulary import DEFAULT_LANGUAGE, LANGUAGES, Language
 
-DEFAULT_LANGUAGE: Language = "en"
 LANG_COOKIE = "spinecare_lang"
 LANG_PARAM = "lang"
-# Each language named in itself, for the switch in the page footer.
-LANGUAGE_NAMES: dict[str, str] = {"en": "English", "es": "Español"}
+# Each language named in itself, for the switch in the page footer: the vocabulary's names,
+# capitalised as the first word of a menu item is ("Español").
+LANGUAGE_NAMES: dict[str, str] = {code: name[:1].upper() + name[1:]
+                                  for code, name in vocabulary.LANGUAGE_NAMES.items()}
 
 
 def N_(message: str) -> str:
@@ -87,7 +89,7 @@ def accepted(header: str) -> list[str]:
 
 def _known(value: Any) -> Language | None:
     if isinstance(value, str) and value in LANGUAGES:
-        return value  # type: ignore[return-value]
+        return value
     return None
 
 

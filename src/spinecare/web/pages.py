@@ -116,6 +116,11 @@ class WebRedirect(Exception):  # control flow, not an error
         self.location = location
 
 
+# The states of an education e-mail (``store.education``), as the clinician reads them.
+EMAIL_STATUS = {"pending": N_("waiting to be sent"), "sent": N_("sent"),
+                "failed": N_("could not be sent")}
+
+
 def _lang_attribute(page: str, text: str) -> Markup:
     return Markup(f' lang="{text}"') if text != page else Markup("")
 
@@ -143,6 +148,10 @@ def environment(language: str = "en") -> Environment:
     env.globals["CSRF_FIELD"] = CSRF_FIELD
     env.globals["NOTHING_LIKELY"] = NOTHING_LIKELY
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    env.globals["EMAIL_STATUS"] = EMAIL_STATUS
+    # ``lang`` on a text in another language than the page's (an article not yet translated).
+    env.filters["lang_attr"] = lambda text_language: _lang_attribute(language,
+                                                                     str(text_language))
     # An exercise of a stored plan in this language, by the exercise's id, and a ``lang``
     # attribute for a text still in English (a screen reader then reads it as English).
     env.globals["exercise_text"] = lambda e, field: knowledge_text(

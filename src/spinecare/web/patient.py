@@ -104,7 +104,7 @@ async def my_home(request: Request, who: PatientUser) -> Response:
     data = await run_in_threadpool(_patient_records, db, who, "patient.read")
     advice = [_advice_view(a, request)
               for a in await run_in_threadpool(alerts.open_advice, db, who)]
-    reading = await run_in_threadpool(education.own, db, who)
+    reading = await run_in_threadpool(education.own, db, who, language_of(request))
     due, later = _due(data)
     intake_done = any(r.instrument == "intake" for r in data["responses"])
     programme = data["visits"][-1]["plan"].get("exercise_programme") if data["visits"] else None
@@ -284,7 +284,7 @@ async def exercises(request: Request, who: PatientUser) -> Response:
     # exercises stay paused (the home page hides the link, but the address still works).
     advice = [_advice_view(a, request)
               for a in await run_in_threadpool(alerts.open_advice, db, who)]
-    reading = await run_in_threadpool(education.own, db, who)
+    reading = await run_in_threadpool(education.own, db, who, language_of(request))
     return _exercise_page(request, data, advice=advice, reading=reading,
                           exercises_paused=any(a["stop"] for a in advice), **_calls(request))
 
