@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from spinecare.api.deps import DB, AppSettings, Caller
@@ -17,10 +17,12 @@ from spinecare.api.openapi import json_responses
 from spinecare.education import Article, render_article
 from spinecare.education.fhir import document_reference, sent_bundle
 from spinecare.education.patient import TreatmentReading
+from spinecare.http.language import preferred
 from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
 from spinecare.service import education
 from spinecare.service.education import PatientArticles
+from spinecare.vocabulary import DEFAULT_LANGUAGE, Language
 
 router = APIRouter(prefix="/api/v1", route_class=translating_route(from_service),
                    tags=["education"])
@@ -40,13 +42,31 @@ class SendIn(BaseModel):
 
 
 def _summary(a: Article) -> dict[str, Any]:
-    return {"id": a.id, "title": a.title, "kind": a.kind, "condition": a.condition,
+    return {"id": a.id, "title": a.title, "language": a.language, "kind": a.kind,
+            "condition": a.condition,
             "summary": a.summary, "reviewed": a.reviewed.isoformat(),
             "href": f"/api/v1/education/articles/{a.id}"}
 
 
-def _json(data: Any, media_type: str = "application/json") -> Response:
-    return JSONBytes(orjson.dumps(data), media_type=media_type)
+def _json(data: Any, media_type: str = "application/json",
+          language: str | None = None) -> Response:
+    response = JSONBytes(orjson.dumps(data), media_type=media_type)
+    if language is not None:
+        response.headers["Content-Language"] = language
+    return response
+
+
+def reader_language(
+    lang: Annotated[Language | None, Query(
+        description="the language of the articles' text; without it, the first language "
+                    "of Accept-Language that the library has, else English")] = None,
+    accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Language:
+    """``?lang=`` decides (an unknown one is a 422 naming ``lang``); then Accept-Language."""
+    return lang or preferred(accept_language) or DEFAULT_LANGUAGE
+
+
+ReaderLanguage = Annotated[Language, Depends(reader_language)]
 
 
 def _wants_fhir(format: str | None, accept: str | None) -> bool:
@@ -55,12 +75,14 @@ def _wants_fhir(format: str | None, accept: str | None) -> bool:
 
 
 @router.get("/education/articles", responses=json_responses(401, ok=(200, "the library")))
-def list_articles(who: Caller) -> Response:
-    """Every article of the library, in its reading order, with the library's version."""
-    lib = education.library()
+def list_articles(who: Caller, language: ReaderLanguage) -> Response:
+    """Every article of the library, in its reading order, with the library's version, in
+    the reader's language (each item's ``language`` says which: an article not yet translated
+    is English)."""
+    lib = education.library(language)
     items = [_summary(a) for a in lib.articles.values()]
     return _json({"items": items, "total": len(items), "version": lib.version,
-                  "standard": lib.standard})
+                  "standard": lib.standard, "language": language}, language=language)
 
 
 @router.get("/education/articles/{article_id}",
@@ -69,15 +91,17 @@ def list_articles(who: Caller) -> Response:
                                             "FHIR R4 DocumentReference",
                              "content": {"application/json": {"schema": {"type": "object"}},
                                          FHIR_JSON: {"schema": {"type": "object"}}}}})
-def get_article(article_id: str, who: Caller,
+def get_article(article_id: str, who: Caller, language: ReaderLanguage,
                 format: Literal["json", "fhir"] | None = None,
                 accept: Annotated[str | None, Header()] = None) -> Response:
-    """One article: its sections in reading order, its treatments with their grades from the
-    treatment knowledge, its sources and review date."""
-    doc = render_article(education.article(article_id), education.library())
+    """One article in the reader's language: its sections in reading order, its treatments
+    with their grades from the treatment knowledge, its sources and review date. ``language``
+    in the result (and the DocumentReference's) is the text's own: English for an article
+    not yet translated."""
+    doc = render_article(education.article(article_id, language), education.library(language))
     if _wants_fhir(format, accept):
-        return _json(document_reference(doc), FHIR_JSON)
-    return _json(doc)
+        return _json(document_reference(doc), FHIR_JSON, language=doc["language"])
+    return _json(doc, language=doc["language"])
 
 
 def _treatment(t: TreatmentReading) -> dict[str, Any]:
@@ -86,9 +110,10 @@ def _treatment(t: TreatmentReading) -> dict[str, Any]:
             "anchor": t.anchor if t.article else None}
 
 
-def patient_articles_json(found: PatientArticles) -> dict[str, Any]:
+def patient_articles_json(found: PatientArticles,
+                          language: Language = DEFAULT_LANGUAGE) -> dict[str, Any]:
     r = found.reading
-    lib = education.library()
+    lib = education.library(language)
     return {
         "patient_id": found.patient.id,
         "urgent": ({"article": r.urgent.article.id,
@@ -101,12 +126,13 @@ def patient_articles_json(found: PatientArticles) -> dict[str, Any]:
                   "sent_by": s.sent_by} for s in found.sent],
         "items": [_summary(lib.articles[a]) for a in found.article_ids()],
         "total": len(found.article_ids()),
+        "language": language,
     }
 
 
 @router.get("/patients/{patient_id}/education",
             responses=json_responses(401, 404, 422, ok=(200, "the patient's articles")))
-def get_patient_articles(patient_id: str, who: Caller, db: DB,
+def get_patient_articles(patient_id: str, who: Caller, db: DB, language: ReaderLanguage,
                          format: Literal["json", "fhir"] | None = None,
                          accept: Annotated[str | None, Header()] = None) -> Response:
     """The patient's own articles: the urgent-care advice that fits their latest assessment,
@@ -114,12 +140,12 @@ def get_patient_articles(patient_id: str, who: Caller, db: DB,
     where guidelines differ) and what their care team sent, then every article once. As FHIR
     (``?format=fhir`` or ``Accept: application/fhir+json``): the articles the care team sent,
     as a Bundle of Communications."""
-    found = education.of_patient(db, who, patient_id)
+    found = education.of_patient(db, who, patient_id, language)
     if _wants_fhir(format, accept):
         return _json(sent_bundle(found.patient.id, [
             (s.article.id, s.article.title, s.sent_at.isoformat(timespec="seconds") + "Z")
-            for s in found.sent]), FHIR_JSON)
-    return _json(patient_articles_json(found))
+            for s in found.sent]), FHIR_JSON, language=language)
+    return _json(patient_articles_json(found, language), language=language)
 
 
 @router.post("/patients/{patient_id}/education/send",

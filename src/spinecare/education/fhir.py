@@ -42,15 +42,19 @@ def _data(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def document_reference(doc: Mapping[str, Any], *, language: str = "en") -> dict[str, Any]:
+def document_reference(doc: Mapping[str, Any], *, language: str | None = None) -> dict[str, Any]:
     """The rendered article ``doc`` (:func:`spinecare.education.render_article`) as a
-    validated DocumentReference (a JSON-ready dict)."""
+    validated DocumentReference (a JSON-ready dict). Its ``language`` (the resource's and each
+    attachment's, BCP 47) is the article's own unless ``language`` says otherwise."""
     from fhir.resources.R4B.documentreference import DocumentReference
+
+    language = str(doc.get("language", "en")) if language is None else language
 
     reviewed = str(doc["reviewed"])
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "id": fhir_id(str(doc["id"])),
+        "language": language,
         "meta": {"tag": [{"system": LIBRARY_VERSION_SYSTEM,
                           "code": str(doc["versions"]["education"])}]},
         "identifier": [{"system": ARTICLE_SYSTEM, "value": str(doc["id"])}],

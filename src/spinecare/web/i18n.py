@@ -35,6 +35,7 @@ from babel.numbers import format_decimal, format_percent
 from fastapi import Request
 
 from spinecare import vocabulary
+from spinecare.http.language import accepted
 from spinecare.vocabulary import DEFAULT_LANGUAGE, LANGUAGES, Language
 
 LANG_COOKIE = "spinecare_lang"
@@ -65,26 +66,6 @@ def translations(language: str) -> gettext.NullTranslations:
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
     return gettext.GNUTranslations(buffer)
-
-
-def accepted(header: str) -> list[str]:
-    """The primary language tags of an ``Accept-Language`` header, most wanted first
-    (RFC 9110 section 12.5.4; ``q=0`` means "not this one")."""
-    ranked: list[tuple[float, int, str]] = []
-    for position, part in enumerate(header.split(",")[:32]):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        primary = tag.strip().split("-")[0].lower()
-        if primary and quality > 0:
-            ranked.append((-quality, position, primary))
-    return [tag for _, _, tag in sorted(ranked)]
 
 
 def _known(value: Any) -> Language | None:
