@@ -16,6 +16,7 @@ from fhir.resources.R4B.documentreference import DocumentReference
 from spinecare.education import load_library, render_article
 from spinecare.education.fhir import fhir_id
 from spinecare.education.render import render_text
+from spinecare.plan.knowledge import load_treatments
 from spinecare.service.education import deliver_due
 from spinecare.service.notifications import SmtpSettings
 from spinecare.store.db import Database
@@ -187,3 +188,69 @@ def test_the_sent_articles_as_fhir_are_communications_to_the_patient(
     r = client.get(f"/api/v1/patients/{world.other_patient_id}/education?format=fhir",
                    headers=bearer(world.patient))
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize("how", ["query", "accept"])
+def test_an_article_in_spanish_is_the_spanish_rendering_with_the_same_grades(
+        client: TestClient, world: World, how: str) -> None:
+    url = f"{ARTICLES}/lumbar_spinal_stenosis"
+    headers = bearer(world.patient)
+    if how == "query":
+        url += "?lang=es"
+    else:
+        headers["Accept-Language"] = "es-ES,es;q=0.9,en;q=0.5"
+    r = client.get(url, headers=headers)
+    assert r.status_code == 200 and r.headers["content-language"] == "es"
+    spanish, english = load_library(language="es"), load_library()
+    expected = render_article(spanish.articles["lumbar_spinal_stenosis"], spanish)
+    assert r.json() == orjson.loads(orjson.dumps(expected))
+    assert r.json()["language"] == "es"
+    assert r.json()["sections"][0]["heading"] == "Cuándo pedir ayuda enseguida"
+
+    def grades(doc: dict[str, object]) -> list[tuple[str, str, str]]:
+        return [(t["id"], t["evidence_grade"], t["recommendation"])
+                for s in doc["sections"] for t in s.get("treatments", ())]  # type: ignore
+
+    in_english = render_article(english.articles["lumbar_spinal_stenosis"], english)
+    assert grades(r.json()) == grades(in_english) != []
+
+
+def test_a_spanish_document_reference_says_its_language_and_carries_the_spanish_text(
+        client: TestClient, world: World) -> None:
+    r = client.get(f"{ARTICLES}/cauda_equina_syndrome?lang=es&format=fhir",
+                   headers=bearer(world.patient))
+    assert r.status_code == 200
+    resource = r.json()
+    DocumentReference.model_validate(resource)
+    assert resource["language"] == "es"
+    assert {c["attachment"]["language"] for c in resource["content"]} == {"es"}
+    lib = load_library(language="es")
+    doc = orjson.loads(orjson.dumps(render_article(lib.articles["cauda_equina_syndrome"], lib)))
+    text = base64.b64decode(resource["content"][0]["attachment"]["data"]).decode()
+    assert text == render_text(doc) and "FUENTES" in text
+    english = client.get(f"{ARTICLES}/cauda_equina_syndrome?format=fhir",
+                         headers=bearer(world.patient)).json()
+    assert english["language"] == "en"
+
+
+def test_the_library_and_the_patients_reading_in_spanish_name_treatments_in_spanish(
+        client: TestClient, world: World) -> None:
+    lib = load_library(language="es")
+    body = client.get(f"{ARTICLES}?lang=es", headers=bearer(world.patient)).json()
+    assert body["language"] == "es"
+    assert [a["title"] for a in body["items"]] == [a.title for a in lib.articles.values()]
+    body = client.get(f"/api/v1/patients/{world.patient_id}/education?lang=es",
+                      headers=bearer(world.patient)).json()
+    names = {t["treatment"]: t["name"] for t in body["treatments"]}
+    assert names["walking_programme"] == lib.treatment_words["walking_programme"].name
+    assert names["walking_programme"] != load_treatments().treatments["walking_programme"].name
+
+
+def test_an_unknown_language_is_refused_naming_lang_and_an_unknown_accept_falls_to_english(
+        client: TestClient, world: World) -> None:
+    r = client.get(f"{ARTICLES}/lumbar_spinal_stenosis?lang=fr", headers=bearer(world.owner))
+    assert r.status_code == 422
+    assert r.json()["problems"][0]["path"] == "lang"
+    r = client.get(f"{ARTICLES}/lumbar_spinal_stenosis",
+                   headers={**bearer(world.owner), "Accept-Language": "fr, de;q=0.5"})
+    assert r.status_code == 200 and r.json()["language"] == "en"

@@ -156,9 +156,12 @@ def for_patient(assessment: Mapping[str, Any], plan: Mapping[str, Any],
             if tid in seen or (stance != "differ" and tid in differ_ids):
                 continue
             seen.add(tid)
+            # The stored plan names the treatment in English; a library in another language
+            # has the treatment's own name in that language (the name its articles show).
+            words = library.treatment_words.get(tid)
+            name = words.name if words is not None else str(item.get("name") or tid)
             treatments.append(TreatmentReading(
-                tid, str(item.get("name") or tid), stance,
-                _article_for(tid, condition, conditions, library)))
+                tid, name, stance, _article_for(tid, condition, conditions, library)))
     urgent = UrgentAdvice(conditions[0].article, conditions[0].article.urgent) \
         if conditions else None
     return PatientReading(urgent, conditions, tuple(treatments))
