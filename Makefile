@@ -77,10 +77,12 @@ bench-worklist: $(STAMP)
 
 # The README's pictures of the worklist with an alert, the alert, and the patient's home after
 # an emergency, from the browser test that walks that path (tests never write to docs/ alone);
-# and an education article on a phone, from the education browser test.
+# and an education article on a phone, in English and in Spanish, from the education browser
+# tests.
 screenshots: $(STAMP) chromium $(AXE)
 	SPINECARE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -p no:cacheprovider -q \
-	  tests/web/test_alerts_browser.py tests/web/test_education_browser.py
+	  tests/web/test_alerts_browser.py tests/web/test_education_browser.py \
+	  tests/web/test_education_es_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info
