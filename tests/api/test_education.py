@@ -254,3 +254,37 @@ def test_an_unknown_language_is_refused_naming_lang_and_an_unknown_accept_falls_
     r = client.get(f"{ARTICLES}/lumbar_spinal_stenosis",
                    headers={**bearer(world.owner), "Accept-Language": "fr, de;q=0.5"})
     assert r.status_code == 200 and r.json()["language"] == "en"
+
+
+def test_a_patient_whose_account_reads_spanish_is_told_by_email_in_spanish(
+        client: TestClient, world: World, db: Database) -> None:
+    from spinecare.service import education
+    from spinecare.store import accounts
+    from spinecare.store.accounts import principal_of
+    from spinecare.store.models import User
+
+    with db.session() as session:
+        owner = session.query(User).filter(User.username.like("owner-%")).first()
+        patient = session.query(User).filter(User.patient_id == world.patient_id).first()
+        assert owner is not None and patient is not None
+        who = principal_of(owner)
+        accounts.set_language(session, patient.id, "es")
+    try:
+        with smtp_server() as (inbox, port):
+            smtp = SmtpSettings(host="127.0.0.1", port=port, from_address="clinic@example.org",
+                                starttls=False, timeout=5)
+            deliver_due(db, smtp, "http://clinic.example", utcnow())
+            inbox.messages.clear()
+            education.send(db, who, world.patient_id,
+                           ["cauda_equina_syndrome", "living_with_stenosis"],
+                           "paciente@example.org", email_on=True)
+            assert deliver_due(db, smtp, "http://clinic.example", utcnow()).sent == 1
+    finally:
+        with db.session() as session:
+            accounts.set_language(session, patient.id, None)
+    (message,) = inbox.messages
+    assert message["Subject"] == "spinecare: su equipo de atención le ha enviado algo para leer"
+    assert message["Content-Language"] == "es"
+    body = message.get_content()
+    assert "2 artículos" in body and "http://clinic.example/my" in body
+    assert "urgencias" in body and "cauda" not in body.lower()

@@ -15,7 +15,7 @@ little as can still prompt action: that there is something to read, and where, b
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -37,6 +37,7 @@ from spinecare.store import records
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
 from spinecare.store.models import EducationEmail, Patient
+from spinecare.vocabulary import LANGUAGES
 
 #: The most articles one printout or one sending may hold: a reading pack, not the library.
 MAX_ARTICLES = 20
@@ -198,23 +199,53 @@ def send(db: Database, who: Principal, patient_id: str, article_ids: Sequence[st
 # --- e-mail ------------------------------------------------------------------------------------
 
 
-def message(row: EducationEmail, sender: str, public_url: str) -> EmailMessage:
+# The e-mail's words in every language of the pages. The e-mail is written by the mail worker,
+# below the web pages and their catalogue, so its few sentences live here, one set per language;
+# the urgent-care sentence says what the pages' urgent advice says.
+_EMAIL_TEXT: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "subject": "spinecare: your care team sent you something to read",
+        "one": "an article",
+        "many": "{count} articles",
+        "body": "Your care team has sent you {what} to read about your care.\n\n"
+                "You can read them on your spinecare home page: {home}\n\n"
+                "If your sign-in has ended, ask your clinic for a new invitation link.\n\n"
+                "If you have new trouble passing urine or controlling your bladder or bowels, "
+                "numbness between your legs or around your bottom, or leg weakness that is "
+                "quickly getting worse, do not wait: go to an emergency department or call your "
+                "emergency number now.\n",
+    },
+    "es": {
+        "subject": "spinecare: su equipo de atención le ha enviado algo para leer",
+        "one": "un artículo",
+        "many": "{count} artículos",
+        "body": "Su equipo de atención le ha enviado {what} para leer sobre su atención.\n\n"
+                "Puede leerlos en su página de inicio de spinecare: {home}\n\n"
+                "Si ya no puede entrar, pida a su clínica un nuevo enlace de invitación.\n\n"
+                "Si nota algo nuevo de esto, no espere: vaya ahora a urgencias de un hospital o "
+                "llame a su número de emergencias. Le cuesta orinar o controlar la orina o las "
+                "heces. Nota la piel dormida entre las piernas o alrededor del ano. Tiene las "
+                "piernas débiles y van a peor deprisa.\n",
+    },
+}
+assert set(_EMAIL_TEXT) == set(LANGUAGES)  # a new language needs its e-mail first
+
+
+def message(row: EducationEmail, sender: str, public_url: str,
+            language: str | None = None) -> EmailMessage:
     """The e-mail telling a patient there is something to read; it names no article and no
-    condition (e-mail is not a secure channel, and it is read on lock screens)."""
+    condition (e-mail is not a secure channel, and it is read on lock screens). Written in
+    ``language`` (the patient's account's page language), else English."""
+    words = _EMAIL_TEXT.get(language or DEFAULT_LANGUAGE, _EMAIL_TEXT[DEFAULT_LANGUAGE])
     msg = EmailMessage()
-    msg["Subject"] = "spinecare: your care team sent you something to read"
+    msg["Subject"] = words["subject"]
     msg["From"] = sender
     msg["To"] = row.address
     msg["Message-ID"] = make_msgid(domain="spinecare.invalid")
-    what = "an article" if row.articles == 1 else f"{row.articles} articles"
-    msg.set_content(
-        f"Your care team has sent you {what} to read about your care.\n\n"
-        f"You can read them on your spinecare home page: {public_url.rstrip('/')}/my\n\n"
-        "If your sign-in has ended, ask your clinic for a new invitation link.\n\n"
-        "If you have new trouble passing urine or controlling your bladder or bowels, "
-        "numbness between your legs or around your bottom, or leg weakness that is quickly "
-        "getting worse, do not wait: go to an emergency department or call your emergency "
-        "number now.\n")
+    what = words["one"] if row.articles == 1 else words["many"].format(count=row.articles)
+    msg.set_content(words["body"].format(what=what, home=f"{public_url.rstrip('/')}/my"))
+    if language in _EMAIL_TEXT:
+        msg["Content-Language"] = language
     return msg
 
 
@@ -227,7 +258,9 @@ def deliver_due(db: Database, smtp: SmtpSettings, public_url: str, now: datetime
             row = store.claim_email(session, now, LEASE)
             if row is None:
                 break
-            email_id, msg = row.id, message(row, smtp.from_address, public_url)
+            email_id = row.id
+            msg = message(row, smtp.from_address, public_url,
+                          store.language_of(session, row.patient_id))
         error: str | None = None
         try:
             _send(smtp, msg)

@@ -37,6 +37,11 @@ def address_of(session: Session, patient_id: str) -> str | None:
     return row.email if row else None
 
 
+def language_of(session: Session, patient_id: str) -> str | None:
+    """The page language the patient's own account chose, if it has one."""
+    return session.scalar(select(User.language).where(User.patient_id == patient_id))
+
+
 def set_address(session: Session, patient_id: str, email: str | None) -> None:
     row = session.get(PatientAddress, patient_id)
     if email is None:
