@@ -159,3 +159,51 @@ def test_another_clinician_cannot_print_or_send_for_the_patient(
                            data={"csrf_token": csrf_of(page.text), "action": action,
                                  "article": ["lumbar_spinal_stenosis"]})
             assert r.status_code == 404
+
+
+def test_the_library_and_a_missing_article_read_in_spanish(doc: TestClient) -> None:
+    spanish = load_library(language="es")
+    page = doc.get("/articles?lang=es").text
+    assert "<h1>Lea sobre su espalda y su cuello</h1>" in page
+    titles = re.findall(r'<a href="/articles/[a-z_]+">([^<]+)</a>', page)
+    assert titles == [a.title for a in spanish.articles.values()]
+    r = doc.get("/articles/no_such_article?lang=es")
+    assert r.status_code == 404 and "No se encontró el artículo" in r.text
+    doc.get("/articles?lang=en")  # the cookie back to English for the other tests
+
+
+def test_the_spanish_reading_list_names_the_plans_treatments_in_spanish(
+        built: tuple[FastAPI, Database], world: dict[str, str | int], doc: TestClient) -> None:
+    spanish = load_library(language="es")
+    walking = spanish.treatment_words["walking_programme"].name
+    with invited(built[0], doc, str(world["lss"])) as patient:
+        home = patient.get("/my?lang=es").text
+        exercises = patient.get("/my/exercises").text
+    reading = home[home.index('id="reading"'):]
+    assert "Lea sobre su atención" in reading and "Su plan de tratamiento" in reading
+    assert ('href="/articles/lumbar_spinal_stenosis#treatment-walking_programme">'
+            f"Por qué le sugerimos: {walking}") in reading
+    assert spanish.articles["lumbar_spinal_stenosis"].title in reading
+    assert "Why we suggest" not in reading
+    assert f"Por qué le sugerimos: {walking}" in exercises
+
+
+def test_the_clinician_prints_in_the_language_chosen_for_the_patient(
+        doc: TestClient, world: dict[str, str | int]) -> None:
+    page = doc.get(f"/patients/{world['lss']}").text
+    # On an English page the box offers every language, English chosen.
+    assert '<option value="en" lang="en" selected>English</option>' in page
+    assert '<option value="es" lang="es">Español</option>' in page
+    r = doc.post(f"/patients/{world['lss']}/articles",
+                 data={"csrf_token": csrf_of(page), "action": "print", "language": "es",
+                       "article": ["lumbar_spinal_stenosis"]})
+    assert r.status_code == 200
+    assert '<html lang="es"' in r.text
+    assert "Lectura para Margaret Hughes" in r.text
+    assert load_library(language="es").articles["lumbar_spinal_stenosis"].title in r.text
+    assert "Cuándo pedir ayuda enseguida" in r.text and "No son un diagnóstico" in r.text
+    # An unknown language is the page's own.
+    r = doc.post(f"/patients/{world['lss']}/articles",
+                 data={"csrf_token": csrf_of(page), "action": "print", "language": "xx",
+                       "article": ["lumbar_spinal_stenosis"]})
+    assert r.status_code == 200 and "Reading for Margaret Hughes" in r.text
