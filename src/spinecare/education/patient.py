@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from spinecare.education.library import Article, EducationLibrary, Section
+from spinecare.education.render import SECTION_HEADINGS_BY_LANGUAGE
 from spinecare.reasoning.knowledge import default_knowledge
 
 __all__ = [
@@ -73,6 +74,11 @@ class UrgentAdvice:
 
     article: Article
     section: Section
+
+    @property
+    def heading(self) -> str:
+        """The section's heading in the article's own language, as its page shows it."""
+        return SECTION_HEADINGS_BY_LANGUAGE[self.article.language]["urgent"]
 
 
 @dataclass(frozen=True, slots=True)
