@@ -207,3 +207,19 @@ def test_the_clinician_prints_in_the_language_chosen_for_the_patient(
                  data={"csrf_token": csrf_of(page), "action": "print", "language": "xx",
                        "article": ["lumbar_spinal_stenosis"]})
     assert r.status_code == 200 and "Reading for Margaret Hughes" in r.text
+
+
+def test_the_print_box_chooses_the_language_the_patients_account_reads(
+        built: tuple[FastAPI, Database], world: dict[str, str | int], doc: TestClient) -> None:
+    from spinecare.store import accounts
+    from spinecare.store.models import User
+
+    _, db = built
+    with invited(built[0], doc, str(world["new"])):
+        pass
+    with db.session() as session:
+        user = session.scalars(select(User).where(User.patient_id == world["new"])).one()
+        accounts.set_language(session, user.id, "es")
+    page = doc.get(f"/patients/{world['new']}").text
+    assert '<option value="es" lang="es" selected>Español</option>' in page
+    assert '<option value="en" lang="en">English</option>' in page

@@ -72,6 +72,8 @@ class PatientArticles:
     sent: tuple[SentArticle, ...]
     address: str | None
     emails: Sequence[EducationEmail]
+    #: The page language the patient's own account chose (their printouts and e-mails).
+    language: str | None = None
 
     def article_ids(self) -> tuple[str, ...]:
         """Every article of the patient, each once: their reading's, then the ones sent."""
@@ -96,7 +98,8 @@ def _articles_of(session: Session, patient: Patient, language: Language) -> Pati
                  for row, sender in store.shares_of(session, patient.id)
                  if row.article_id in known)
     return PatientArticles(patient, reading, sent, store.address_of(session, patient.id),
-                           store.emails_of(session, patient.id))
+                           store.emails_of(session, patient.id),
+                           store.language_of(session, patient.id))
 
 
 def of_patient(db: Database, who: Principal, patient_id: str,

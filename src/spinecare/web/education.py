@@ -77,8 +77,9 @@ async def print_or_send(request: Request, patient_id: str, who: Clinician) -> Re
     db = db_of(request)
     _ = gettext_of(request)
     if form.get("action") == "print":
-        # The printout is in the language the clinician chose for the patient (the box offers
-        # every language, the page's own first); an unknown one is the page's.
+        # The printout is in the language the clinician chose for the patient (the box
+        # offers every language, the patient's account's own chosen); an unknown one is the
+        # page's.
         asked = form.get("language")
         language = asked if isinstance(asked, str) and asked in LANGUAGES \
             else language_of(request)
@@ -97,7 +98,6 @@ async def print_or_send(request: Request, patient_id: str, who: Clinician) -> Re
                       title=_("Reading for %(name)s") % {"name": p.display_name},
                       patient_page=True, patient=p, docs=docs, anchor=treatment_anchor,
                       clinic=settings_of(request).clinic)
-
     raw_email = form.get("email")
     email = raw_email if isinstance(raw_email, str) else None
     settings = settings_of(request)
