@@ -223,3 +223,12 @@ def test_the_print_box_chooses_the_language_the_patients_account_reads(
     page = doc.get(f"/patients/{world['new']}").text
     assert '<option value="es" lang="es" selected>Español</option>' in page
     assert '<option value="en" lang="en">English</option>' in page
+
+
+def test_signing_in_to_read_is_asked_in_the_readers_language(
+        built: tuple[FastAPI, Database]) -> None:
+    with TestClient(built[0]) as anonymous:
+        r = anonymous.get("/articles/lumbar_spinal_stenosis",
+                          headers={"Accept-Language": "es-ES,es;q=0.9"})
+    assert r.status_code == 401 and "Entre en su cuenta para leer los artículos." in r.text
+    assert "Traceback" not in r.text

@@ -15,10 +15,10 @@ from spinecare.education.patient import treatment_anchor
 from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
 from spinecare.service import education
-from spinecare.service.errors import Invalid, NotAuthenticated
+from spinecare.service.errors import Invalid
 from spinecare.store.accounts import Principal
 from spinecare.vocabulary import LANGUAGES
-from spinecare.web.i18n import gettext_of, language_of
+from spinecare.web.i18n import N_, gettext_of, language_of
 from spinecare.web.pages import (
     WebError,
     check_csrf,
@@ -39,7 +39,8 @@ async def reader(request: Request) -> Principal:
     """Anyone signed in: a patient reads their articles, a clinician what they hand out."""
     who = await signed_in(request)
     if who is None:
-        raise from_service(NotAuthenticated("Please sign in to read the articles"))
+        raise WebError(401, N_("Please sign in again"),
+                       N_("Please sign in to read the articles."))
     return who
 
 
@@ -75,7 +76,6 @@ async def print_or_send(request: Request, patient_id: str, who: Clinician) -> Re
     check_csrf(request, form)
     chosen = [a for a in form.getlist("article") if isinstance(a, str)]
     db = db_of(request)
-    _ = gettext_of(request)
     if form.get("action") == "print":
         # The printout is in the language the clinician chose for the patient (the box
         # offers every language, the patient's account's own chosen); an unknown one is the
@@ -87,8 +87,8 @@ async def print_or_send(request: Request, patient_id: str, who: Clinician) -> Re
             p, articles = await run_in_threadpool(education.printout, db, who, patient_id,
                                                   chosen, language)
         except Invalid:
-            raise WebError(422, _("Choose the articles to print"),
-                           _("Tick at least one article on the patient's page.")) from None
+            raise WebError(422, N_("Choose the articles to print"),
+                           N_("Tick at least one article on the patient's page.")) from None
         lib = education.library(language)
         docs = [render_article(a, lib) for a in articles]
         # The printout is the patient's document, so all of it is in their language.
@@ -107,7 +107,7 @@ async def print_or_send(request: Request, patient_id: str, who: Clinician) -> Re
                                    email_on=settings.smtp is not None))
     except Invalid as exc:
         messages = "; ".join(f"{pr.path}: {pr.message}" for pr in exc.problems)
-        raise WebError(422, _("Please check the articles and the e-mail address"),
+        raise WebError(422, N_("Please check the articles and the e-mail address"),
                        messages + ".") from None
     if sent.emailed:
         wake(request)
