@@ -27,6 +27,7 @@ rule.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -314,15 +315,44 @@ class Plan:
     #: the input columns the knowledge reads
     inputs: tuple[str, ...]
 
+    def referenced(self, expression: str) -> set[str]:
+        """The column names an expression of this plan reads (its quoted identifiers)."""
+        q = re.escape(self.dialect.quote_char)
+        return {m.replace(self.dialect.quote_char * 2, self.dialect.quote_char)
+                for m in re.findall(f"{q}((?:[^{q}]|{q}{q})*){q}", expression)}
+
+    def layout(self) -> list[list[str]]:
+        """For each stage, the columns of the stages before it that it keeps: only those a
+        later stage or an output reads (carrying every input list through every stage would
+        copy it each time)."""
+        needed: set[str] = set()
+        for _, e in self.outputs:
+            needed |= self.referenced(e)
+        after: list[set[str]] = []
+        for stage in reversed(self.stages):
+            after.append(set(needed))
+            for _, e in stage:
+                needed |= self.referenced(e)
+            needed -= {n for n, _ in stage}
+        after.reverse()
+        available = [CASE_ID, *self.inputs]
+        kept = []
+        for stage, later in zip(self.stages, after, strict=True):
+            keep = [c for c in available if c in later]
+            kept.append(keep)
+            available = keep + [n for n, _ in stage]
+        return kept
+
     def sql(self, source: str) -> str:
         """One query from the relation ``source`` (with ``case_id`` and the input columns) to
         the output columns."""
         q = self.dialect.quote
         cols = ", ".join(q(c) for c in (CASE_ID, *self.inputs))
         query = f"SELECT {cols} FROM {source}"
-        for i, stage in enumerate(self.stages):
-            exprs = ",\n  ".join(f"{e} AS {q(name)}" for name, e in stage)
-            query = f"SELECT *,\n  {exprs}\nFROM ({query}) AS s{i}"
+        for i, (stage, keep) in enumerate(zip(self.stages, self.layout(), strict=True)):
+            exprs = ",\n  ".join([*(q(c) for c in keep),
+                                   *(f"{e} AS {q(name)}" for name, e in stage)])
+            query = f"SELECT\n  {exprs}\nFROM ({query}) AS s{i}"
         outs = ",\n  ".join(f"{e} AS {q(name)}" for name, e in self.outputs)
         return f"SELECT\n  {outs}\nFROM ({query}) AS s"
 

@@ -284,8 +284,9 @@ class SparkEngine:
             else:
                 cols.append(F.expr(f"CAST(NULL AS {t})").alias(name))
         df = df.select(*cols)
-        for stage in self.plan.stages:
-            df = df.select("*", *(F.expr(e).alias(n) for n, e in stage))
+        for stage, keep in zip(self.plan.stages, self.plan.layout(), strict=True):
+            df = df.select(*(F.col(SPARK.quote(c)) for c in (*carry, *keep)),
+                           *(F.expr(e).alias(n) for n, e in stage))
         return df.select(*(F.col(SPARK.quote(c)) for c in carry),
                          *(F.expr(e).alias(n) for n, e in self.plan.outputs))
 
