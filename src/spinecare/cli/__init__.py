@@ -10,6 +10,7 @@ One module per command family, each adding its subcommands to the parser through
     audit verify                :mod:`spinecare.cli.audit`
     knowledge coverage          :mod:`spinecare.cli.knowledge`
     explain                     :mod:`spinecare.cli.explain`
+    screen                      :mod:`spinecare.cli.screen`
 
 and :mod:`spinecare.cli.io` for what they share: reading a file or standard input, writing JSON
 and text, and reporting bad input.
@@ -29,7 +30,17 @@ import os
 import sys
 
 from spinecare import __version__
-from spinecare.cli import assess, audit, db, explain, instruments, knowledge, plan, serve
+from spinecare.cli import (
+    assess,
+    audit,
+    db,
+    explain,
+    instruments,
+    knowledge,
+    plan,
+    screen,
+    serve,
+)
 from spinecare.cli.io import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, InvalidInput, report
 from spinecare.errors import SpinecareError
 
@@ -52,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.register(sub)
     audit.register(sub)
     knowledge.register(sub)
+    screen.register(sub)
     return parser
 
 
