@@ -120,7 +120,10 @@ def _screen(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.engine == "spark" and args.master:
         options["master"] = args.master
-    engine = get_engine(args.engine, **options)
+    try:
+        engine = get_engine(args.engine, **options)
+    except (ValueError, ImportError) as exc:
+        raise InvalidInput([f"--engine {args.engine}: not available here ({exc})"]) from None
     summary = Summary()
     summary.open(Path(args.worklists) if args.worklists else None)
     ok = False

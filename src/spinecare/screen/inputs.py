@@ -303,7 +303,8 @@ def _care_columns(table: pa.Table, path: str, first: int) -> pa.Table:
 
 
 def _csv_bool(arr: pa.Array, name: str, first: int, path: str) -> pa.Array:
-    bad = pc.fill_null(pc.invert(pc.is_in(arr, value_set=pa.array(_TRUE + _FALSE))), False)
+    bad = pc.fill_null(pc.and_(arr.is_valid(), pc.invert(
+        pc.is_in(arr, value_set=pa.array(_TRUE + _FALSE)))), False)
     if pc.any(bad).as_py():
         index = pc.index(bad, True).as_py()
         raise BadInput([f"{path}: {name} (row {first + index}): must be true or false, "
@@ -378,7 +379,7 @@ def _convert_column(arr: pa.Array, spec: Spec) -> tuple[pa.Array, list[tuple[int
         what = "a number"
     else:
         return arr, []
-    bad_mask = pc.fill_null(pc.invert(ok), False)
+    bad_mask = pc.fill_null(pc.and_(arr.is_valid(), pc.invert(ok)), False)
     bad_list: list[tuple[int, str]] = []
     if pc.any(bad_mask).as_py():
         indices = pc.indices_nonzero(bad_mask).to_pylist()

@@ -254,15 +254,21 @@ class Summary:
 # --- the HTML report ---------------------------------------------------------------------
 
 
-def _svg(figure: Any) -> str:
-    """A matplotlib figure as inline SVG (no script, no external reference)."""
+def _svg(figure: Any, prefix: str, title: str) -> str:
+    """A matplotlib figure as inline SVG: text as text, no metadata, no script or external
+    reference, its ids prefixed so that two charts on one page keep distinct ids."""
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": prefix}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight",
+                       metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
     plt.close(figure)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    text = text[text.index("<svg"):]
+    text = (text.replace('id="', f'id="{prefix}-').replace("url(#", f"url(#{prefix}-")
+            .replace('href="#', f'href="#{prefix}-'))
+    return text.replace("<svg ", f'<svg role="img" aria-label="{_e(title)}" ', 1)
 
 
 def triage_chart(summary: Summary) -> str:
@@ -284,7 +290,7 @@ def triage_chart(summary: Summary) -> str:
     ax.set_title("Patients by triage level")
     ax.spines[["top", "right"]].set_visible(False)
     ax.margins(x=0.15)
-    return _svg(fig)
+    return _svg(fig, "triage", "Bar chart: patients by triage level")
 
 
 def condition_chart(summary: Summary) -> str:
@@ -306,7 +312,8 @@ def condition_chart(summary: Summary) -> str:
     ax.set_title("Possible conditions: patients with a high or moderate likelihood")
     ax.legend(loc="lower right", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig)
+    return _svg(fig, "conditions", "Bar chart: patients with each possible condition at a high "
+                "or moderate likelihood")
 
 
 def _e(value: Any) -> str:
