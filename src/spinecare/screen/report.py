@@ -435,6 +435,7 @@ caption { text-align: left; font-weight: 600; padding: .25rem 0; }
 th, td { border-bottom: 1px solid #ccc; padding: .3rem .5rem; text-align: left;
          vertical-align: top; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
+#triage-counts, #condition-counts { width: auto; min-width: 28rem; }
 .triage.emergency { color: #8b0000; font-weight: 700; }
 .triage.urgent { color: #8a3b00; font-weight: 600; }
 .chart svg { max-width: 100%; height: auto; }
