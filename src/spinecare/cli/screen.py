@@ -124,16 +124,21 @@ def _screen(args: argparse.Namespace) -> int:
         engine = get_engine(args.engine, **options)
     except (ValueError, ImportError) as exc:
         raise InvalidInput([f"--engine {args.engine}: not available here ({exc})"]) from None
-    summary = Summary()
-    summary.open(Path(args.worklists) if args.worklists else None)
+    wanted = bool(args.report or args.worklists)
+    summary = Summary() if wanted else None
+    if summary is not None:
+        summary.open(Path(args.worklists) if args.worklists else None)
+    fast = args.engine != "python" and not args.skip_invalid and source.format in (
+        "parquet", "csv")
     ok = False
     try:
-        with _progress(source) as progress:
-            if args.engine == "spark" and not args.skip_invalid and source.format in (
-                    "parquet", "csv"):
+        with _progress(source) as (progress, phase):
+            if fast:
                 result = screen_with_engine_file(source, engine, out, summary=summary,
-                                                 progress=progress)
+                                                 progress=progress, phase=phase)
             else:
+                if phase is not None:
+                    phase("screening", source.total_rows())
                 result = screen_batches(source, engine, out, summary=summary,
                                         rejected_to=rejected, progress=progress)
         ok = True
@@ -143,8 +148,10 @@ def _screen(args: argparse.Namespace) -> int:
         report(["spinecare screen: stopped (SIGTERM); no output was written"])
         return EXIT_SIGTERM
     finally:
-        summary.close(ok)
-    if args.report:
+        if summary is not None:
+            summary.close(ok)
+    if args.report and summary is not None:
+        summary.rejected = result.rejected
         write_html(args.report, render_html(
             summary, source=args.input, engine=engine.name,
             knowledge_version=summary.knowledge.version, software_version=__version__))
@@ -157,16 +164,18 @@ def _screen(args: argparse.Namespace) -> int:
 
 
 class _progress:
-    """A progress bar on standard error when it is a terminal; nothing otherwise (a log file
-    or a pipe gets only the closing line)."""
+    """A progress bar on standard error when it is a terminal (one line per phase: checking,
+    screening, summarising); nothing otherwise (a log file or a pipe gets only the closing
+    line)."""
 
     def __init__(self, source: Any):
         self.source = source
         self.bar: Any = None
+        self.task: Any = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> tuple[Any, Any]:
         if not sys.stderr.isatty():
-            return None
+            return None, None
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -177,13 +186,22 @@ class _progress:
             TimeRemainingColumn,
         )
 
-        total = self.source.total_rows()
-        self.bar = Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("rows"), TimeElapsedColumn(), TimeRemainingColumn(),
-                            console=Console(file=sys.stderr), transient=True)
+        self.bar = Progress(TextColumn("{task.description:<22}"), BarColumn(),
+                            MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(),
+                            TimeRemainingColumn(), console=Console(file=sys.stderr),
+                            transient=True)
         self.bar.__enter__()
-        task = self.bar.add_task("screen", total=total)
-        return lambda done: self.bar.update(task, completed=done)
+        return self.advance, self.phase
+
+    def phase(self, name: str, total: int | None) -> None:
+        if self.task is not None:  # the phase before is complete
+            before = next(t for t in self.bar.tasks if t.id == self.task)
+            end = before.total if before.total is not None else before.completed
+            self.bar.update(self.task, total=end, completed=end)
+        self.task = self.bar.add_task(name, total=total)
+
+    def advance(self, done: int) -> None:
+        self.bar.update(self.task, completed=done)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

@@ -2,12 +2,14 @@
 
 Two ways through, the same output:
 
-- **batches** (every engine, every input): each batch of the input is checked
-  (:class:`~spinecare.screen.inputs.Input`), screened by ``engine.screen_table`` and appended to
-  the output; memory holds one batch (and the worklists' first rows), whatever the input's size;
-- **the engine's own file path** (``--engine spark`` on a Parquet or CSV file): the input is
-  checked first, batch by batch, then Spark reads it and writes the output itself
-  (``engine.screen_file``), so the work runs where Spark runs, a cluster included.
+- **the engine's own file path** (DuckDB or Spark on a Parquet or CSV file, the usual case):
+  the input is checked first, batch by batch, then the engine reads it and writes the output
+  itself in one query or plan (``engine.screen_file``), streaming with bounded memory, where
+  the engine runs (a Spark cluster included);
+- **batches** (the python engine, JSON Lines, ``--skip-invalid``): each batch of the input is
+  checked (:class:`~spinecare.screen.inputs.Input`), its bad rows set aside, screened by
+  ``engine.screen_table`` and appended to the output; memory holds one batch (and the
+  worklists' first rows), whatever the input's size.
 
 Either way the output is complete or absent (:mod:`spinecare.screen.atomic`).
 """
@@ -31,6 +33,9 @@ from spinecare.screen.output import output_schema
 from spinecare.screen.report import Summary
 
 Progress = Callable[[int], None]
+"""Told the rows done so far in the current phase."""
+Phase = Callable[[str, "int | None"], None]
+"""Told when a phase starts: its name and its total of rows, when known."""
 
 
 @dataclass
@@ -62,14 +67,14 @@ def with_row_ids(batch: InputBatch) -> pa.Table:
     return table.add_column(0, CASE_ID, generated)
 
 
-def screen_batches(source: Input, engine: ScreenEngine, out: Path, *, summary: Summary,
+def screen_batches(source: Input, engine: ScreenEngine, out: Path, *, summary: Summary | None,
                    rejected_to: Path | None = None, progress: Progress | None = None,
                    schema: pa.Schema | None = None) -> Result:
     """Screen ``source`` batch by batch into ``out``."""
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
-    schema = schema or output_schema(summary.knowledge.conditions)
+    schema = schema or getattr(engine, "schema", None) or output_schema()
     rows = rejected = read = 0
     with terminate_as_exception(), atomic_file(out) as fh:
         side = atomic_file(rejected_to) if rejected_to is not None else None
@@ -87,7 +92,8 @@ def screen_batches(source: Input, engine: ScreenEngine, out: Path, *, summary: S
                         if result.schema != schema:
                             result = result.cast(schema)
                         writer.write_table(result)
-                        summary.add(result, batch.care)
+                        if summary is not None:
+                            summary.add(result, batch.care)
                         rows += result.num_rows
                     if progress is not None:
                         progress(read)
@@ -99,39 +105,69 @@ def screen_batches(source: Input, engine: ScreenEngine, out: Path, *, summary: S
                 else:
                     error = RuntimeError("screen stopped")
                     side.__exit__(RuntimeError, error, None)
-    summary.rejected = rejected
+    if summary is not None:
+        summary.rejected = rejected
     return Result(rows, rejected, time.perf_counter() - started)
 
 
 def screen_with_engine_file(source: Input, engine: ScreenEngine, out: Path, *,
-                            summary: Summary, progress: Progress | None = None) -> Result:
-    """Check ``source`` batch by batch, then let the engine read it and write ``out`` itself
-    (Spark); the summary is then taken from the output, with the input's care columns."""
+                            summary: Summary | None, progress: Progress | None = None,
+                            phase: Phase | None = None) -> Result:
+    """Check ``source`` batch by batch, then let the engine read it and write ``out`` itself,
+    in one query or plan (DuckDB, Spark): the fast path, with no batch boundaries in the
+    screen. The summary is then taken from the output, with the input's care columns.
+
+    The engine runs in a helper thread so that Ctrl-C and SIGTERM reach this one at once: the
+    temporary output is removed and the process ends without waiting for the query."""
+    import threading
+
+    import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
     care: list[pa.Table] = []
     read = 0
+    if phase is not None:
+        phase("checking", source.total_rows())
     for batch in source.batches():  # raises BadInput on the first problem
         read += batch.rows_read
         care.append(batch.care)
         if progress is not None:
-            progress(read // 2)
+            progress(read)
     fmt: Any = source.format
     with terminate_as_exception(), atomic_path(out) as temp:
-        rows = engine.screen_file(source.path, fmt, temp,
-                                  progress=None if progress is None else
-                                  (lambda done: progress(read // 2 + done // 2)))
-        dataset = pq.ParquetDataset(str(temp))
-        care_table = pa.concat_tables(care) if care else CARE_SCHEMA.empty_table()
-        offset = 0
-        for fragment in dataset.fragments:
-            for part in fragment.to_batches():
+        if phase is not None:
+            phase(f"screening ({engine.name})", None)
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["rows"] = engine.screen_file(source.path, fmt, temp)
+            except BaseException as exc:  # handed to the waiting thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name="screen", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
+        if "error" in outcome:
+            raise outcome["error"]
+        rows = int(outcome["rows"])
+        if summary is not None:
+            if phase is not None:
+                phase("summarising", rows)
+            care_table = pa.concat_tables(care) if care else CARE_SCHEMA.empty_table()
+            offset = 0
+            # Spark writes a folder of part files, in row order by name; DuckDB one file
+            parts = (ds.dataset(str(temp), format="parquet").to_batches(batch_size=262_144)
+                     if temp.is_dir() else
+                     pq.ParquetFile(str(temp)).iter_batches(batch_size=262_144))
+            for part in parts:
                 table = pa.Table.from_batches([part])
                 summary.add(table, care_table.slice(offset, table.num_rows))
                 offset += table.num_rows
-    if progress is not None:
-        progress(read)
+                if progress is not None:
+                    progress(offset)
     return Result(rows, 0, time.perf_counter() - started)
 
 
