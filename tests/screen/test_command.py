@@ -249,3 +249,27 @@ def test_misused_options_exit_2_with_a_clear_line(
     src = write_parquet(tmp_path / "in.parquet", population(1))
     code, _, err = run(capsys, str(src), *argv)
     assert code == 2 and message in err, err
+
+
+def test_the_engines_file_path_gives_the_output_and_worklists_of_the_batch_path(
+        tmp_path: Path) -> None:
+    from spinecare.screen.inputs import Input
+    from spinecare.screen.report import Summary
+    from spinecare.screen.run import screen_batches, screen_with_engine_file
+
+    cases = population(2)
+    src = write_parquet(tmp_path / "in.parquet", cases)
+    engine = get_engine("python")
+    results = {}
+    for name, run_it in (("batches", screen_batches), ("file", screen_with_engine_file)):
+        summary = Summary()
+        summary.open(tmp_path / name)
+        result = run_it(Input(str(src), batch_rows=5), engine, tmp_path / f"{name}.parquet",
+                        summary=summary)
+        summary.close(True)
+        assert result.rows == len(cases)
+        results[name] = (pq.read_table(tmp_path / f"{name}.parquet").to_pylist(),
+                         summary.counts, summary.triage, summary.bands)
+        for w in WORKLISTS:
+            assert csv_ids(tmp_path / name / f"{w.id}.csv") == expected_worklists(cases)[w.id]
+    assert results["batches"] == results["file"]
