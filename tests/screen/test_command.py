@@ -209,13 +209,54 @@ def test_skip_invalid_sets_bad_rows_aside_with_their_reasons_and_screens_the_res
     assert "2 invalid rows set aside" in err
 
 
-def test_fhir_export_folders_say_plainly_that_they_are_not_available(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = tmp_path / "export"
+def write_export(folder: Path) -> Path:
+    """A small Bulk Data export: two patients, their Observations in another file."""
     folder.mkdir()
-    (folder / "Patient.ndjson").write_text(json.dumps({"resourceType": "Patient"}) + "\n")
+    patients = [{"resourceType": "Patient", "id": pid} for pid in ("b", "a")]
+    observations = [{"resourceType": "Observation", "id": f"o{i}",
+                     "subject": {"reference": f"Patient/{pid}"}}
+                    for i, pid in enumerate(("a", "b", "a"))]
+    (folder / "Patient.ndjson").write_text("".join(json.dumps(p) + "\n" for p in patients))
+    (folder / "Observation.ndjson").write_text(
+        "".join(json.dumps(o) + "\n" for o in observations))
+    return folder
+
+
+def test_fhir_export_folders_say_plainly_when_the_mapping_is_missing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from spinecare.screen import inputs
+
+    monkeypatch.setattr(inputs, "fhir_to_case", lambda: None)
+    folder = write_export(tmp_path / "export")
     code, _, err = run(capsys, str(folder), "--out", str(tmp_path / "out.parquet"))
     assert code == 2 and "FHIR Bulk Data input is not available" in err
+
+
+def test_a_fhir_export_is_grouped_by_patient_and_each_made_one_case(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from spinecare.screen import inputs
+
+    seen: dict[str, list[str]] = {}
+
+    def to_case(resources: list[dict[str, Any]], *, patient_id: str) -> Any:
+        seen[patient_id] = sorted(f"{r['resourceType']}/{r['id']}" for r in resources)
+        age = 40 + len(resources)
+        return SimpleNamespace(case={"schema": "spinecare.case/1", "id": f"fhir-{patient_id}",
+                                     "patient": {"age": age}})
+
+    monkeypatch.setattr(inputs, "fhir_to_case", lambda: to_case)
+    folder = write_export(tmp_path / "export")
+    code, _, err = run(capsys, str(folder), "--out", str(tmp_path / "out.parquet"),
+                       "--engine", "python")
+    assert code == 0, err
+    assert seen == {"a": ["Observation/o0", "Observation/o2", "Patient/a"],
+                    "b": ["Observation/o1", "Patient/b"]}
+    assert pq.read_table(tmp_path / "out.parquet").column("case_id").to_pylist() == [
+        "fhir-a", "fhir-b"]
 
 
 def test_the_report_counts_every_row_and_lists_the_worklists(

@@ -6,7 +6,8 @@
     spinecare screen --schema
 
 INPUT is a Parquet or CSV table with one column per case field (``spinecare screen --schema``
-lists them), or a JSON Lines file of cases. Invalid input exits 2 with one line per problem
+lists them), a JSON Lines file of cases, or a FHIR Bulk Data export folder (through the FHIR
+mapping, where the build has it). Invalid input exits 2 with one line per problem
 (the column, the first bad row and why); with ``--skip-invalid`` the bad rows go to a side file
 (``--rejected``, by default ``OUT.rejected.jsonl``) with their reasons, and the rest are
 screened. Every file is written whole or not at all: Ctrl-C or ``kill`` leaves none.

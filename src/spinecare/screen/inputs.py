@@ -128,7 +128,7 @@ class Input:
         self.skip_invalid = skip_invalid
         if not os.path.exists(path):
             raise BadInput([f"{path}: no such file or folder"])
-        if self.format == "fhir":
+        if self.format == "fhir" and fhir_to_case() is None:
             raise BadInput([f"{path}: FHIR Bulk Data input is not available in this build: it "
                             "needs the FHIR mapping (spinecare.fhir.incoming.to_case); convert "
                             "the export to JSON Lines of cases, or to Parquet"])
@@ -142,7 +142,8 @@ class Input:
         return None
 
     def batches(self) -> Iterator[InputBatch]:
-        raw = {"parquet": self._parquet, "csv": self._csv, "jsonl": self._jsonl}[self.format]
+        raw = {"parquet": self._parquet, "csv": self._csv, "jsonl": self._jsonl,
+               "fhir": self._fhir}[self.format]
         yield from raw()
 
     # --- Parquet ------------------------------------------------------------------------
@@ -245,6 +246,69 @@ class Input:
             else CARE_SCHEMA.empty_table()
         return InputBatch(first, cases, care, rejected, last - first + 1)
 
+    # --- FHIR Bulk Data -----------------------------------------------------------------
+
+    def _fhir(self) -> Iterator[InputBatch]:
+        """A Bulk Data export folder (``Patient.ndjson``, ``Observation.ndjson``, ...): each
+        patient's resources made one case by the FHIR mapping, then screened as JSON Lines.
+
+        An export is ordered by resource type, not by patient, so the resources are first
+        grouped by patient in a temporary SQLite file (on disk: memory stays bounded)."""
+        import sqlite3
+        import tempfile
+
+        to_case = fhir_to_case()
+        assert to_case is not None
+        files = sorted(Path(self.path).glob("*.ndjson"))
+        if not files:
+            raise BadInput([f"{self.path}: no .ndjson files (a FHIR Bulk Data export holds "
+                            "Patient.ndjson, Observation.ndjson, ...)"])
+        with tempfile.TemporaryDirectory(prefix="spinecare-fhir-") as tmp:
+            db = sqlite3.connect(Path(tmp) / "group.db")
+            db.execute("CREATE TABLE r (patient TEXT, body BLOB)")
+            for file in files:
+                with file.open("rb") as fh:
+                    for number, line in enumerate(fh, 1):
+                        if not line.strip():
+                            continue
+                        try:
+                            resource = orjson.loads(line)
+                        except orjson.JSONDecodeError as exc:
+                            raise BadInput([f"{file}:{number}: not JSON ({exc})"]) from None
+                        patient = _patient_of(resource)
+                        if patient is not None:
+                            db.execute("INSERT INTO r VALUES (?, ?)", (patient, line))
+            db.execute("CREATE INDEX r_patient ON r (patient)")
+            schema = input_schema()
+            rows: list[dict[str, Any]] = []
+            rejected: list[BadRow] = []
+            number = first = 1
+            current: str | None = None
+            resources: list[Any] = []
+            cursor = db.execute("SELECT patient, body FROM r ORDER BY patient, rowid")
+            for patient, body in [*cursor, (None, None)]:
+                if patient != current and current is not None:
+                    try:
+                        doc = parse_case(to_case(resources, patient_id=current).case)
+                    except (CaseError, ValueError) as exc:
+                        rejected.append(BadRow(number, f"fhir-{current}", (str(exc),), None))
+                        if not self.skip_invalid:
+                            raise BadInput([f"{self.path}: Patient/{current}: {exc}"]) from None
+                    else:
+                        rows.append(case_to_row(doc.model_dump(mode="json",
+                                                               exclude_none=True)))
+                    number += 1
+                    resources = []
+                    if len(rows) >= self.batch_rows:
+                        yield self._jsonl_batch(rows, rejected, first, number - 1, schema)
+                        rows, rejected, first = [], [], number
+                current = patient
+                if body is not None:
+                    resources.append(orjson.loads(body))
+            db.close()
+            if rows or rejected:
+                yield self._jsonl_batch(rows, rejected, first, number - 1, schema)
+
     # --- checking -----------------------------------------------------------------------
 
     def _checked(self, table: pa.Table, first: int, cases_schema: pa.Schema | None,
@@ -271,6 +335,32 @@ class Input:
                 cases, care = cases.filter(mask), care.filter(mask)
         rejected.sort(key=lambda b: b.row)
         return InputBatch(first, cases, care, rejected, table.num_rows)
+
+
+def fhir_to_case() -> Any:
+    """The FHIR mapping's ``to_case`` (``spinecare.fhir.incoming``), or None in a build
+    without it."""
+    import importlib
+
+    try:
+        module = importlib.import_module("spinecare.fhir.incoming")
+    except ImportError:
+        return None
+    return getattr(module, "to_case", None)
+
+
+def _patient_of(resource: Any) -> str | None:
+    """The id of the patient a resource is about (its own id for a Patient)."""
+    if not isinstance(resource, dict):
+        return None
+    if resource.get("resourceType") == "Patient":
+        value = resource.get("id")
+        return value if isinstance(value, str) else None
+    for key in ("subject", "patient"):
+        ref = resource.get(key)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            return str(ref["reference"]).rsplit("/", 1)[-1]
+    return None
 
 
 def _split_schema(schema: pa.Schema, path: str) -> pa.Schema:
