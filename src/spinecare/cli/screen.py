@@ -129,8 +129,9 @@ def _screen(args: argparse.Namespace) -> int:
     summary = Summary() if wanted else None
     if summary is not None:
         summary.open(Path(args.worklists) if args.worklists else None)
-    fast = args.engine != "python" and not args.skip_invalid and source.format in (
-        "parquet", "csv")
+    # The engine reads Parquet itself (by column name: the care columns are left alone); CSV
+    # goes through this process's own reading, whose rules (true/1, JSON text) it checks.
+    fast = args.engine != "python" and not args.skip_invalid and source.format == "parquet"
     ok = False
     try:
         with _progress(source) as (progress, phase):

@@ -37,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     from spinecare.screen.engines import get_engine
 
     fmt = "csv" if args.input.lower().endswith(".csv") else "parquet"
-    # Under spark-submit the session, its master and its configuration are the submitter's:
-    # the engine takes the session that is there rather than making one.
-    engine = get_engine("spark")
+    from pyspark.sql import SparkSession
+
+    # Under spark-submit the master and the configuration are the submitter's: the session is
+    # made from them first, and the engine (which asks for a master) then finds it running.
+    session = SparkSession.builder.appName("spinecare screen").getOrCreate()
+    engine = get_engine("spark", master=session.sparkContext.master)
     rows = engine.screen_file(args.input, fmt, args.output)  # type: ignore[arg-type]
     print(f"spinecare screen (spark): {rows:,} rows screened into {args.output}",
           file=sys.stderr)
