@@ -92,7 +92,23 @@ def cmd_screen(args: argparse.Namespace) -> int:
         return _screen(args)
     except KeyboardInterrupt:
         report(["spinecare screen: interrupted; no output was written"])
-        return EXIT_SIGINT
+        return _stopped(EXIT_SIGINT)
+
+
+def _stopped(code: int) -> int:
+    """The exit status of a stopped run. If an engine's own query ran in a helper thread (it
+    cannot be cancelled from outside, and DuckDB's thread pool aborts the process when the
+    interpreter shuts down around it), the process ends here, its temporary files already
+    removed."""
+    import os
+
+    from spinecare.screen.run import engine_query_started
+
+    if engine_query_started():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _screen(args: argparse.Namespace) -> int:
@@ -148,7 +164,7 @@ def _screen(args: argparse.Namespace) -> int:
         raise InvalidInput(exc.lines) from None
     except Interrupted:
         report(["spinecare screen: stopped (SIGTERM); no output was written"])
-        return EXIT_SIGTERM
+        return _stopped(EXIT_SIGTERM)
     finally:
         if summary is not None:
             summary.close(ok)

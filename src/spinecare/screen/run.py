@@ -147,6 +147,7 @@ def screen_with_engine_file(source: Input, engine: ScreenEngine, out: Path, *,
                 outcome["error"] = exc
 
         worker = threading.Thread(target=work, name="screen", daemon=True)
+        _engine_threads.append(worker)
         worker.start()
         while worker.is_alive():
             worker.join(0.1)
@@ -169,6 +170,16 @@ def screen_with_engine_file(source: Input, engine: ScreenEngine, out: Path, *,
                 if progress is not None:
                     progress(offset)
     return Result(rows, 0, time.perf_counter() - started)
+
+
+#: the helper threads that ran an engine's own query, in this process
+_engine_threads: list[Any] = []
+
+
+def engine_query_started() -> bool:
+    """Whether an engine's native query ran in a helper thread here: after an interruption
+    its native state (a thread pool mid-query) must not meet the interpreter's shutdown."""
+    return bool(_engine_threads)
 
 
 def _write_rejected(fh: Any, rejected: list[BadRow]) -> None:
