@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -415,12 +415,6 @@ def _worklist_html(summary: Summary, w: Worklist) -> str:
 def write_html(path: str | Path, text: str) -> None:
     with atomic_file(path) as fh:
         fh.write(text.encode())
-
-
-def write_csv(fh: IO[str], rows: Iterable[Iterable[Any]]) -> None:
-    writer = csv.writer(fh)
-    for row in rows:
-        writer.writerow(row)
 
 
 _CSS = """
