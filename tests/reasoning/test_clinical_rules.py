@@ -274,7 +274,7 @@ def test_the_sciatica_picture_keeps_non_specific_back_pain_provisional_behind_it
                       "nonspecific_low_back_pain") == "high"
 
 
-def test_weakness_worsening_between_examinations_is_an_emergency_when_rapid_or_pace_unknown() -> None:
+def test_weakness_worsening_between_exams_is_an_emergency_when_rapid_or_pace_unknown() -> None:
     # Found by the generated-case property: "rapidly worsening" gave urgent where an unknown
     # pace gave emergency, so saying how fast lowered the level.
     exam = {"progressive_motor_deficit": True}
