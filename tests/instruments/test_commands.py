@@ -211,8 +211,8 @@ def test_loading_the_command_module_imports_nothing_heavy() -> None:
                                          "'spinecare.cli.explain', 'spinecare.cli.fhir', "
                                          "'spinecare.cli.instruments', 'spinecare.cli.io', "
                                          "'spinecare.cli.knowledge', "
-                                         "'spinecare.cli.plan', 'spinecare.cli.serve', "
-                                         "'spinecare.errors']")
+                                         "'spinecare.cli.plan', 'spinecare.cli.screen', "
+                                         "'spinecare.cli.serve', 'spinecare.errors']")
 
 
 def test_score_json_names_the_software_and_knowledge_versions(

@@ -272,3 +272,12 @@ def test_the_sciatica_picture_keeps_non_specific_back_pain_provisional_behind_it
     # Back pain alone is still non-specific, and likely.
     assert likelihood(run(age=45, symptoms={"low_back_pain": True, "leg_pain": "none"}),
                       "nonspecific_low_back_pain") == "high"
+
+
+def test_weakness_worsening_between_exams_is_an_emergency_when_rapid_or_pace_unknown() -> None:
+    # Found by the generated-case property: "rapidly worsening" gave urgent where an unknown
+    # pace gave emergency, so saying how fast lowered the level.
+    exam = {"progressive_motor_deficit": True}
+    assert level(run(exam=exam)) == "emergency"
+    assert level(run(exam=exam, history={"course": "rapidly_worsening"})) == "emergency"
+    assert level(run(exam=exam, history={"course": "worsening"})) == "urgent"

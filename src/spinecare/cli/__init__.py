@@ -12,6 +12,7 @@ One module per command family, each adding its subcommands to the parser through
     cds                         :mod:`spinecare.cli.cds`
     explain                     :mod:`spinecare.cli.explain`
     fhir to-case                :mod:`spinecare.cli.fhir`
+    screen                      :mod:`spinecare.cli.screen`
 
 and :mod:`spinecare.cli.io` for what they share: reading a file or standard input, writing JSON
 and text, and reporting bad input.
@@ -41,6 +42,7 @@ from spinecare.cli import (
     instruments,
     knowledge,
     plan,
+    screen,
     serve,
 )
 from spinecare.cli.io import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, InvalidInput, report
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.register(sub)
     knowledge.register(sub)
     cds.register(sub)
+    screen.register(sub)
     return parser
 
 

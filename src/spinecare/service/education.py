@@ -33,7 +33,7 @@ from spinecare.service.alerts import is_address
 from spinecare.service.errors import Invalid, NotFound
 from spinecare.service.notifications import LEASE, RETRY_AFTER, Delivery, SmtpSettings, _send
 from spinecare.store import education as store
-from spinecare.store import records
+from spinecare.store import outbox, records
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
 from spinecare.store.models import EducationEmail, Patient
@@ -272,16 +272,8 @@ def deliver_due(db: Database, smtp: SmtpSettings, public_url: str, now: datetime
         with db.session() as session:
             email = session.get(EducationEmail, email_id)
             assert email is not None
-            email.attempts += 1
-            if error is None:
-                email.status, email.sent_at, email.next_attempt_at = "sent", now, None
-                email.last_error = None
-                sent += 1
-            elif email.attempts > len(RETRY_AFTER):
-                email.status, email.next_attempt_at, email.last_error = "failed", None, error
-                failed += 1
-            else:
-                email.next_attempt_at = now + RETRY_AFTER[email.attempts - 1]
-                email.last_error = error
-                retrying += 1
+            outcome = outbox.record_attempt(email, now, error, RETRY_AFTER)
+        sent += outcome == "sent"
+        retrying += outcome == "retrying"
+        failed += outcome == "failed"
     return Delivery(0, sent, retrying, failed)

@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from spinecare.store import alerts as store
+from spinecare.store import outbox
 from spinecare.store.db import Database
 from spinecare.store.models import Alert, AlertEmail
 
@@ -105,16 +106,8 @@ def deliver_due(db: Database, smtp: SmtpSettings, public_url: str,
         with db.session() as session:
             email = session.get(AlertEmail, email_id)
             assert email is not None
-            email.attempts += 1
-            if error is None:
-                email.status, email.sent_at, email.next_attempt_at = "sent", now, None
-                email.last_error = None
-                sent += 1
-            elif email.attempts > len(RETRY_AFTER):
-                email.status, email.next_attempt_at, email.last_error = "failed", None, error
-                failed += 1
-            else:
-                email.next_attempt_at = now + RETRY_AFTER[email.attempts - 1]
-                email.last_error = error
-                retrying += 1
+            outcome = outbox.record_attempt(email, now, error, RETRY_AFTER)
+        sent += outcome == "sent"
+        retrying += outcome == "retrying"
+        failed += outcome == "failed"
     return Delivery(queued, sent, retrying, failed)

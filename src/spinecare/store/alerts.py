@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from spinecare.store import outbox
 from spinecare.store.models import Alert, AlertAddress, AlertEmail, CareTeamMember, User
 from spinecare.store.stamps import new_id, utcnow
 from spinecare.store.worklist import rank, recount_alerts
@@ -161,19 +162,8 @@ def queue_emails(session: Session, now: datetime) -> int:
 
 
 def claim_email(session: Session, now: datetime, lease: timedelta) -> AlertEmail | None:
-    """The next e-mail due, leased for ``lease`` so no other worker takes it meanwhile."""
-    for row in session.scalars(select(AlertEmail).where(
-            AlertEmail.status == "pending", AlertEmail.next_attempt_at <= now)
-            .order_by(AlertEmail.next_attempt_at, AlertEmail.id).limit(5)).all():
-        taken = session.execute(
-            update(AlertEmail).where(AlertEmail.id == row.id,
-                                     AlertEmail.next_attempt_at == row.next_attempt_at)
-            .values(next_attempt_at=now + lease)
-            .execution_options(synchronize_session=False))
-        if getattr(taken, "rowcount", 0):
-            session.refresh(row)
-            return row
-    return None
+    """The next alert e-mail due, leased for ``lease`` so no other worker takes it meanwhile."""
+    return outbox.claim_due(session, AlertEmail, now, lease)
 
 
 def emails_of(session: Session, alert_id: str) -> Sequence[AlertEmail]:

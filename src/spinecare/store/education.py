@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from spinecare.store import outbox
 from spinecare.store.models import EducationEmail, EducationShare, PatientAddress, User
 from spinecare.store.stamps import new_id, utcnow
 
@@ -64,19 +65,8 @@ def queue_email(session: Session, patient_id: str, address: str,
 
 
 def claim_email(session: Session, now: datetime, lease: timedelta) -> EducationEmail | None:
-    """The next e-mail due, leased for ``lease`` so no other worker takes it meanwhile."""
-    for row in session.scalars(select(EducationEmail).where(
-            EducationEmail.status == "pending", EducationEmail.next_attempt_at <= now)
-            .order_by(EducationEmail.next_attempt_at, EducationEmail.id).limit(5)).all():
-        taken = session.execute(
-            update(EducationEmail).where(EducationEmail.id == row.id,
-                                         EducationEmail.next_attempt_at == row.next_attempt_at)
-            .values(next_attempt_at=now + lease)
-            .execution_options(synchronize_session=False))
-        if getattr(taken, "rowcount", 0):
-            session.refresh(row)
-            return row
-    return None
+    """The next education e-mail due, leased for ``lease`` so no other worker takes it."""
+    return outbox.claim_due(session, EducationEmail, now, lease)
 
 
 def emails_of(session: Session, patient_id: str) -> Sequence[EducationEmail]:

@@ -1,0 +1,335 @@
+"""The screening engines: one table of cases in, one table of assessments (:data:`OUTPUT_SCHEMA`)
+out, same rows in the same order.
+
+- ``python``: each row made a case and assessed by the per-case engine, as ``spinecare assess``
+  does. Slow (one case at a time) and the reference: the others are tested against it.
+- ``duckdb``: the knowledge compiled to one SQL query (:mod:`spinecare.screen.compiler`),
+  run by DuckDB in this process.
+- ``spark``: the same compiled knowledge as PySpark Column expressions, run by Spark (local
+  mode by default, or the cluster at ``master``).
+
+:meth:`ScreenEngine.screen_file` is the fast path for files: the engine reads the input and
+writes the Parquet output itself, in one query or plan, streaming with bounded memory. It writes
+``dst`` directly; the caller gives a temporary name and renames it when the run is complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from spinecare.case import parse_case
+from spinecare.reasoning.engine import Engine
+from spinecare.reasoning.knowledge import Knowledge, default_knowledge
+from spinecare.screen.columns import (
+    CASE_ID,
+    ROW_ID_PREFIX,
+    input_columns,
+    input_schema,
+    row_to_case,
+)
+from spinecare.screen.compiler import DUCKDB, SPARK, compile_knowledge, string
+from spinecare.screen.output import assessment_to_row, output_schema
+from spinecare.screen.output import rows_to_table as output_table
+
+InputFormat = Literal["parquet", "csv"]
+EngineName = Literal["python", "duckdb", "spark"]
+ENGINES: tuple[EngineName, ...] = ("python", "duckdb", "spark")
+#: Rows per batch when streaming a file: small enough to bound memory, large enough that the
+#: per-batch cost is lost in the per-row one.
+BATCH_ROWS = 65_536
+Progress = Callable[[int], None]
+"""Called after each batch with the number of rows done so far."""
+
+
+class ScreenEngine(Protocol):
+    name: str
+
+    def screen_table(self, table: pa.Table) -> pa.Table:
+        """The output rows of ``table`` (input columns, checked), same rows, same order."""
+        ...
+
+    def screen_file(self, src: str | Path, fmt: InputFormat, dst: str | Path, *,
+                    progress: Progress | None = None) -> int:
+        """Screen the file ``src`` into the Parquet file ``dst``; the number of rows."""
+        ...
+
+
+class PythonEngine:
+    """The reference: every row assessed by :class:`spinecare.reasoning.engine.Engine`."""
+
+    name = "python"
+
+    def __init__(self, knowledge: Knowledge | None = None):
+        self.knowledge = knowledge or default_knowledge()
+        self.engine = Engine(self.knowledge)
+        self.schema = output_schema(self.knowledge.conditions)
+
+    def screen_rows(self, rows: Iterator[Mapping[str, Any]], start: int = 0
+                    ) -> Iterator[dict[str, Any]]:
+        for i, row in enumerate(rows, start + 1):
+            case = parse_case(row_to_case(row, i))
+            found = self.engine.findings(case)
+            yield assessment_to_row(case.id, self.engine.assess(case),
+                                    findings=[n for n, v in found.items() if v is True])
+
+    def screen_table(self, table: pa.Table, start: int = 0) -> pa.Table:
+        rows = (r for b in table.to_batches() for r in b.to_pylist())
+        return output_table(self.screen_rows(rows, start), self.schema)
+
+    def screen_file(self, src: str | Path, fmt: InputFormat, dst: str | Path, *,
+                    progress: Progress | None = None) -> int:
+        done = 0
+        with pq.ParquetWriter(str(dst), self.schema) as writer:
+            for batch in read_batches(src, fmt):
+                out = self.screen_table(pa.Table.from_batches([batch]), done)
+                writer.write_table(out)
+                done += batch.num_rows
+                if progress is not None:
+                    progress(done)
+        return done
+
+
+def read_batches(src: str | Path, fmt: InputFormat, batch_rows: int = BATCH_ROWS
+                 ) -> Iterator[pa.RecordBatch]:
+    """The input file in batches of Python-readable columns. In CSV a list or struct column
+    holds its value as JSON text (``[{"limb": "leg", ...}]``)."""
+    if fmt == "parquet":
+        yield from pq.ParquetFile(str(src)).iter_batches(batch_size=batch_rows)
+        return
+    types = {f.name: (f.type if not _nested(f.type) else pa.string()) for f in input_schema()}
+    with open(src, "rb") as fh:
+        header = fh.readline().decode("utf-8").strip().split(",")
+    reader = pacsv.open_csv(str(src), read_options=pacsv.ReadOptions(block_size=1 << 24),
+                            convert_options=pacsv.ConvertOptions(
+                                column_types={k: v for k, v in types.items() if k in header}))
+    for batch in reader:
+        yield from _decode_json_columns(batch).to_batches(max_chunksize=batch_rows)
+
+
+def _nested(t: pa.DataType) -> bool:
+    return bool(pa.types.is_list(t) or pa.types.is_struct(t))
+
+
+def _decode_json_columns(batch: pa.RecordBatch) -> pa.Table:
+    specs = {c.name: c.spec for c in input_columns()}
+    arrays = []
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        spec = specs.get(name)
+        if name != CASE_ID and spec is not None and _nested(spec.type):
+            values = [None if v is None else json.loads(v) for v in col.to_pylist()]
+            col = pa.array(values, spec.type)
+        arrays.append(col)
+    return pa.Table.from_arrays(arrays, names=batch.schema.names)
+
+
+def conform(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
+    """``table`` with exactly ``case_id`` and ``columns``, each of its input type: a column
+    the table lacks is all NULL (unknown), and a row without an id is named by its place."""
+    schema = input_schema()
+    n = table.num_rows
+    arrays = []
+    for name in (CASE_ID, *columns):
+        t = schema.field(name).type
+        if name in table.column_names:
+            arrays.append(table.column(name).cast(t))
+        elif name == CASE_ID:
+            arrays.append(pa.array([f"{ROW_ID_PREFIX}{i}" for i in range(1, n + 1)], t))
+        else:
+            arrays.append(pa.nulls(n, t))
+    return pa.Table.from_arrays(arrays, names=[CASE_ID, *columns])
+
+
+class DuckDBEngine:
+    """The knowledge compiled to one DuckDB query (:mod:`spinecare.screen.compiler`)."""
+
+    name = "duckdb"
+
+    def __init__(self, knowledge: Knowledge | None = None, *, threads: int | None = None,
+                 memory_limit: str | None = None):
+        self.knowledge = knowledge or default_knowledge()
+        self.plan = compile_knowledge(self.knowledge, DUCKDB)
+        self.schema = self.plan.schema
+        self.threads = threads
+        self.memory_limit = memory_limit
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(config={"preserve_insertion_order": True})
+        if self.threads is not None:
+            con.execute(f"SET threads = {int(self.threads)}")
+        if self.memory_limit is not None:
+            con.execute("SET memory_limit = ?", [self.memory_limit])
+        return con
+
+    def screen_table(self, table: pa.Table) -> pa.Table:
+        data = conform(table, self.plan.inputs)
+        with self.connect() as con:
+            con.register("screen_input", data)
+            out = con.execute(self.plan.sql("screen_input")).to_arrow_table()
+        return out.cast(self.schema)
+
+    def source_sql(self, src: str | Path, fmt: InputFormat) -> str:
+        """The input file as a DuckDB relation with ``case_id`` and the columns the knowledge
+        reads (NULL where the file lacks one)."""
+        q = DUCKDB.quote
+        schema = input_schema()
+        path = string(str(src))
+        if fmt == "parquet":
+            present = set(pq.read_schema(str(src)).names)
+            relation = f"read_parquet({path}, file_row_number = true)"
+            row_id = f"'{ROW_ID_PREFIX}' || CAST(file_row_number + 1 AS VARCHAR)"
+        else:
+            with open(src, encoding="utf-8") as fh:
+                present = set(next(csv.reader(fh), []))
+            # in CSV a list or struct is JSON text, read as such and decoded below
+            types = ", ".join(
+                f"{string(f.name)}: "
+                f"{string('VARCHAR' if _nested(f.type) else DUCKDB.sql_type(f.type))}"
+                for f in schema if f.name in present)
+            relation = f"read_csv({path}, header = true, columns = {{{types}}})"
+            row_id = f"'{ROW_ID_PREFIX}' || CAST(row_number() OVER () AS VARCHAR)"
+        cols = [f"{q(CASE_ID)}" if CASE_ID in present else f"{row_id} AS {q(CASE_ID)}"]
+        for name in self.plan.inputs:
+            t = schema.field(name).type
+            sql_type = DUCKDB.sql_type(t)
+            if name not in present:
+                cols.append(f"CAST(NULL AS {sql_type}) AS {q(name)}")
+            elif fmt == "csv" and _nested(t):
+                # in CSV a list or struct is JSON text
+                cols.append(f"from_json({q(name)}, {string(_json_structure(t))}) AS {q(name)}")
+            else:
+                cols.append(f"CAST({q(name)} AS {sql_type}) AS {q(name)}")
+        return f"(SELECT {', '.join(cols)} FROM {relation})"
+
+    def screen_file(self, src: str | Path, fmt: InputFormat, dst: str | Path, *,
+                    progress: Progress | None = None) -> int:
+        query = self.plan.sql(self.source_sql(src, fmt))
+        with self.connect() as con:
+            con.execute(f"COPY ({query}) TO {string(str(dst))} "
+                        f"(FORMAT parquet, COMPRESSION zstd)")
+            rows = con.execute(f"SELECT count(*) FROM read_parquet({string(str(dst))})"
+                               ).fetchone()
+        done = int(rows[0]) if rows else 0
+        if progress is not None:
+            progress(done)
+        return done
+
+
+def _json_structure(t: pa.DataType) -> str:
+    """DuckDB's ``from_json`` structure for a column type."""
+    if pa.types.is_list(t):
+        return f"[{_json_structure(t.value_type)}]"
+    if pa.types.is_struct(t):
+        return "{" + ", ".join(f'"{f.name}": {_json_structure(f.type)}' for f in t) + "}"
+    return '"' + DUCKDB.sql_type(t) + '"'
+
+
+class SparkEngine:
+    """The same compiled knowledge as PySpark Column expressions (Spark SQL's dialect of the
+    plan, each expression made a Column by ``F.expr``), run by Spark: local mode on every core
+    by default, or the cluster at ``master``. pyspark (the ``spark`` extra) and a Java 17
+    runtime are needed only for this engine."""
+
+    name = "spark"
+
+    def __init__(self, knowledge: Knowledge | None = None, *, master: str = "local[*]",
+                 session: Any = None, app_name: str = "spinecare-screen"):
+        self.knowledge = knowledge or default_knowledge()
+        self.plan = compile_knowledge(self.knowledge, SPARK)
+        self.schema = self.plan.schema
+        self.master = master
+        self.app_name = app_name
+        self._session = session
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            try:
+                from pyspark.sql import SparkSession
+            except ImportError as exc:  # an optional engine: say how to get it
+                raise ScreenError("the spark engine needs pyspark: "
+                                  "pip install 'spinecare[spark]' (and a Java 17 runtime)"
+                                  ) from exc
+            self._session = (SparkSession.builder.master(self.master).appName(self.app_name)
+                             .config("spark.sql.session.timeZone", "UTC")
+                             .config("spark.ui.enabled", "false")
+                             .getOrCreate())
+        return self._session
+
+    def frame(self, df: Any, carry: tuple[str, ...] = ()) -> Any:
+        """The output columns of the DataFrame ``df`` (``case_id`` and input columns), and
+        the columns ``carry`` as they are."""
+        from pyspark.sql import functions as F
+
+        present = set(df.columns)
+        schema = input_schema()
+        cols = [F.col(SPARK.quote(c)) for c in carry]
+        for name in (CASE_ID, *self.plan.inputs):
+            t = SPARK.sql_type(schema.field(name).type)
+            if name in present:
+                cols.append(F.expr(f"CAST({SPARK.quote(name)} AS {t})").alias(name))
+            elif name == CASE_ID:
+                cols.append(F.expr(f"concat('{ROW_ID_PREFIX}', "
+                                   f"CAST(monotonically_increasing_id() + 1 AS STRING))"
+                                   ).alias(name))
+            else:
+                cols.append(F.expr(f"CAST(NULL AS {t})").alias(name))
+        df = df.select(*cols)
+        for stage, keep in zip(self.plan.stages, self.plan.layout(), strict=True):
+            df = df.select(*(F.col(SPARK.quote(c)) for c in (*carry, *keep)),
+                           *(F.expr(e).alias(n) for n, e in stage))
+        return df.select(*(F.col(SPARK.quote(c)) for c in carry),
+                         *(F.expr(e).alias(n) for n, e in self.plan.outputs))
+
+    def screen_table(self, table: pa.Table) -> pa.Table:
+        with tempfile.TemporaryDirectory(prefix="spinecare-spark-") as tmp:
+            src, dst = Path(tmp) / "in.parquet", Path(tmp) / "out"
+            # each row's place, to give the output back in the input's order
+            order = pa.array(range(table.num_rows), pa.int64())
+            pq.write_table(table.append_column(_ORDER, order), src)
+            df = self.session.read.parquet(str(src))
+            self.frame(df, carry=(_ORDER,)).write.parquet(str(dst))
+            result = pq.read_table(str(dst)).sort_by(_ORDER).drop_columns([_ORDER])
+        return result.select(self.schema.names).cast(self.schema)
+
+    def screen_file(self, src: str | Path, fmt: InputFormat, dst: str | Path, *,
+                    progress: Progress | None = None) -> int:
+        """Writes ``dst`` as a Parquet dataset (a folder of part files, Spark's way), the parts
+        in the input's order."""
+        reader = self.session.read
+        df = reader.parquet(str(src)) if fmt == "parquet" else reader.option(
+            "header", True).csv(str(src))
+        out = self.frame(df)
+        out.write.mode("error").parquet(str(dst))
+        done = int(self.session.read.parquet(str(dst)).count())
+        if progress is not None:
+            progress(done)
+        return done
+
+
+class ScreenError(RuntimeError):
+    """A screen that cannot run (an engine that is not installed)."""
+
+
+_ORDER = "__spinecare_order"
+
+
+def get_engine(name: str, **options: Any) -> ScreenEngine:
+    """The engine called ``name`` (``python``, ``duckdb`` or ``spark``); ``options`` go to its
+    constructor (``knowledge=``; for Spark ``master=``)."""
+    if name == "python":
+        return PythonEngine(**options)
+    if name == "duckdb":
+        return DuckDBEngine(**options)
+    if name == "spark":
+        return SparkEngine(**options)
+    raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
