@@ -24,8 +24,8 @@ from spinecare.store.db import Database
 from tests.web.helpers import SECRET, Server, add_clinician, add_patient, add_three_visits
 from tests.web.test_browser import (
     AXE,
-    CHROMIUM,
     DESKTOP,
+    NEEDS_BROWSER,
     PHONE,
     invitation_link,
     new_page,
@@ -35,12 +35,7 @@ from tests.web.test_browser import (
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="needs Debian's chromium (make test installs it)"),
-    pytest.mark.skipif(not AXE.exists(),
-                       reason="needs axe-core in .cache/npm (make test installs it)"),
-]
+pytestmark = NEEDS_BROWSER
 
 CLINIC = ClinicContacts(name="Riverside Spine Clinic", phone="01632 960000",
                         emergency_number="999")
@@ -59,16 +54,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     add_patient(db, doc, "Carl Dunn", 1960)
     with Server(app) as server:
         yield {"url": server.url, "db": db, "doc": doc}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from tests.web.test_browser import LAUNCH_ARGS
-
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

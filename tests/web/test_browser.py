@@ -39,12 +39,14 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
-pytestmark = [
+# Every browser test module skips, saying why, without chromium or axe-core.
+NEEDS_BROWSER = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(),
                        reason="needs Debian's chromium (make test installs it)"),
     pytest.mark.skipif(not AXE.exists(),
                        reason="needs axe-core in .cache/npm (make test installs it)"),
 ]
+pytestmark = NEEDS_BROWSER
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +57,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     add_three_visits(db, ids["dr.ada"], three)
     with Server(app) as server:
         yield {"url": server.url, "db": db, "ids": ids, "three": three}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

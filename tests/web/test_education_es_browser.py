@@ -23,17 +23,16 @@ from spinecare.cli import main as spinecare_cli
 from spinecare.education import load_library
 from tests.web.helpers import Server, add_clinician, add_patient, add_three_visits, make_app
 from tests.web.test_alerts_browser import no_violations
-from tests.web.test_browser import AXE, CHROMIUM, LAUNCH_ARGS, invitation_link, save_screenshot
+from tests.web.test_browser import (
+    NEEDS_BROWSER,
+    invitation_link,
+    save_screenshot,
+)
 from tests.web.test_education_browser import latest_conditions
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="needs Debian's chromium (make test installs it)"),
-    pytest.mark.skipif(not AXE.exists(),
-                       reason="needs axe-core in .cache/npm (make test installs it)"),
-]
+pytestmark = NEEDS_BROWSER
 
 PHONE = {"width": 375, "height": 812}
 CONDITION = "lumbar_spinal_stenosis"
@@ -47,14 +46,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     add_three_visits(db, doc, pid)  # lumbar spinal stenosis, moderate, in every visit
     with Server(app) as server:
         yield {"url": server.url, "db": db, "doc": doc, "pid": pid}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,7 @@ import pytest
 
 from tests.web.helpers import Server, add_clinician, add_patient, add_three_visits, make_app
 from tests.web.test_browser import (
-    AXE,
-    CHROMIUM,
-    LAUNCH_ARGS,
+    NEEDS_BROWSER,
     check_page,
     invitation_link,
 )
@@ -24,12 +22,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 PHONE = {"width": 375, "height": 812}
 
-pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="needs Debian's chromium (make test installs it)"),
-    pytest.mark.skipif(not AXE.exists(),
-                       reason="needs axe-core in .cache/npm (make test installs it)"),
-]
+pytestmark = NEEDS_BROWSER
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +32,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with Server(app) as server:
         yield {"url": server.url, "db": db, "clinician": clinician,
                "emergency": app.state.settings.clinic.emergency_number}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
