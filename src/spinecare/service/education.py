@@ -14,7 +14,6 @@ little as can still prompt action: that there is something to read, and where, b
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,9 +30,14 @@ from spinecare.errors import Problem
 from spinecare.service import patients
 from spinecare.service.alerts import is_address
 from spinecare.service.errors import Invalid, NotFound
-from spinecare.service.notifications import LEASE, RETRY_AFTER, Delivery, SmtpSettings, _send
+from spinecare.service.notifications import (
+    LEASE,
+    Delivery,
+    SmtpSettings,
+    attempt,
+)
 from spinecare.store import education as store
-from spinecare.store import outbox, records
+from spinecare.store import records
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
 from spinecare.store.models import EducationEmail, Patient
@@ -264,15 +268,7 @@ def deliver_due(db: Database, smtp: SmtpSettings, public_url: str, now: datetime
             email_id = row.id
             msg = message(row, smtp.from_address, public_url,
                           store.language_of(session, row.patient_id))
-        error: str | None = None
-        try:
-            _send(smtp, msg)
-        except (OSError, smtplib.SMTPException) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
-        with db.session() as session:
-            email = session.get(EducationEmail, email_id)
-            assert email is not None
-            outcome = outbox.record_attempt(email, now, error, RETRY_AFTER)
+        outcome = attempt(db, smtp, EducationEmail, email_id, msg, now)
         sent += outcome == "sent"
         retrying += outcome == "retrying"
         failed += outcome == "failed"

@@ -35,6 +35,21 @@ LEVEL_WORDS = {"emergency": "EMERGENCY (same-day emergency department)",
                "routine": "routine", "self_care": "self-care"}
 
 
+def attempt(db: Database, smtp: SmtpSettings, model: type[outbox.Email], email_id: int,
+            msg: EmailMessage, now: datetime) -> str:
+    """Send one claimed e-mail of ``model`` and write down how it went: ``sent``,
+    ``retrying`` or ``failed`` (the outbox's retry schedule)."""
+    error: str | None = None
+    try:
+        _send(smtp, msg)
+    except (OSError, smtplib.SMTPException) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    with db.session() as session:
+        email = session.get(model, email_id)
+        assert email is not None
+        return outbox.record_attempt(email, now, error, RETRY_AFTER)
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     """The SMTP server alert e-mails go through (``SPINECARE_SMTP_*``)."""
@@ -98,15 +113,7 @@ def deliver_due(db: Database, smtp: SmtpSettings, public_url: str,
             alert = session.get(Alert, row.alert_id)
             assert alert is not None
             email_id, msg = row.id, message(alert, row.address, smtp.from_address, public_url)
-        error: str | None = None
-        try:
-            _send(smtp, msg)
-        except (OSError, smtplib.SMTPException) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
-        with db.session() as session:
-            email = session.get(AlertEmail, email_id)
-            assert email is not None
-            outcome = outbox.record_attempt(email, now, error, RETRY_AFTER)
+        outcome = attempt(db, smtp, AlertEmail, email_id, msg, now)
         sent += outcome == "sent"
         retrying += outcome == "retrying"
         failed += outcome == "failed"
