@@ -100,12 +100,13 @@ bench-worklist: $(STAMP)
 
 # The README's pictures of the worklist with an alert, the alert, and the patient's home after
 # an emergency, from the browser test that walks that path (tests never write to docs/ alone);
-# and an education article on a phone, in English and in Spanish, from the education browser
-# tests.
-screenshots: $(STAMP) chromium $(AXE)
+# an education article on a phone, in English and in Spanish, from the education browser
+# tests; and the first page of a visit report's PDF, drawn to PNG by pypdfium2.
+screenshots: $(STAMP) chromium pango $(AXE)
 	SPINECARE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -p no:cacheprovider -q \
 	  tests/web/test_alerts_browser.py tests/web/test_education_browser.py \
-	  tests/web/test_education_es_browser.py
+	  tests/web/test_education_es_browser.py \
+	  "tests/web/test_axe_every_page.py::test_the_report_pdf_first_page_is_drawn"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info
