@@ -285,17 +285,19 @@ class Program:
         self.lines += lines
 
     def function(self, returns: str, name: str = "<spinecare knowledge>",
-                 namespace: Mapping[str, Any] | None = None, hot: tuple[str, ...] = ()
-                 ) -> Callable[..., Any]:
-        """The compiled function of ``(c, in_KIND...)``, returning the expression ``returns``;
-        ``hot`` names the locals used most. Its source is registered in :mod:`linecache` as
-        ``name``: a traceback through it shows the generated lines."""
+                 namespace: Mapping[str, Any] | None = None, hot: tuple[str, ...] = (),
+                 options: tuple[str, ...] = ()) -> Callable[..., Any]:
+        """The compiled function of ``(c, in_KIND..., OPTION=False...)``, returning the
+        expression ``returns`` (which may read the ``options``); ``hot`` names the locals used
+        most. Its source is registered in :mod:`linecache` as ``name``: a traceback through it
+        shows the generated lines."""
         # Locals are numbered in order of first mention, and one numbered above 255 costs an
         # extra instruction at every use: the ``hot`` ones (read in every part of the
         # function) are mentioned first.
         first = [f"    {' = '.join(hot)} = None"] if hot else []
         lines = [*self.gen.helpers,
-                 f"def _program(c{''.join(', in_' + k for k in self.inputs)}):",
+                 f"def _program(c{''.join(', in_' + k for k in self.inputs)}"
+                 f"{''.join(f', {o}=False' for o in options)}):",
                  *first, *self.gen.prologue(), *self.lines, f"    return {returns}"]
         ns: dict[str, Any] = {**self.gen.runtime, **(namespace or {})}
         self.source = "\n".join(lines) + "\n"

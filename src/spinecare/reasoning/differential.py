@@ -235,11 +235,30 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
     # tie never depends on the file's order.
     if len({c.priority for _, c in conditions}) != len(conditions):
         raise ValueError("every condition needs its own priority")
-    keys = ", ".join(f"(-{rank_var[code]}, -{flagged_var[code]}, {held_var[code]}, "
-                     f"-{entry_of[code]}['probability'], {c.priority}, {entry_of[code]})"
-                     for code, c in conditions)
+    # That order as one number per condition (comparing six-part tuples cost more than the
+    # rest of the sort): the band, the red flag and the cap (0 or 1 each) make a group, the
+    # probability (a multiple of 0.001 in [0, 1], each step worth `span`) and the priority
+    # (below `span`) order within it. The float products stay within 1e-9 of the integers
+    # they stand for, and the keys are distinct, so the entries themselves are never compared.
+    low = min(c.priority for _, c in conditions)
+    span = max(c.priority for _, c in conditions) - low + 1
+    group = 1002 * span
+
+    def key(code: str, c: Condition) -> str:
+        # ((2 - rank) * 4 + (1 - flagged) * 2 + held) * group, with the constant parts folded
+        # here: most conditions have no red-flag floor or cap, and their terms are left out
+        terms = [f"{10 * group + c.priority - low} - {rank_var[code]} * {4 * group}"]
+        if flagged_var[code] != "0":
+            terms.append(f" - {flagged_var[code]} * {2 * group}")
+        if held_var[code] != "0":
+            terms.append(f" + {held_var[code]} * {group}")
+        terms.append(f" - {entry_of[code]}['probability'] * {1000 * span}")
+        return f"({''.join(terms)}, {entry_of[code]})"
+
+    keys = ", ".join(key(code, c) for code, c in conditions)
     lines += ["    # --- the differential's order",
-              f"    CONDITIONS = [x[5] for x in sorted(({keys}))]"]
+              # the sorted pairs' second parts, taken in C (the keys are distinct)
+              f"    CONDITIONS = list(dict(sorted(({keys}))).values())"]
     namespace: dict[str, Any] = {**src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME,
                                  "TEXT": citation_text}
     return lines, namespace

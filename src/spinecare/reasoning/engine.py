@@ -53,7 +53,7 @@ _Fired = tuple[str, str, str, int, tuple[str, ...]]
 _Lbp = tuple[str, str, str, tuple[str, ...]]
 # a diagnosis to consider: (id, label, reason, citations, the indexes of its findings)
 _ConsiderRow = tuple[str, str, str, tuple[str, ...], tuple[int, ...]]
-_Core = Callable[[Case], tuple[tuple[Tri, ...], tuple[Tri, ...], list[_Fired],
+_Core = Callable[..., tuple[tuple[Tri, ...], tuple[Tri, ...], list[_Fired],
                                list[_TriageRow], list[dict[str, Any]], dict[str, str],
                                _Lbp | None, list[dict[str, Any]], list[_ConsiderRow]]]
 # a rule a question could complete: (place, rank, rule id, its index in the status tuple,
@@ -239,6 +239,7 @@ class Engine:
         names = prog.names
         # names of the code itself: no rule or finding may be given one
         names.taken.update((*SCRATCH, "F", "FIRED", "HELD", "NOW", "ASK", "LBP_RULE", "CONSIDER",
+                            "rules",
                             "_at_least", "_at_most", "_any_item"))
         # The names of the generated code say what each value is: f_<finding>, the rules by
         # their ids (rf_ces_saddle_anaesthesia), flag_<code>, likely_<code>; the constants it
@@ -309,11 +310,13 @@ class Engine:
             prog.emit([f"    if {v} is True:\n        CONSIDER.append({const})"])
         prog.emit(["    # --- questions"])
         prog.emit(self._ask_lines(found, var_of, namespace, names))
+        # Every rule's value, for tests and tools only (rules=True): assess needs the ones that
+        # hold, already in FIRED and HELD, and the tuple of them all is not built for it.
         status = "".join(f"{v}, " for v in var_of.values())
         fn: _Core = prog.function(
-            "F, (" + status + "), FIRED, HELD, CONDITIONS, CIT, LBP_RULE, ASK, CONSIDER",
-            f"<spinecare knowledge {self.knowledge.version}: assessment>", namespace,
-            hot=SCRATCH_LOCALS)
+            f"F, (({status}) if rules else ()), FIRED, HELD, CONDITIONS, CIT, LBP_RULE, ASK, "
+            "CONSIDER", f"<spinecare knowledge {self.knowledge.version}: assessment>", namespace,
+            hot=SCRATCH_LOCALS, options=("rules",))
         return fn
 
     def _ask_lines(self, found: list[str], var_of: dict[str, str], namespace: dict[str, Any],
@@ -376,7 +379,7 @@ class Engine:
 
     def rule_values(self, case: Case) -> dict[str, Tri]:
         """Every rule's value by id, in ``status_ids`` order (for tests and tools)."""
-        return dict(zip(self.status_ids, self._core(case)[1], strict=True))
+        return dict(zip(self.status_ids, self._core(case, True)[1], strict=True))
 
     # --- explanations -----------------------------------------------------------------------
 
