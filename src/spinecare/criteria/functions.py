@@ -108,15 +108,24 @@ def any_item(items: list[Any] | None, collection: str, where: Callable[[Any], lo
 
 
 def _count(name: str, most: bool) -> Function:
-    helper = f"_{name}"
     decide = logic.at_most if most else logic.at_least
+
+    def generate(args: tuple[str, ...], tmp: Callable[[], str]) -> str:
+        # logic.at_least / at_most written out, counting in C: the values are only True,
+        # False and None, so tuple.count finds each by identity
+        k, values, t = args[0], ", ".join(args[1:]), tmp()
+        if most:
+            return (f"(True if ({t} := ({values},)).count(True) + {t}.count(None) <= {k} else "
+                    f"(False if {t}.count(True) > {k} else None))")
+        return (f"(True if ({t} := ({values},)).count(True) >= {k} else "
+                f"(False if {t}.count(True) + {t}.count(None) < {k} else None))")
+
     return Function(
         name=name,
         params=("integer", "criterion"),
         variadic=True,
         reference=lambda case, k, *values: decide(k, values),
-        generate=lambda args, tmp: f"{helper}({args[0]}, ({', '.join(args[1:])},))",
-        runtime={helper: decide},
+        generate=generate,
         example=f"{name}(2, symptoms.claudication, symptoms.relief_sitting, patient.age > 60)",
     )
 

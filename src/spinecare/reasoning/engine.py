@@ -239,8 +239,7 @@ class Engine:
         names = prog.names
         # names of the code itself: no rule or finding may be given one
         names.taken.update((*SCRATCH, "F", "FIRED", "HELD", "NOW", "ASK", "LBP_RULE", "CONSIDER",
-                            "rules",
-                            "_at_least", "_at_most", "_any_item"))
+                            "rules", "_any_item"))
         # The names of the generated code say what each value is: f_<finding>, the rules by
         # their ids (rf_ces_saddle_anaesthesia), flag_<code>, likely_<code>; the constants it
         # reads are globals named likewise (RULE_<id>, ROW_<id>, CITES_<condition>).
