@@ -260,3 +260,21 @@ def test_long_back_pain_from_before_45_keeps_the_non_specific_label_provisional(
     assert entry(older, "nonspecific_low_back_pain")["likelihood"] == "high"
     recent = run(age=29, history={"duration_weeks": 4}, symptoms={"low_back_pain": True})
     assert entry(recent, "nonspecific_low_back_pain")["likelihood"] == "high"
+
+
+def test_relief_on_sitting_does_not_point_to_the_spine_when_the_hip_is_painful() -> None:
+    # Weight-bearing hip pain eases on sitting as well (Altman's criteria work).
+    symptoms = {"low_back_pain": False, "leg_pain": "left", "leg_pain_below_knee": False,
+                "relief_sitting": True}
+    a = run(age=61, symptoms=symptoms, exam={"hip_rotation_pain": True})
+    assert "lss.no_pain_seated" not in entry(a, "lumbar_spinal_stenosis")["rules"]
+    assert first(a) == "hip_osteoarthritis"
+    b = run(age=61, symptoms=symptoms, exam={"hip_rotation_pain": False})
+    assert "lss.no_pain_seated" in entry(b, "lumbar_spinal_stenosis")["rules"]
+    assert first(b) == "lumbar_spinal_stenosis"
+    # a neurogenic picture beyond sitting relief still leads, with the painful hip beside it
+    both = run(age=79, symptoms={"low_back_pain": True, "leg_pain": "both",
+                                 "leg_pain_exceeds_back_pain": True, "claudication": True,
+                                 "relief_sitting": True},
+               exam={"hip_rotation_pain": True})
+    assert first(both) == "lumbar_spinal_stenosis"
