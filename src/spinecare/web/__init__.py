@@ -7,8 +7,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from spinecare.store.once import Spent
 from spinecare.vocabulary import LANGUAGES
-from spinecare.web import alerts, auth, clinician, docs, education, language, password, patient
+from spinecare.web import (
+    alerts,
+    auth,
+    clinician,
+    docs,
+    education,
+    language,
+    once,
+    password,
+    patient,
+    signin,
+)
 from spinecare.web.i18n import knowledge_translations, translations
 from spinecare.web.pages import WebError, WebRedirect, web_error, web_redirect
 
@@ -30,7 +42,9 @@ def mount(app: FastAPI) -> None:
     app.include_router(password.router)
     app.include_router(education.router)
     app.include_router(language.router)
+    app.include_router(signin.router)
     app.mount("/static", StaticFiles(packages=[("spinecare.web", "static")]), name="static")
     app.add_exception_handler(WebError, web_error)
     app.add_exception_handler(WebRedirect, web_redirect)
+    app.add_exception_handler(Spent, once.replayed)
     app.state.spinecare_web_mounted = True
