@@ -107,7 +107,10 @@ async def my_home(request: Request, who: PatientUser) -> Response:
               for a in await run_in_threadpool(alerts.open_advice, db, who)]
     reading = await run_in_threadpool(education.own, db, who, language_of(request))
     due, later = _due(data)
-    intake_done = any(r.instrument == "intake" for r in data["responses"])
+    # Only a finished intake is done: one stopped by an emergency is offered again (its
+    # answers are kept for the care team).
+    intake_done = any(r.instrument == "intake" and orjson.loads(r.score_json).get("complete")
+                      for r in data["responses"])
     programme = data["visits"][-1]["plan"].get("exercise_programme") if data["visits"] else None
     _ = gettext_of(request)
     return render(request, "my_home.html", title=_("Your care"), patient_page=True,
