@@ -170,7 +170,7 @@ def test_a_known_address_gets_a_link_that_signs_in_once(db: Database, doc: Princ
     with db.session(read_only=True) as session:
         queued = session.scalars(select(SigninEmail).where(
             SigninEmail.link_id == link.id)).one()
-    assert (queued.address, queued.status) == ("Link.Patient@Example.org", "pending")
+    assert (queued.address, queued.status) == ("link.patient@example.org", "pending")
     code = links.token_of(SECRET, link.id)
     issued = signin.redeem(db, code, secret_key=SECRET, ttl=timedelta(days=30))
     assert issued.token

@@ -69,7 +69,9 @@ def request_link(db: Database, email: str, *, address: str | None,
                 records.audit(session, None, _REQUEST, patient_id=patient_id,
                               outcome="unavailable", reason="e-mail is not set up")
                 continue
-            link = store.create_link(session, patient_id, None, typed, LINK_TTL, now)
+            # To the address on record, as it was recorded, not as it was typed.
+            on_record = store.address_of(session, patient_id) or typed
+            link = store.create_link(session, patient_id, None, on_record, LINK_TTL, now)
             records.audit(session, None, _REQUEST, patient_id=patient_id, target_id=link.id)
         if not found:
             records.audit(session, None, _REQUEST, outcome="not_found",
