@@ -28,7 +28,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     database = db or Database(settings.database_url)
     owned = db is None
     mailer = None if settings.smtp is None else MailWorker(
-        database, settings.smtp, settings.public_url, settings.mail_poll_seconds)
+        database, settings.smtp, settings.public_url, settings.mail_poll_seconds,
+        secret_key=settings.secret_key)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

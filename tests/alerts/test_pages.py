@@ -20,7 +20,7 @@ from tests.web.helpers import (
     add_clinician,
     add_patient,
     add_three_visits,
-    csrf_of,
+    form_fields,
 )
 from tests.web.test_pages import invited, signed_in
 
@@ -49,8 +49,8 @@ def test_after_a_stop_symptom_the_home_leads_with_the_advice_and_pauses_the_exer
     add_three_visits(db, uid, pid)
     patient = invited(app, doc, pid)
     assert "Your home exercises and daily log" in patient.get("/my").text
-    token = csrf_of(patient.get("/my/exercises").text)
-    r = patient.post("/my/exercises", data={"csrf_token": token, "done": "no",
+    fields = form_fields(patient.get("/my/exercises").text, "/my/exercises")
+    r = patient.post("/my/exercises", data={**fields, "done": "no",
                                             "symptoms": "saddle_numbness"})
     assert 'href="tel:112"' in r.text and 'href="tel:+441632960123"' in r.text
     home = patient.get("/my").text
@@ -69,11 +69,11 @@ def test_after_a_stop_symptom_the_home_leads_with_the_advice_and_pauses_the_exer
     alert_id = re.search(r'href="/alerts/([0-9a-f]{32})"', page)
     assert alert_id
     alert_page = doc.get(f"/alerts/{alert_id.group(1)}").text
-    r = doc.post(f"/alerts/{alert_id.group(1)}/acknowledge",
-                 data={"csrf_token": csrf_of(alert_page), "note": "   "})
+    ack = form_fields(alert_page, f"/alerts/{alert_id.group(1)}/acknowledge")
+    r = doc.post(f"/alerts/{alert_id.group(1)}/acknowledge", data={**ack, "note": "   "})
     assert r.status_code == 422 and 'aria-invalid="true"' in r.text
     r = doc.post(f"/alerts/{alert_id.group(1)}/acknowledge",
-                 data={"csrf_token": csrf_of(alert_page), "note": "Phoned; seen in A&E."})
+                 data={**ack, "note": "Phoned; seen in A&E."})
     assert r.status_code == 200 and "Phoned; seen in A&amp;E." in r.text
     home = patient.get("/my").text
     assert 'data-advice' not in home and "Your home exercises and daily log" in home

@@ -97,3 +97,12 @@ def licensed_text(instrument_id: str, language: str = "en") -> dict[str, Any]:
 
 def licensed_odi_text() -> dict[str, Any]:
     return licensed_text("odi")
+
+
+def form_fields(html: str, action: str) -> dict[str, str]:
+    """The hidden fields (CSRF and one-time form token) of the page's form posting to
+    ``action``."""
+    found = re.search(r'<form[^>]*action="' + re.escape(action) + r'"[^>]*>(.*?)</form>',
+                      html, re.S)
+    assert found, f"the page has no form posting to {action}"
+    return dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', found.group(1)))

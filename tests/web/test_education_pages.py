@@ -14,7 +14,14 @@ from sqlalchemy import select
 from spinecare.education import load_library, render_article
 from spinecare.store.db import Database
 from spinecare.store.models import AuditEvent, EducationShare
-from tests.web.helpers import add_clinician, add_patient, add_three_visits, csrf_of, make_app
+from tests.web.helpers import (
+    add_clinician,
+    add_patient,
+    add_three_visits,
+    csrf_of,
+    form_fields,
+    make_app,
+)
 from tests.web.test_pages import invited, signed_in
 
 
@@ -122,7 +129,8 @@ def test_sent_articles_reach_the_patient_home_from_the_care_team(
     _, db = built
     page = doc.get(f"/patients/{world['new']}")
     r = doc.post(f"/patients/{world['new']}/articles",
-                 data={"csrf_token": csrf_of(page.text), "action": "send", "email": "",
+                 data={**form_fields(page.text, f"/patients/{world['new']}/articles"),
+                       "action": "send", "email": "",
                        "article": ["how_stenosis_is_diagnosed"]}, follow_redirects=False)
     assert r.status_code == 303 and "sent=1" in r.headers["location"]
     assert "Sent 1 article" in doc.get(r.headers["location"]).text
@@ -143,8 +151,9 @@ def test_a_bad_address_names_the_field_and_sends_nothing(
         before = len(session.scalars(select(EducationShare)).all())
     page = doc.get(f"/patients/{world['lss']}")
     r = doc.post(f"/patients/{world['lss']}/articles",
-                 data={"csrf_token": csrf_of(page.text), "action": "send",
-                       "email": "not an address", "article": ["lumbar_spinal_stenosis"]})
+                 data={**form_fields(page.text, f"/patients/{world['lss']}/articles"),
+                       "action": "send", "email": "not an address",
+                       "article": ["lumbar_spinal_stenosis"]})
     assert r.status_code == 422 and "email: is not an e-mail address" in r.text
     with db.session() as session:
         assert len(session.scalars(select(EducationShare)).all()) == before

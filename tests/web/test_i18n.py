@@ -307,16 +307,16 @@ def test_a_spanish_patient_home_says_when_to_get_urgent_care_with_the_clinics_nu
 def test_a_spanish_intake_asks_in_spanish_and_stops_for_an_emergency_in_spanish(
         built: tuple[FastAPI, Database], patient: tuple[TestClient, str, int]) -> None:
     client, _, _ = patient
-    token = csrf_of(client.get("/my/intake").text)
-    r = client.post("/my/intake", data={"csrf_token": token, "action": "start"})
+    r = client.get("/my/intake/step")
     assert "¿Ha notado algún cambio en la vejiga" in r.text
     assert "Nada de esto: la vejiga me funciona como siempre" in r.text
     assert "Pregunta 1 de unas" in r.text
     hidden = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', r.text))
-    r = client.post("/my/intake", data={**hidden, "question": "bladder", "action": "answer"})
+    r = client.post("/my/intake/step", data={**hidden, "question": "bladder",
+                                             "action": "answer"})
     assert r.status_code == 422 and "Elija una respuesta" in r.text
-    r = client.post("/my/intake", data={**hidden, "question": "bladder",
-                                        "answer": "new_retention", "action": "answer"})
+    r = client.post("/my/intake/step", data={**hidden, "question": "bladder",
+                                             "answer": "new_retention", "action": "answer"})
     assert "<h1>Vaya ahora a urgencias del hospital</h1>" in r.text
     number = built[0].state.settings.clinic.emergency_number
     assert f"llame a una ambulancia ({number})" in r.text

@@ -22,6 +22,7 @@ from tests.web.helpers import (
     add_patient,
     add_three_visits,
     csrf_of,
+    form_fields,
     licensed_odi_text,
     make_app,
 )
@@ -58,7 +59,7 @@ def doc(built: tuple[FastAPI, Database], ids: dict[str, int]) -> Iterator[TestCl
 def invited(app: FastAPI, clinician: TestClient, patient_id: str) -> TestClient:
     page = clinician.get(f"/patients/{patient_id}")
     r = clinician.post(f"/patients/{patient_id}/invitations",
-                       data={"csrf_token": csrf_of(page.text)})
+                       data=form_fields(page.text, f"/patients/{patient_id}/invitations"))
     found = re.search(r'value="(http[^"]+/invite#[^"]+)"', r.text)
     assert found, r.text
     patient = TestClient(app)
@@ -117,7 +118,8 @@ def test_pages_need_a_session(built: tuple[FastAPI, Database]) -> None:
     client = TestClient(built[0])
     r = client.get("/patients", follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (303, "/login")
-    assert client.get("/my").status_code == 401
+    # A patient page leads a signed-out patient to the e-mail sign-in.
+    assert client.get("/my", follow_redirects=False).headers["location"] == "/signin"
 
 
 def test_another_clinician_gets_not_found_and_the_refusal_is_audited(
@@ -145,11 +147,11 @@ def test_a_visit_with_myelopathy_findings_is_urgent_and_audited(
     _, db = built
     pid = add_patient(db, ids["doc"], "Myelopathy Patient", 1955)
     form = doc.get(f"/patients/{pid}/visits/new")
-    token = csrf_of(form.text)
-    preview = doc.post(f"/patients/{pid}/visits/preview", data={"csrf_token": token,
-                                                                **MYELOPATHY})
+    fields = form_fields(form.text, f"/patients/{pid}/visits")
+    preview = doc.post(f"/patients/{pid}/visits/preview",
+                       data={"csrf_token": fields["csrf_token"], **MYELOPATHY})
     assert preview.json()["triage"] == "urgent"
-    r = doc.post(f"/patients/{pid}/visits", data={"csrf_token": token, **MYELOPATHY})
+    r = doc.post(f"/patients/{pid}/visits", data={**fields, **MYELOPATHY})
     assert r.status_code == 200 and 'data-triage="urgent"' in r.text
     assert "Degenerative cervical myelopathy" in r.text
     with db.session(read_only=True) as session:
@@ -161,9 +163,8 @@ def test_a_visit_with_myelopathy_findings_is_urgent_and_audited(
 def test_an_invalid_visit_names_the_fields(built: tuple[FastAPI, Database],
                                            ids: dict[str, int], doc: TestClient) -> None:
     pid = add_patient(built[1], ids["doc"], "Imaging Patient")
-    token = csrf_of(doc.get(f"/patients/{pid}/visits/new").text)
-    r = doc.post(f"/patients/{pid}/visits", data={"csrf_token": token,
-                                                  "imaging.0.level": "C5-C6"})
+    fields = form_fields(doc.get(f"/patients/{pid}/visits/new").text, f"/patients/{pid}/visits")
+    r = doc.post(f"/patients/{pid}/visits", data={**fields, "imaging.0.level": "C5-C6"})
     assert r.status_code == 422
     # The field's label, not its path, linked to the field.
     assert '<a href="#f-imaging-0-modality">Modality</a>: is required' in r.text
@@ -190,13 +191,12 @@ def test_the_intake_stops_at_once_on_saddle_numbness(
     app, db = built
     pid = add_patient(db, ids["doc"], "Intake Patient")
     patient = invited(app, doc, pid)
-    token = csrf_of(patient.get("/my/intake").text)
-    r = patient.post("/my/intake", data={"csrf_token": token, "action": "start"})
+    r = patient.get("/my/intake/step")
     assert "bladder" in heading(r.text)
     for question, answer in (("bladder", "normal"), ("bowel_incontinence", "no")):
-        r = patient.post("/my/intake", data={**hidden(r.text), "question": question,
+        r = patient.post("/my/intake/step", data={**hidden(r.text), "question": question,
                                              "answer": answer, "action": "answer"})
-    r = patient.post("/my/intake", data={**hidden(r.text), "question": "saddle_anesthesia",
+    r = patient.post("/my/intake/step", data={**hidden(r.text), "question": "saddle_anesthesia",
                                          "answer": "yes", "action": "answer"})
     assert heading(r.text) == "Go to the emergency department now"
     assert "Do not drive yourself" in r.text
@@ -213,15 +213,14 @@ def test_an_intake_step_can_be_skipped_and_undone(
         built: tuple[FastAPI, Database], ids: dict[str, int], doc: TestClient) -> None:
     app, db = built
     patient = invited(app, doc, add_patient(db, ids["doc"], "Skipping Patient"))
-    token = csrf_of(patient.get("/my/intake").text)
-    r = patient.post("/my/intake", data={"csrf_token": token, "action": "start"})
-    r = patient.post("/my/intake", data={**hidden(r.text), "question": "bladder",
+    r = patient.get("/my/intake/step")
+    r = patient.post("/my/intake/step", data={**hidden(r.text), "question": "bladder",
                                          "action": "skip"})
     assert "bowels" in heading(r.text)
-    r = patient.post("/my/intake", data={**hidden(r.text), "question": "bowel_incontinence",
+    r = patient.post("/my/intake/step", data={**hidden(r.text), "question": "bowel_incontinence",
                                          "action": "answer"})
     assert r.status_code == 422 and "Please choose an answer" in r.text
-    r = patient.post("/my/intake", data={**hidden(r.text), "action": "back"})
+    r = patient.post("/my/intake/step", data={**hidden(r.text), "action": "back"})
     assert "bladder" in heading(r.text)
 
 
@@ -242,8 +241,8 @@ def test_a_patient_sees_only_their_own_pages_and_logs_exercise(
     assert "Oswestry Disability Index: from" in patient.get("/my").text
     r = patient.get("/patients", follow_redirects=False)
     assert r.headers["location"] == "/my"
-    token = csrf_of(patient.get("/my/exercises").text)
-    r = patient.post("/my/exercises", data={"csrf_token": token, "done": "yes",
+    fields = form_fields(patient.get("/my/exercises").text, "/my/exercises")
+    r = patient.post("/my/exercises", data={**fields, "done": "yes",
                                             "pain_before": "6", "pain_after": "4"})
     assert r.status_code == 200 and "Your log is saved" in r.text
     assert len(re.findall(r'class="point point-(before|after)"', r.text)) == 2
@@ -261,8 +260,9 @@ def test_a_follow_up_questionnaire_is_scored_and_stored(
     app, db = built
     pid = add_patient(db, ids["doc"], "Questionnaire Patient")
     patient = invited(app, doc, pid)
-    token = csrf_of(patient.get("/my/questionnaires/pain_nrs").text)
-    r = patient.post("/my/questionnaires/pain_nrs", data={"csrf_token": token, "leg": "4"})
+    fields = form_fields(patient.get("/my/questionnaires/pain_nrs").text,
+                         "/my/questionnaires/pain_nrs")
+    r = patient.post("/my/questionnaires/pain_nrs", data={**fields, "leg": "4"})
     assert r.status_code == 200 and "Thank you" in r.text
     assert patient.get("/my/questionnaires/mjoa").status_code == 404  # clinician-administered
     assert "NPRS on" in doc.get(f"/patients/{pid}").text
@@ -299,14 +299,18 @@ def test_a_visit_form_sent_twice_stores_one_visit(built: tuple[FastAPI, Database
     _, db = built
     pid = add_patient(db, ids["doc"], "Double Click")
     form = doc.get(f"/patients/{pid}/visits/new").text
-    data = {**hidden(form), **MYELOPATHY}
+    data = {**form_fields(form, f"/patients/{pid}/visits"), **MYELOPATHY}
     assert len(data["idempotency_key"]) >= 16
     for _ in range(2):
-        assert doc.post(f"/patients/{pid}/visits", data=data).status_code == 200
+        r = doc.post(f"/patients/{pid}/visits", data=data)
+        assert r.status_code == 200 and r.url.path == f"/patients/{pid}"
     with db.session(read_only=True) as session:
         assert records.list_visits(session, pid)[1] == 1
+    # The same form sent again with other findings writes nothing: it shows the saved visit.
     r = doc.post(f"/patients/{pid}/visits", data={**data, "exam.babinski": "yes"})
-    assert r.status_code == 409 and "already saved" in r.text
+    assert r.status_code == 200 and r.url.path == f"/patients/{pid}"
+    with db.session(read_only=True) as session:
+        assert records.list_visits(session, pid)[1] == 1
 
 
 def test_a_visit_form_resent_a_second_later_stores_one_visit(
@@ -321,7 +325,8 @@ def test_a_visit_form_resent_a_second_later_stores_one_visit(
 
     _, db = built
     pid = add_patient(db, ids["doc"], "Slow Double Click")
-    data = {**hidden(doc.get(f"/patients/{pid}/visits/new").text), **MYELOPATHY}
+    data = {**form_fields(doc.get(f"/patients/{pid}/visits/new").text,
+                          f"/patients/{pid}/visits"), **MYELOPATHY}
     later = clinician.now_utc() + timedelta(seconds=90)
     monkeypatch.setattr(clinician, "now_utc", lambda: later)
     for _ in range(2):
@@ -336,9 +341,8 @@ def test_an_intake_answered_to_the_end_is_stored_complete(
     app, db = built
     pid = add_patient(db, ids["doc"], "Complete Intake")
     patient = invited(app, doc, pid)
-    token = csrf_of(patient.get("/my/intake").text)
-    r = patient.post("/my/intake", data={"csrf_token": token, "action": "start"})
-    r = patient.post("/my/intake", data={**hidden(r.text), "answer": "normal",
+    r = patient.get("/my/intake/step")
+    r = patient.post("/my/intake/step", data={**hidden(r.text), "answer": "normal",
                                          "action": "answer"})
     for _ in range(60):
         if heading(r.text) == "Thank you":
@@ -347,7 +351,7 @@ def test_an_intake_answered_to_the_end_is_stored_complete(
         options = re.findall(r'type="radio" name="answer" value="([^"]+)"', r.text)
         answer = next((o for o in ("no", "none") if o in options), options[0]) \
             if options else "3"
-        r = patient.post("/my/intake", data={**fields, "answer": answer, "action": "answer"})
+        r = patient.post("/my/intake/step", data={**fields, "answer": answer, "action": "answer"})
         assert r.status_code == 200, r.text
     assert heading(r.text) == "Thank you"
     with db.session(read_only=True) as session:

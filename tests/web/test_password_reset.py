@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from spinecare.service import access
 from spinecare.store.db import Database
-from tests.web.helpers import add_clinician, csrf_of, make_app
+from tests.web.helpers import add_clinician, csrf_of, form_fields, make_app
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[FastAPI, Database]:
 def _post(client: TestClient, **fields: str) -> tuple[int, str]:
     page = client.get("/reset-password")
     assert page.status_code == 200
-    r = client.post("/reset-password", data={"csrf_token": csrf_of(page.text), **fields})
+    r = client.post("/reset-password",
+                    data={**form_fields(page.text, "/reset-password"), **fields})
     return r.status_code, r.text
 
 

@@ -15,7 +15,15 @@ from fastapi.testclient import TestClient
 from spinecare.app import create_app
 from spinecare.http.settings import Settings
 from spinecare.store.db import Database
-from tests.web.helpers import PASSWORD, SECRET, add_clinician, add_patient, csrf_of, make_app
+from tests.web.helpers import (
+    PASSWORD,
+    SECRET,
+    add_clinician,
+    add_patient,
+    csrf_of,
+    form_fields,
+    make_app,
+)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +100,7 @@ def test_the_api_docs_can_be_turned_off(built: tuple[FastAPI, Database],
 def invitation_link(client: TestClient, patient_id: str, host: str) -> str:
     page = client.get(f"/patients/{patient_id}")
     r = client.post(f"/patients/{patient_id}/invitations", headers={"Host": host},
-                    data={"csrf_token": csrf_of(page.text)})
+                    data=form_fields(page.text, f"/patients/{patient_id}/invitations"))
     assert r.status_code == 200, r.text
     found = re.search(r'value="([^"]+/invite#[^"]+)"', r.text)
     assert found, r.text
@@ -163,13 +171,11 @@ def test_a_visit_form_number_in_other_digits_is_named_by_its_field(
         built: tuple[FastAPI, Database], doc: TestClient) -> None:
     app, db = built
     pid = add_patient(db, app.state.test_clinician_id, "Visit Digits")
-    token = csrf_of(doc.get(f"/patients/{pid}/visits/new").text)
-    r = doc.post(f"/patients/{pid}/visits", data={"csrf_token": token,
-                                                  "instruments.pain_nrs.leg": "٣"})
+    token = form_fields(doc.get(f"/patients/{pid}/visits/new").text, f"/patients/{pid}/visits")
+    r = doc.post(f"/patients/{pid}/visits", data={**token, "instruments.pain_nrs.leg": "٣"})
     assert r.status_code == 422
     assert 'href="#f-instruments-pain_nrs-leg">Leg</a>: must be' in r.text
-    r = doc.post(f"/patients/{pid}/visits", data={"csrf_token": token,
-                                                  "instruments.pain_nrs.leg": "3"})
+    r = doc.post(f"/patients/{pid}/visits", data={**token, "instruments.pain_nrs.leg": "3"})
     assert r.status_code == 200  # redirected to the patient's page with the visit
 
 
@@ -190,7 +196,8 @@ def test_a_patient_form_with_other_digits_gets_a_clear_error(
     app, db = built
     pid = add_patient(db, app.state.test_clinician_id, "Patient Digits")
     page = doc.get(f"/patients/{pid}")
-    r = doc.post(f"/patients/{pid}/invitations", data={"csrf_token": csrf_of(page.text)})
+    r = doc.post(f"/patients/{pid}/invitations",
+                 data=form_fields(page.text, f"/patients/{pid}/invitations"))
     code = re.search(r'value="[^"]+/invite#([^"]+)"', r.text)
     assert code
     with TestClient(app) as patient:
@@ -198,11 +205,12 @@ def test_a_patient_form_with_other_digits_gets_a_clear_error(
         r = patient.post("/invite", data={"csrf_token": csrf_of(form.text),
                                           "code": code.group(1)})
         assert r.url.path == "/my", r.text
-        token = csrf_of(patient.get("/my/questionnaires/pain_nrs").text)
-        r = patient.post("/my/questionnaires/pain_nrs", data={"csrf_token": token, "leg": "٤"})
+        fields = form_fields(patient.get("/my/questionnaires/pain_nrs").text,
+                             "/my/questionnaires/pain_nrs")
+        r = patient.post("/my/questionnaires/pain_nrs", data={**fields, "leg": "٤"})
         assert r.status_code == 422
-        token = csrf_of(patient.get("/my/exercises").text)
-        r = patient.post("/my/exercises", data={"csrf_token": token, "done": "yes",
+        fields = form_fields(patient.get("/my/exercises").text, "/my/exercises")
+        r = patient.post("/my/exercises", data={**fields, "done": "yes",
                                                 "pain_before": "³", "pain_after": "2"})
         assert r.status_code == 422
         assert "pain before the exercises as a whole number from 0 to 10" in r.text

@@ -14,7 +14,7 @@ import threading
 
 from fastapi import Request
 
-from spinecare.service import education
+from spinecare.service import education, signin
 from spinecare.service.notifications import Delivery, SmtpSettings, deliver_due
 from spinecare.store.db import Database
 from spinecare.store.stamps import utcnow
@@ -23,8 +23,11 @@ log = logging.getLogger("spinecare.mail")
 
 
 class MailWorker:
-    def __init__(self, db: Database, smtp: SmtpSettings, public_url: str, poll_seconds: float):
+    def __init__(self, db: Database, smtp: SmtpSettings, public_url: str, poll_seconds: float,
+                 secret_key: str = ""):
         self.db, self.smtp, self.public_url = db, smtp, public_url
+        # Signs the links of patient sign-in e-mails (none are sent without it).
+        self.secret_key = secret_key
         self.poll_seconds = poll_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -52,8 +55,11 @@ class MailWorker:
         alerts = deliver_due(self.db, self.smtp, self.public_url, now)
         # Articles sent to patients go out on the same rounds, after the care team's alerts.
         reading = education.deliver_due(self.db, self.smtp, self.public_url, now)
-        return Delivery(alerts.queued, alerts.sent + reading.sent,
-                        alerts.retrying + reading.retrying, alerts.failed + reading.failed)
+        links = signin.deliver_due(self.db, self.smtp, self.public_url, self.secret_key, now) \
+            if self.secret_key else Delivery()
+        return Delivery(alerts.queued, alerts.sent + reading.sent + links.sent,
+                        alerts.retrying + reading.retrying + links.retrying,
+                        alerts.failed + reading.failed + links.failed)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -25,6 +25,7 @@ from spinecare.store import lifecycle, passwords, records
 from spinecare.store.accounts import Principal, hash_password, principal_of
 from spinecare.store.db import Database
 from spinecare.store.models import Invitation, Patient, User
+from spinecare.store.once import Claim
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ def start_password_reset(db: Database, who: Principal | None, user_id: int,
     return PasswordResetLink(user, token, expires)
 
 
-def finish_password_reset(db: Database, token: str, password: str) -> None:
+def finish_password_reset(db: Database, token: str, password: str, *,
+                          claim: Claim | None = None) -> None:
     """Set a new password with a reset token; every token of the account is revoked, so
     whoever had its sessions is signed out."""
     # the same policy as a new account's (length, not only spaces, not guessable)
@@ -143,6 +145,8 @@ def finish_password_reset(db: Database, token: str, password: str) -> None:
             raise NotAuthenticated("Invalid, expired or already used password reset link")
         records.audit(session, principal_of(user), "auth.password_reset",
                       target_id=str(user.id))
+        if claim is not None:
+            claim(session, str(user.id))
 
 
 # --- a patient's care team, invitations and access --------------------------------------------

@@ -26,6 +26,7 @@ from spinecare.store.accounts import Principal
 from spinecare.store.alerts import NewAlert, Status
 from spinecare.store.db import Database
 from spinecare.store.models import Alert, AlertEmail, Patient
+from spinecare.store.once import Claim
 
 #: Triage levels that alert the care team even without a red flag (CONTRACT.md section 2:
 #: emergency is same-day emergency care, urgent a specialist within about two weeks).
@@ -150,7 +151,8 @@ def _detail(session: Session, alert: Alert) -> AlertDetail:
                        store.team_addresses(session, alert.patient_id), names)
 
 
-def acknowledge(db: Database, who: Principal, alert_id: str, note: str) -> AlertDetail:
+def acknowledge(db: Database, who: Principal, alert_id: str, note: str, *,
+                claim: Claim | None = None) -> AlertDetail:
     """Acknowledge an open alert with what was done (required, audited). Acknowledging an
     acknowledged alert is a :class:`Conflict`: the first clinician's note stands."""
     note = note.strip()
@@ -168,6 +170,8 @@ def acknowledge(db: Database, who: Principal, alert_id: str, note: str) -> Alert
             raise Conflict("This alert was already acknowledged")
         records.audit(session, who, "alert.acknowledge", patient_id=alert.patient_id,
                       target_id=alert.id)
+        if claim is not None:
+            claim(session, alert.id)
         return _detail(session, alert)
 
 

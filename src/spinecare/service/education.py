@@ -41,6 +41,7 @@ from spinecare.store import records
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
 from spinecare.store.models import EducationEmail, Patient
+from spinecare.store.once import Claim
 from spinecare.vocabulary import LANGUAGES
 
 #: The most articles one printout or one sending may hold: a reading pack, not the library.
@@ -167,7 +168,8 @@ class Sent:
 
 
 def send(db: Database, who: Principal, patient_id: str, article_ids: Sequence[str],
-         email: str | None = None, *, email_on: bool = False) -> Sent:
+         email: str | None = None, *, email_on: bool = False,
+         claim: Claim | None = None) -> Sent:
     """Send the chosen articles to the patient (a clinician of their care team only).
 
     ``email``: ``None`` keeps the patient's stored address, ``""`` removes it, anything else
@@ -200,6 +202,8 @@ def send(db: Database, who: Principal, patient_id: str, article_ids: Sequence[st
             assert address is not None
             store.queue_email(session, patient_id, address, len(chosen))
         records.audit(session, who, action, patient_id=patient_id)
+        if claim is not None:
+            claim(session, str(len(chosen)))
     return Sent(patient, chosen, address, emailed)
 
 

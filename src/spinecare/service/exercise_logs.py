@@ -15,10 +15,11 @@ from spinecare.store import records
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
 from spinecare.store.models import ExerciseLog
+from spinecare.store.once import Claim
 
 
 def add(db: Database, who: Principal, patient_id: str,
-        entry: Mapping[str, Any]) -> ExerciseLog:
+        entry: Mapping[str, Any], *, claim: Claim | None = None) -> ExerciseLog:
     """Validate one logged session and store it. Patients may add their own."""
     with db.session() as session:
         patients.visible(session, who, patient_id, "exercise_log.create")
@@ -37,6 +38,8 @@ def add(db: Database, who: Principal, patient_id: str,
                       target_id=row.id)
         alerts.raise_in(session, who, patient_id,
                         alerts.from_stop_symptoms(row.id, log.symptoms))
+        if claim is not None:
+            claim(session, row.id)
         return row
 
 

@@ -8,11 +8,14 @@ from datetime import datetime, timedelta
 
 from spinecare.service import patients
 from spinecare.service.auth import Token
-from spinecare.service.errors import NotAuthenticated
+from spinecare.service.errors import NotAuthenticated, NotFound
 from spinecare.store import accounts, lifecycle, records
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
+from spinecare.store.models import Invitation as InvitationRow
 from spinecare.store.models import Patient
+from spinecare.store.once import Claim
+from spinecare.store.stamps import utcnow
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Invitation:
 
 
 def create(db: Database, who: Principal, patient_id: str, *, secret_key: str,
-           ttl: timedelta) -> Invitation:
+           ttl: timedelta, claim: Claim | None = None) -> Invitation:
     """A one-time invitation for a patient in the caller's care (patients cannot invite);
     the patient's earlier open invitations are cancelled."""
     with db.session() as session:
@@ -38,7 +41,28 @@ def create(db: Database, who: Principal, patient_id: str, *, secret_key: str,
                                                        who.user_id, ttl)
         records.audit(session, who, "invitation.create", patient_id=patient_id,
                       target_id=invitation.id)
+        if claim is not None:
+            claim(session, invitation.id)
     return Invitation(patient, token, invitation.expires_at, invitation.id)
+
+
+def show(db: Database, who: Principal, patient_id: str, invitation_id: str, *,
+         secret_key: str) -> Invitation:
+    """An open invitation of a patient in the caller's care, with its link token (the page
+    a clinician is led to after creating it, and back to when the form is sent again)."""
+    with db.session() as session:
+        patient = patients.visible(session, who, patient_id, "invitation.read")
+        patients.refuse_patient_writes(session, who, patient_id, "invitation.read", "invite")
+        row = session.get(InvitationRow, invitation_id[:32])
+        now = utcnow()
+        open_ = row is not None and row.patient_id == patient_id and row.used_at is None \
+            and row.cancelled_at is None and row.expires_at > now
+        records.audit(session, who, "invitation.read", patient_id=patient_id,
+                      target_id=invitation_id[:64], outcome="ok" if open_ else "not_found")
+        if not open_ or row is None:
+            raise NotFound("invitation")
+    return Invitation(patient, accounts.invitation_token(secret_key, row.id), row.expires_at,
+                      row.id)
 
 
 def redeem(db: Database, code: str, *, secret_key: str, ttl: timedelta) -> Token:

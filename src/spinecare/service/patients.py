@@ -14,6 +14,7 @@ from spinecare.store import records
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
 from spinecare.store.models import ExerciseLog, Patient, QuestionnaireResponse, Visit
+from spinecare.store.once import Claim
 
 # The web's pages show at most this many records of each kind at once.
 PAGE_MAX = 500
@@ -94,13 +95,16 @@ def read(db: Database, who: Principal, patient_id: str, action: str) -> Patient:
         return patient
 
 
-def create(db: Database, who: Principal, display_name: str, birth_year: int) -> PatientWithTeam:
+def create(db: Database, who: Principal, display_name: str, birth_year: int, *,
+           claim: Claim | None = None) -> PatientWithTeam:
     """Register a patient; the caller, who must be a clinician, becomes its clinician."""
     if who.role != "clinician":
         raise Forbidden("Only clinicians can register patients")
     with db.session() as session:
         patient = records.create_patient(session, who.user_id, display_name, birth_year)
         records.audit(session, who, "patient.create", patient_id=patient.id)
+        if claim is not None:
+            claim(session, patient.id)
         return PatientWithTeam(patient, records.care_team(session, patient.id))
 
 

@@ -19,6 +19,7 @@ from spinecare.store import records
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
 from spinecare.store.models import Patient, QuestionnaireResponse, Visit
+from spinecare.store.once import Claim
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,12 @@ class Prefill:
 
 
 def create(db: Database, who: Principal, patient_id: str, case: bytes,
-           idempotency_key: str | None = None) -> tuple[Visit, bool]:
+           idempotency_key: str | None = None, *,
+           claim: Claim | None = None) -> tuple[Visit, bool]:
     """Assess and plan ``case`` (JSON) and store both as the patient's visit: the visit and
     whether it is new. A repeated ``idempotency_key`` (per patient) gives back the first
-    visit, and :class:`Conflict` when it came with another case."""
+    visit, and :class:`Conflict` when it came with another case. ``claim`` spends the form
+    that asked for the visit, in the visit's own transaction (:mod:`spinecare.store.once`)."""
     # The clinical work runs outside any write transaction; only a refusal is written first.
     with db.session(read_only=True) as session:
         seen = records.visible_patient(session, who, patient_id) is not None
@@ -57,6 +60,8 @@ def create(db: Database, who: Principal, patient_id: str, case: bytes,
                                                idempotency_key=idempotency_key)
             records.audit(session, who, "visit.create" if created else "visit.replay",
                           patient_id=patient_id, target_id=visit.id)
+            if created and claim is not None:
+                claim(session, visit.id)
             if created:
                 alerts.raise_in(session, who, patient_id, alerts.from_assessment(
                     "visit", visit.id, orjson.loads(new.assessment_json)))
@@ -103,10 +108,16 @@ def prefill(db: Database, who: Principal, patient_id: str) -> Prefill:
     with db.session() as session:
         patient = patients.visible(session, who, patient_id, "visit.prefill")
         visits, _ = records.list_visits(session, patient_id)
+        # Only finished intakes: one left half-way (or stopped by an emergency) must not
+        # take the place of the history a finished one gave.
         intakes = [r for r in patients.responses(session, patient_id)
-                   if r.instrument == "intake"]
+                   if r.instrument == "intake" and _finished(r)]
         records.audit(session, who, "visit.prefill", patient_id=patient_id)
     return Prefill(patient, visits, intakes)
+
+
+def _finished(row: QuestionnaireResponse) -> bool:
+    return bool(orjson.loads(row.score_json).get("complete", False))
 
 
 def assess(case: bytes | dict[str, Any]) -> dict[str, Any]:

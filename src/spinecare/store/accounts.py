@@ -203,6 +203,11 @@ def create_invitation(session: Session, secret_key: str, patient_id: str, create
     return token, invitation
 
 
+def invitation_token(secret_key: str, invitation_id: str) -> str:
+    """The link token of an invitation, signed again (for showing an open one once more)."""
+    return URLSafeTimedSerializer(secret_key, salt=_INVITATION_SALT).dumps(invitation_id)
+
+
 def redeem_invitation(session: Session, secret_key: str, token: str) -> User | None:
     """The patient's account for a valid, unused invitation (created on first use), marking
     the invitation used; ``None`` for a forged, expired or already used one."""

@@ -422,3 +422,73 @@ class InstrumentText(Base):
     text_json: Mapped[str] = mapped_column(Text)
     loaded_at: Mapped[datetime] = mapped_column(DateTime)
     loaded_by: Mapped[str] = mapped_column(String(200))
+
+
+class FormToken(Base):
+    """A one-time form token (``spinecare.store.once``): issued with a form, bound to who it
+    was issued to and the form's purpose, spent in the transaction of the form's write. Only
+    its sha256 is kept. ``location`` is where the write's result is shown, so a replay of the
+    form leads there."""
+
+    __tablename__ = "form_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(80))
+    purpose: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    location: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (Index("ix_form_tokens_expires", "expires_at"),)
+
+
+class IntakeDraft(Base):
+    """A patient's intake answered so far (one open intake per patient): it survives signing
+    out and another device, and goes when the intake is finished."""
+
+    __tablename__ = "intake_drafts"
+
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    answers_json: Mapped[str] = mapped_column(Text)
+    skipped_json: Mapped[str] = mapped_column(Text)
+    order_json: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SigninLink(Base):
+    """A one-time patient sign-in link sent by e-mail; the link carries ``id`` signed with the
+    service's secret. Only the newest of a patient's links works."""
+
+    __tablename__ = "signin_links"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
+    # The clinician who resent it; none when the patient asked for it.
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_signin_links_patient", "patient_id"),)
+
+
+class SigninEmail(Base):
+    """The e-mail carrying a sign-in link, with its delivery state (as :class:`AlertEmail`)."""
+
+    __tablename__ = "signin_emails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    link_id: Mapped[str] = mapped_column(ForeignKey("signin_links.id"))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
+    address: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_signin_emails_due", "status", "next_attempt_at"),)

@@ -13,9 +13,9 @@ from typing import TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from spinecare.store.models import AlertEmail, EducationEmail
+from spinecare.store.models import AlertEmail, EducationEmail, SigninEmail
 
-Email = TypeVar("Email", AlertEmail, EducationEmail)
+Email = TypeVar("Email", AlertEmail, EducationEmail, SigninEmail)
 
 
 def claim_due(session: Session, model: type[Email], now: datetime,
@@ -36,8 +36,8 @@ def claim_due(session: Session, model: type[Email], now: datetime,
     return None
 
 
-def record_attempt(email: AlertEmail | EducationEmail, now: datetime, error: str | None,
-                   retry_after: tuple[timedelta, ...]) -> str:
+def record_attempt(email: AlertEmail | EducationEmail | SigninEmail, now: datetime,
+                   error: str | None, retry_after: tuple[timedelta, ...]) -> str:
     """Write down one attempt to send ``email``: ``sent``, ``retrying`` (due again after the
     next wait) or ``failed`` (no wait left); the outcome is returned."""
     email.attempts += 1

@@ -8,8 +8,20 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
+from spinecare.store.once import Spent
 from spinecare.vocabulary import LANGUAGES
-from spinecare.web import alerts, auth, clinician, docs, education, language, password, patient
+from spinecare.web import (
+    alerts,
+    auth,
+    clinician,
+    docs,
+    education,
+    language,
+    once,
+    password,
+    patient,
+    signin,
+)
 from spinecare.web.i18n import knowledge_translations, translations
 from spinecare.web.pages import WebError, WebRedirect, not_found_page, web_error, web_redirect
 
@@ -31,9 +43,11 @@ def mount(app: FastAPI) -> None:
     app.include_router(password.router)
     app.include_router(education.router)
     app.include_router(language.router)
+    app.include_router(signin.router)
     app.mount("/static", StaticFiles(packages=[("spinecare.web", "static")]), name="static")
     app.add_exception_handler(WebError, web_error)
     # An unknown address answers a page in the web's style; the API's addresses keep JSON.
     app.add_exception_handler(StarletteHTTPException, not_found_page)
     app.add_exception_handler(WebRedirect, web_redirect)
+    app.add_exception_handler(Spent, once.replayed)
     app.state.spinecare_web_mounted = True

@@ -16,6 +16,7 @@ from spinecare.service import alerts
 from spinecare.service.alerts import AlertDetail, AlertRow
 from spinecare.service.errors import Conflict, Invalid
 from spinecare.store.accounts import Principal
+from spinecare.web import once
 from spinecare.web.i18n import N_, gettext_of
 from spinecare.web.pages import (
     check_csrf,
@@ -109,7 +110,8 @@ def _detail_page(request: Request, found: AlertDetail, status_code: int = 200,
 @router.get("/alerts/{alert_id}")
 async def alert_page(request: Request, alert_id: str, who: Clinician) -> Response:
     found = await run_in_threadpool(alerts.detail, db_of(request), who, alert_id)
-    return _detail_page(request, found, note="", error=None)
+    token = await once.issue(request, f"alert.acknowledge:{alert_id}")
+    return _detail_page(request, found, note="", error=None, form_token=token)
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
@@ -118,14 +120,24 @@ async def acknowledge(request: Request, alert_id: str, who: Clinician) -> Respon
     check_csrf(request, form)
     note = str(form.get("note") or "")
     db = db_of(request)
+    purpose = f"alert.acknowledge:{alert_id}"
+    ticket = await once.posted(request, form, purpose,
+                               lambda a: f"/alerts/{alert_id}?acknowledged=1")
+    if ticket is None:
+        found = await run_in_threadpool(alerts.detail, db, who, alert_id)
+        return _detail_page(request, found, 409, note=note, error=None,
+                            stale=gettext_of(request)(once.STALE),
+                            form_token=await once.issue(request, purpose))
     try:
-        await run_in_threadpool(alerts.acknowledge, db, who, alert_id, note)
+        await run_in_threadpool(lambda: alerts.acknowledge(db, who, alert_id, note,
+                                                           claim=ticket.claim))
     except Invalid as exc:
         found = await run_in_threadpool(alerts.detail, db, who, alert_id)
         message = ("Say what was done (for example: \u201cphoned the patient, sent to the "
                    "emergency department\u201d).") if not note.strip() else \
             exc.problems[0].message.capitalize() + "."
-        return _detail_page(request, found, 422, note=note, error=message)
+        return _detail_page(request, found, 422, note=note, error=message,
+                            form_token=ticket.token)
     except Conflict:
         # Someone else was quicker: their note stands, and the page shows it.
         return redirect(f"/alerts/{alert_id}?already=1")

@@ -95,9 +95,18 @@ async def logout(request: Request) -> Response:
         token_hash = forget_token(request, token)
         await run_in_threadpool(auth.logout, db_of(request), who, token_hash)
     request.state.web_principal = None
-    response = render(request, "signed_out.html", title=gettext_of(request)("Signed out"))
+    was_patient = who is not None and who.role == "patient"
+    response = redirect("/signed-out?patient=1" if was_patient else "/signed-out")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@router.get("/signed-out")
+async def signed_out(request: Request, patient: str = "") -> Response:
+    await signed_in(request)
+    # A patient signs in again by e-mail link; anyone else with a password.
+    return render(request, "signed_out.html", title=gettext_of(request)("Signed out"),
+                  was_patient=patient == "1", patient_page=patient == "1")
 
 
 @router.get("/invite")

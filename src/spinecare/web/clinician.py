@@ -37,6 +37,7 @@ from spinecare.store.accounts import Principal
 from spinecare.store.models import Patient, QuestionnaireResponse, Visit
 from spinecare.store.worklist import SORTS, Filters, Sort
 from spinecare.vocabulary import TRIAGE_LEVELS
+from spinecare.web import once
 from spinecare.web.alerts import row_view
 from spinecare.web.charts import outcome_chart
 from spinecare.web.forms import (
@@ -185,6 +186,7 @@ async def create_patient(request: Request, who: Clinician) -> Response:
     check_csrf(request, form)
     name = str(form.get("display_name") or "").strip()
     year_raw = str(form.get("birth_year") or "").strip()
+    ticket = await once.posted(request, form, "patient.create", lambda pid: f"/patients/{pid}")
     errors = {}
     if not 1 <= len(name) <= 200:
         errors["display_name"] = "Give the patient's name (1 to 200 characters)."
@@ -194,24 +196,30 @@ async def create_patient(request: Request, who: Clinician) -> Response:
     if not 1900 <= year <= date.today().year:
         errors["birth_year"] = (f"Give a year of birth from 1900 to {date.today().year}, "
                                 "in the digits 0 to 9.")
-    if errors:
-        return render(request, "patient_new.html", status_code=422,
-                      title=gettext_of(request)("Add a patient"),
-                      errors=errors, values={"display_name": without_control(name)[:200],
-                                             "birth_year": without_control(year_raw)[:10]})
-    created = await run_in_threadpool(patients.create, db_of(request), who, name, year)
+    if errors or ticket is None:
+        _ = gettext_of(request)
+        return render(request, "patient_new.html", status_code=422 if errors else 409,
+                      title=_("Add a patient"), errors=errors,
+                      stale=None if ticket else _(once.STALE),
+                      form_token=ticket.token if ticket else
+                      await once.issue(request, "patient.create"),
+                      values={"display_name": without_control(name)[:200],
+                              "birth_year": without_control(year_raw)[:10]})
+    created = await run_in_threadpool(
+        lambda: patients.create(db_of(request), who, name, year, claim=ticket.claim))
     return redirect(f"/patients/{created.patient.id}")
 
 
 @router.get("/patients/new")
 async def new_patient_page(request: Request, who: Clinician) -> Response:
+    token = await once.page(request, "patient.create", "/patients")
     return render(request, "patient_new.html", title=gettext_of(request)("Add a patient"),
-                  errors={}, values={})
+                  errors={}, values={}, form_token=token)
 
 
 @router.get("/patients/{patient_id}")
 async def patient_page(request: Request, patient_id: str, who: Clinician, sent: str = "",
-                       emailed: str = "") -> Response:
+                       emailed: str = "", signin: str = "") -> Response:
     db = db_of(request)
     language = language_of(request)
 
@@ -236,11 +244,14 @@ async def patient_page(request: Request, patient_id: str, who: Clinician, sent: 
 
     data = await run_in_threadpool(work)
     latest = data["visits"][-1] if data["visits"] else None
+    tokens = {"invite": await once.issue(request, f"invitation.create:{patient_id}"),
+              "articles": await once.issue(request, f"education.send:{patient_id}"),
+              "signin": await once.issue(request, f"signin.resend:{patient_id}")}
     return render(request, "patient.html", title=data["patient"].display_name, latest=latest,
                   review=_next_review(latest), now=now_utc(),
                   library_articles=list(education.library(language).articles.values()),
                   sent_count=ascii_int(sent) if sent else None, emailed=emailed == "1",
-                  identity_fields=IDENTITY_FIELDS, **data)
+                  identity_fields=IDENTITY_FIELDS, tokens=tokens, signin=signin, **data)
 
 
 IDENTITY_FIELDS = {"mrn": N_("Medical record number (MRN)"), "birth_date": N_("Date of birth"),
@@ -271,9 +282,24 @@ async def invite(request: Request, patient_id: str, who: Clinician) -> Response:
     form = await request.form()
     check_csrf(request, form)
     db, settings = db_of(request), settings_of(request)
+    ticket = await once.posted(request, form, f"invitation.create:{patient_id}",
+                               lambda i: f"/patients/{patient_id}/invitations/{i}")
+    if ticket is None:
+        await run_in_threadpool(patients.require, db, who, patient_id, "invitation.create")
+        raise WebError(409, N_("This form has expired"), once.STALE)
     invitation = await run_in_threadpool(
         lambda: invitations.create(db, who, patient_id, secret_key=settings.secret_key,
-                                   ttl=settings.invitation_ttl))
+                                   ttl=settings.invitation_ttl, claim=ticket.claim))
+    return redirect(f"/patients/{patient_id}/invitations/{invitation.id}")
+
+
+@router.get("/patients/{patient_id}/invitations/{invitation_id}")
+async def invitation_page(request: Request, patient_id: str, invitation_id: str,
+                          who: Clinician) -> Response:
+    db, settings = db_of(request), settings_of(request)
+    invitation = await run_in_threadpool(
+        lambda: invitations.show(db, who, patient_id, invitation_id,
+                                 secret_key=settings.secret_key))
     # The token travels in the fragment, which browsers never send to a server or its logs.
     # The link starts with the configured public address: the Host header is the caller's.
     return render(request, "invitation.html", title=gettext_of(request)("Invitation link"),
@@ -284,6 +310,7 @@ async def invite(request: Request, patient_id: str, who: Clinician) -> Response:
 
 @router.get("/patients/{patient_id}/visits/new")
 async def new_visit_page(request: Request, patient_id: str, who: Clinician) -> Response:
+    token = await once.page(request, f"visit.create:{patient_id}", f"/patients/{patient_id}")
     found = await run_in_threadpool(visits.prefill, db_of(request), who, patient_id)
     p, values = found.patient, _prefill(found.visits, found.intakes)
     # One key per form: a double click or a resent form stores the visit once. The case id
@@ -292,7 +319,7 @@ async def new_visit_page(request: Request, patient_id: str, who: Clinician) -> R
     values["form_opened"] = f"{now_utc():%Y%m%d%H%M%S}"
     return render(request, "visit_new.html", title=f"New visit: {p.display_name}", patient=p,
                   sections=VISIT_SECTIONS, values=values, errors={}, age=age(p),
-                  first_visit=not found.visits)
+                  first_visit=not found.visits, form_token=token)
 
 
 @router.post("/patients/{patient_id}/visits")
@@ -301,6 +328,15 @@ async def create_visit(request: Request, patient_id: str, who: Clinician) -> Res
     check_csrf(request, form)
     values = form_dict(form)
     db = db_of(request)
+    purpose = f"visit.create:{patient_id}"
+    ticket = await once.posted(request, form, purpose, lambda v: f"/patients/{patient_id}#latest")
+    if ticket is None:
+        p = await run_in_threadpool(patients.require, db, who, patient_id, "visit.create")
+        return render(request, "visit_new.html", status_code=409,
+                      title=f"New visit: {p.display_name}", patient=p, sections=VISIT_SECTIONS,
+                      values=values, errors={}, age=age(p),
+                      stale=gettext_of(request)(once.STALE),
+                      form_token=await once.issue(request, purpose))
 
     def work() -> tuple[Patient, str | None, dict[str, str]]:
         # The case is built from the form with the patient's age, so the patient comes first.
@@ -311,7 +347,8 @@ async def create_visit(request: Request, patient_id: str, who: Clinician) -> Res
         key = values.get("idempotency_key", "")
         try:
             visit, _ = visits.create(db, who, patient_id, orjson.dumps(doc),
-                                     f"web:{key}" if _KEY.fullmatch(key) else None)
+                                     f"web:{key}" if _KEY.fullmatch(key) else None,
+                                     claim=ticket.claim)
         except Invalid as exc:
             return p, None, {pr.path.replace("imaging[0]", "imaging.0"): pr.message
                              for pr in exc.problems}
@@ -325,7 +362,7 @@ async def create_visit(request: Request, patient_id: str, who: Clinician) -> Res
     if visit_id is None:
         return render(request, "visit_new.html", status_code=422,
                       title=f"New visit: {p.display_name}", patient=p, sections=VISIT_SECTIONS,
-                      values=values, errors=errors, age=age(p))
+                      values=values, errors=errors, age=age(p), form_token=ticket.token)
     wake(request)
     return redirect(f"/patients/{patient_id}#latest")
 

@@ -14,10 +14,11 @@ from spinecare.education import Language, render_article
 from spinecare.education.patient import treatment_anchor
 from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
-from spinecare.service import education
+from spinecare.service import education, patients
 from spinecare.service.errors import Invalid
 from spinecare.store.accounts import Principal
 from spinecare.vocabulary import LANGUAGES
+from spinecare.web import once
 from spinecare.web.i18n import N_, gettext_of, language_of
 from spinecare.web.pages import (
     WebError,
@@ -101,10 +102,16 @@ async def print_or_send(request: Request, patient_id: str, who: Clinician) -> Re
     raw_email = form.get("email")
     email = raw_email if isinstance(raw_email, str) else None
     settings = settings_of(request)
+    ticket = await once.posted(request, form, f"education.send:{patient_id}",
+                               lambda n: f"/patients/{patient_id}?sent={n}#education")
+    if ticket is None:
+        # Someone else's patient is "not found" first, whatever the form.
+        await run_in_threadpool(patients.require, db, who, patient_id, "education.send")
+        raise WebError(409, N_("This form has expired"), once.STALE)
     try:
         sent = await run_in_threadpool(
             lambda: education.send(db, who, patient_id, chosen, email,
-                                   email_on=settings.smtp is not None))
+                                   email_on=settings.smtp is not None, claim=ticket.claim))
     except Invalid as exc:
         messages = "; ".join(f"{pr.path}: {pr.message}" for pr in exc.problems)
         raise WebError(422, N_("Please check the articles and the e-mail address"),

@@ -1,8 +1,9 @@
 """The intake, one question at a time, with an emergency stop.
 
-The answers so far travel with each step as hidden fields (the patient's own answers, in the
-patient's own page), so a step needs no server-side draft and works without JavaScript. After
-every answer the partial case is assessed by the engine; an emergency stops the intake at once.
+The answers so far are a draft kept on the server (``spinecare.store.drafts``), so the intake
+resumes where it was left, on another device or after signing out; each step is a
+Post/Redirect/Get with a one-time form token. After every answer the partial case is assessed
+by the engine; an emergency stops the intake at once.
 """
 
 from __future__ import annotations
@@ -16,12 +17,9 @@ from spinecare.instruments.forms import FormItem
 from spinecare.instruments.intake import case_from_intake, intake_form
 from spinecare.plan.planner import make_plan
 from spinecare.reasoning.engine import default_engine
+from spinecare.store.drafts import Draft
 from spinecare.web.forms import ascii_number
 from spinecare.web.i18n import knowledge_text
-
-ANSWER_PREFIX = "a."
-SKIPPED = "skipped"
-ORDER = "order"
 
 
 @dataclass
@@ -30,11 +28,27 @@ class IntakeState:
     skipped: set[str] = field(default_factory=set)
     order: list[str] = field(default_factory=list)
 
-    def hidden_fields(self) -> list[tuple[str, str]]:
-        out = [(ANSWER_PREFIX + k, encode(v)) for k, v in self.answers.items()]
-        out += [(SKIPPED, k) for k in sorted(self.skipped)]
-        out.append((ORDER, ",".join(self.order)))
-        return out
+    def draft(self) -> Draft:
+        return Draft(dict(self.answers), sorted(self.skipped), list(self.order))
+
+
+def from_draft(draft: Draft | None) -> IntakeState:
+    """The intake state of a stored draft; answers to questions the intake no longer asks
+    (its knowledge changed since) are dropped, and so are answers it would now refuse."""
+    state = IntakeState()
+    if draft is None:
+        return state
+    questions = intake_form().questions()
+    for link, value in draft.answers.items():
+        item = questions.get(link)
+        if item is None:
+            continue
+        decoded, problem = decode(item, encode(value))
+        if problem is None:
+            state.answers[link] = decoded
+    state.skipped = {s for s in draft.skipped if s in questions}
+    state.order = [k for k in draft.order if k in state.answers or k in state.skipped]
+    return state
 
 
 def encode(value: Any) -> str:
@@ -78,29 +92,6 @@ def decode(item: FormItem, raw: str, unit: str | None = None,
             "low": f"{low:g}", "high": f"{high:g}"} \
             if low is not None and high is not None else _("Please check the number.")
     return value, None
-
-
-def read_state(form: Mapping[str, Any], getlist: Any) -> IntakeState:
-    """The answers carried by a step's hidden fields (unknown or malformed ones are dropped)."""
-    questions = intake_form().questions()
-    state = IntakeState()
-    for key in form:
-        if not key.startswith(ANSWER_PREFIX):
-            continue
-        link = key[len(ANSWER_PREFIX):]
-        item = questions.get(link)
-        raw = form.get(key)
-        if item is None or not isinstance(raw, str):
-            continue
-        value, problem = decode(item, raw)
-        if problem is None:
-            state.answers[link] = value
-    state.skipped = {s for s in getlist(SKIPPED) if s in questions}
-    order = form.get(ORDER)
-    if isinstance(order, str):
-        state.order = [k for k in order.split(",")
-                       if k in state.answers or k in state.skipped]
-    return state
 
 
 def visible_answers(state: IntakeState) -> dict[str, Any]:

@@ -211,11 +211,16 @@ def render(request: Request, template: str, status_code: int = 200,
     if asked is not None and request.cookies.get(LANG_COOKIE) != asked:
         # ``?lang=`` is a choice to keep: the following pages (and forms) stay in it.
         remember_language(response, request, asked)
+    _keep_pre_cookie(response, request)
+    return response
+
+
+def _keep_pre_cookie(response: Response, request: Request) -> None:
+    """Send the pre-session cookie a form of this response was bound to."""
     pre = getattr(request.state, "new_pre_cookie", None)
     if pre:
         response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict",
                             secure=_secure(request), path="/")
-    return response
 
 
 def redirect(location: str) -> RedirectResponse:
@@ -252,9 +257,11 @@ async def not_found_page(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-async def web_redirect(_request: Request, exc: Exception) -> Response:
+async def web_redirect(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WebRedirect)
-    return redirect(exc.location)
+    response = redirect(exc.location)
+    _keep_pre_cookie(response, request)
+    return response
 
 
 # The app's settings and database, read the way the API reads them.
@@ -312,8 +319,8 @@ async def clinician(request: Request) -> Principal:
 async def patient(request: Request) -> Principal:
     who = await signed_in(request)
     if who is None:
-        raise WebError(401, N_("Please open your invitation link again"),
-                       N_("Your sign-in has ended. Ask your clinic for a new invitation link."))
+        # A patient page without a session: the patient signs in again by e-mail link.
+        raise WebRedirect("/signin")
     if who.role != "patient":
         raise WebRedirect("/patients")
     return who

@@ -34,17 +34,18 @@ from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
 from spinecare.store.models import Alert, Patient
 from spinecare.web import intake as steps
+from spinecare.web import once
 from spinecare.web.charts import pain_chart, short_date
 from spinecare.web.forms import ascii_int
 from spinecare.web.i18n import N_, gettext_of, knowledge_text, language_of
 from spinecare.web.pages import (
     WebError,
-    WebRedirect,
     check_csrf,
     db_of,
     from_service,
     now_utc,
     patient,
+    redirect,
     render,
     settings_of,
 )
@@ -111,7 +112,10 @@ async def my_home(request: Request, who: PatientUser) -> Response:
               for a in await run_in_threadpool(alerts.open_advice, db, who)]
     reading = await run_in_threadpool(education.own, db, who, language_of(request))
     due, later = _due(data, await run_in_threadpool(instrument_texts.offered, db))
-    intake_done = any(r.instrument == "intake" for r in data["responses"])
+    # Only a finished intake is done: one stopped by an emergency is offered again (its
+    # answers are kept for the care team).
+    intake_done = any(r.instrument == "intake" and orjson.loads(r.score_json).get("complete")
+                      for r in data["responses"])
     programme = data["visits"][-1]["plan"].get("exercise_programme") if data["visits"] else None
     _ = gettext_of(request)
     return render(request, "my_home.html", title=_("Your care"), patient_page=True,
@@ -121,8 +125,9 @@ async def my_home(request: Request, who: PatientUser) -> Response:
                   reading=reading, **_calls(request))
 
 
-def _intake_step(request: Request, state: steps.IntakeState, error: str | None = None,
-                 status_code: int = 200) -> Response:
+def _intake_step(request: Request, state: steps.IntakeState, token: str,
+                 error: str | None = None, status_code: int = 200,
+                 chosen: str = "") -> Response:
     item = steps.next_question(state)
     if item is None:
         raise RuntimeError("no question left")  # callers finish the intake first
@@ -134,28 +139,84 @@ def _intake_step(request: Request, state: steps.IntakeState, error: str | None =
                   section=steps.section_text(steps.section_of(item), item, language),
                   state=state, options=steps.options_of(item, language, _("Yes"), _("No")),
                   units=steps.units_of(item, language), error=error, done=done, shown=shown,
-                  urgent=steps.urgent_notice(language))
+                  urgent=steps.urgent_notice(language), form_token=token, chosen=chosen)
+
+
+_INTAKE = "intake"
+_STEP = "/my/intake/step"
+
+
+def _resumable(db: Database, who: Principal) -> steps.IntakeState:
+    """The patient's open intake, at a question: a draft with none left (the intake's
+    knowledge changed since it was saved) reopens its last answer, so it can be finished."""
+    state = steps.from_draft(questionnaires.intake_draft(db, who))
+    if steps.next_question(state) is None and state.order:
+        last = state.order.pop()
+        state.answers.pop(last, None)
+        state.skipped.discard(last)
+    return state
 
 
 @router.get("/my/intake")
 async def intake_start(request: Request, who: PatientUser) -> Response:
-    await run_in_threadpool(_patient_records, db_of(request), who, "intake.start")
-    state = steps.IntakeState()
+    db = db_of(request)
+    await run_in_threadpool(_patient_records, db, who, "intake.start")
+    state = steps.from_draft(await run_in_threadpool(questionnaires.intake_draft, db, who))
     language, _ = language_of(request), gettext_of(request)
+    begun = bool(state.order)
     return render(request, "intake_start.html", title=_("Your symptoms"), patient_page=True,
                   urgent=steps.urgent_notice(language),
-                  introduction=steps.introduction(language), state=state)
+                  introduction=steps.introduction(language), state=state, begun=begun,
+                  done=steps.progress(state)[0],
+                  form_token=await once.issue(request, "intake.restart") if begun else "")
 
 
-@router.post("/my/intake")
+@router.post("/my/intake/restart")
+async def intake_restart(request: Request, who: PatientUser) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    ticket = await once.posted(request, form, "intake.restart", lambda _: _STEP)
+    if ticket is not None:
+        await run_in_threadpool(lambda: questionnaires.restart_intake(db_of(request), who,
+                                                                      ticket.claim))
+    # A stale restart form changes nothing: the questions go on where they were.
+    return redirect(_STEP)
+
+
+@router.get("/my/intake/step")
+async def intake_question(request: Request, who: PatientUser) -> Response:
+    token = await once.page(request, _INTAKE, _STEP)
+    state = await run_in_threadpool(_resumable, db_of(request), who)
+    if steps.next_question(state) is None:
+        return redirect("/my/intake")
+    return _intake_step(request, state, token)
+
+
+@router.post("/my/intake/step")
 async def intake_step(request: Request, who: PatientUser) -> Response:
     form = await request.form()
     check_csrf(request, form)
-    state = steps.read_state(form, form.getlist)
+    db = db_of(request)
+    state = await run_in_threadpool(_resumable, db, who)
+    raw_answer = form.get("answer")
+    chosen = raw_answer if isinstance(raw_answer, str) else ""
+    ticket = await once.posted(request, form, _INTAKE, lambda where: where)
+    _ = gettext_of(request)
+    if ticket is None:
+        if steps.next_question(state) is None:
+            return redirect(_STEP)
+        return _intake_step(request, state, await once.issue(request, _INTAKE), _(once.STALE),
+                            409, chosen)
     action = str(form.get("action") or "answer")
     link = str(form.get("question") or "")
     item = intake_form().questions().get(link)
-    _ = gettext_of(request)
+    current = steps.next_question(state)
+    if current is None:
+        return redirect(_STEP)
+    if action in ("answer", "skip") and (item is None or link != current.link_id):
+        # An answer to a question other than the one the draft is at (a form from another
+        # tab or device): show where the intake really is.
+        return redirect(_STEP)
     if action == "back" and state.order:
         last = state.order.pop()
         state.answers.pop(last, None)
@@ -164,42 +225,65 @@ async def intake_step(request: Request, who: PatientUser) -> Response:
         state.skipped.add(link)
         state.order.append(link)
     elif action == "answer" and item is not None:
-        raw = form.get("answer")
-        if not isinstance(raw, str) or not raw.strip():
-            return _intake_step(request, state, _("Please choose an answer, or press "
-                                                  "\u201cSkip this question\u201d."), 422)
-        value, problem = steps.decode(item, raw, str(form.get("unit") or "") or None, _)
+        if not chosen.strip():
+            return _intake_step(request, state, ticket.token, _(
+                "Please choose an answer, or press \u201cSkip this question\u201d."), 422)
+        value, problem = steps.decode(item, chosen, str(form.get("unit") or "") or None, _)
         if problem:
-            return _intake_step(request, state, problem, 422)
+            return _intake_step(request, state, ticket.token, problem, 422, chosen)
         state.answers[link] = value
         state.skipped.discard(link)
         state.order = [k for k in state.order if k != link] + [link]
-    db = db_of(request)
 
-    def evaluate() -> tuple[Patient, dict[str, Any]]:
+    def evaluate() -> dict[str, Any]:
         assert who.patient_id is not None
         p = patients.find(db, who, who.patient_id)
-        return p, steps.assess_answers(steps.visible_answers(state), age(p))
+        return steps.assess_answers(steps.visible_answers(state), age(p))
 
-    p, assessment = await run_in_threadpool(evaluate)
+    assessment = await run_in_threadpool(evaluate)
     level = assessment["triage"]["level"]
-    what_to_do: list[str] = []
-    if level == "emergency":
-        what_to_do = steps.emergency_steps(state, assessment, age(p), language_of(request),
-                                           settings_of(request).clinic.emergency_number)
     finished = steps.next_question(state) is None
-    if level == "emergency" or finished:
-        await run_in_threadpool(questionnaires.save_intake, db, who,
-                                steps.visible_answers(state), assessment, finished)
+    where = "/my/intake/emergency/" if level == "emergency" else \
+        "/my/intake/done/" if finished else _STEP
+    stored = await run_in_threadpool(lambda: questionnaires.save_intake_step(
+        db, who, state.draft(), assessment, finished=finished,
+        answers=steps.visible_answers(state), claim=ticket.claim,
+        where=where))
+    if stored is not None:
         wake(request)
-    if level == "emergency":
-        return render(request, "emergency.html", title=_("Go to the emergency department now"),
-                      patient_page=True, reasons=assessment["triage"]["reasons"],
-                      steps=what_to_do, **_calls(request))
-    if finished:
-        return render(request, "intake_done.html", title=_("Thank you"), patient_page=True,
-                      urgent=steps.urgent_notice(language_of(request)), level=level)
-    return _intake_step(request, state)
+        return redirect(where + stored)
+    return redirect(_STEP)
+
+
+def _own_intake(db: Database, who: Principal, response_id: str) -> tuple[Patient, Any]:
+    data = _patient_records(db, who, "intake.read")
+    found = next((r for r in data["responses"]
+                  if r.id == response_id and r.instrument == "intake"), None)
+    if found is None:
+        raise WebError(404, N_("Questionnaire not found"), N_("There is no such questionnaire."))
+    return data["patient"], found
+
+
+@router.get("/my/intake/emergency/{response_id}")
+async def intake_emergency(request: Request, response_id: str, who: PatientUser) -> Response:
+    p, row = await run_in_threadpool(_own_intake, db_of(request), who, response_id)
+    state = steps.IntakeState(answers=orjson.loads(row.answers_json))
+    assessment = await run_in_threadpool(steps.assess_answers, state.answers, age(p))
+    _ = gettext_of(request)
+    what_to_do = steps.emergency_steps(state, assessment, age(p), language_of(request),
+                                       settings_of(request).clinic.emergency_number)
+    return render(request, "emergency.html", title=_("Go to the emergency department now"),
+                  patient_page=True, reasons=assessment["triage"]["reasons"],
+                  steps=what_to_do, **_calls(request))
+
+
+@router.get("/my/intake/done/{response_id}")
+async def intake_done(request: Request, response_id: str, who: PatientUser) -> Response:
+    _p, row = await run_in_threadpool(_own_intake, db_of(request), who, response_id)
+    level = orjson.loads(row.score_json).get("triage")
+    return render(request, "intake_done.html", title=gettext_of(request)("Thank you"),
+                  patient_page=True, urgent=steps.urgent_notice(language_of(request)),
+                  level=level)
 
 
 def _instrument_form(request: Request, instrument_id: str) -> tuple[Instrument, Form, str]:
@@ -216,18 +300,28 @@ def _instrument_form(request: Request, instrument_id: str) -> tuple[Instrument, 
 
 
 def _questionnaire(request: Request, inst: Instrument, form: Form, wording: str,
-                   values: dict[str, str], errors: list[str], status_code: int = 200) -> Response:
+                   values: dict[str, str], errors: list[str], status_code: int = 200,
+                   **extra: Any) -> Response:
     return render(request, "questionnaire.html", status_code=status_code, title=form.title,
                   patient_page=True, inst=inst, form=form, values=values, errors=errors,
                   item_lang=wording if wording != language_of(request) else "",
-                  urgent=steps.urgent_notice(language_of(request)))
+                  urgent=steps.urgent_notice(language_of(request)), **extra)
 
 
 @router.get("/my/questionnaires/{instrument_id}")
 async def questionnaire_page(request: Request, instrument_id: str, who: PatientUser) -> Response:
     inst, f, wording = await run_in_threadpool(_instrument_form, request, instrument_id)
+    token = await once.page(request, f"questionnaire:{instrument_id}", "/my")
     await run_in_threadpool(_patient_records, db_of(request), who, "questionnaire.start")
-    return _questionnaire(request, inst, f, wording, {}, [])
+    return _questionnaire(request, inst, f, wording, {}, [], form_token=token)
+
+
+@router.get("/my/questionnaires/{instrument_id}/done")
+async def questionnaire_done(request: Request, instrument_id: str,
+                             who: PatientUser) -> Response:
+    inst, _f, _wording = await run_in_threadpool(_instrument_form, request, instrument_id)
+    return render(request, "questionnaire_done.html", title=gettext_of(request)("Thank you"),
+                  patient_page=True, inst=inst, urgent=steps.urgent_notice(language_of(request)))
 
 
 def _unanswered(inst: Instrument, form: Form, answers: dict[str, Any],
@@ -252,6 +346,13 @@ async def questionnaire_submit(request: Request, instrument_id: str,
     form = await request.form()
     check_csrf(request, form)
     values = form_dict(form)
+    purpose = f"questionnaire:{instrument_id}"
+    ticket = await once.posted(request, form, purpose,
+                               lambda _: f"/my/questionnaires/{instrument_id}/done")
+    if ticket is None:
+        return _questionnaire(request, inst, f, wording, values, [], 409,
+                              stale=gettext_of(request)(once.STALE),
+                              form_token=await once.issue(request, purpose))
     answers: dict[str, Any] = {}
     for link, item in f.questions().items():
         raw = values.get(link, "").strip()
@@ -275,16 +376,17 @@ async def questionnaire_submit(request: Request, instrument_id: str,
             problems = [p.message for p in exc.problems]
         else:
             try:
-                await run_in_threadpool(questionnaires.submit, db_of(request), who,
-                                        who.patient_id, instrument_id, response.answers)
+                await run_in_threadpool(lambda: questionnaires.submit(
+                    db_of(request), who, who.patient_id or "", instrument_id,
+                    response.answers, claim=ticket.claim))
             except Invalid as exc:
                 problems = [p.message for p in exc.problems]
             else:
                 wake(request)
     if problems:
-        return _questionnaire(request, inst, f, wording, values, problems, 422)
-    return render(request, "questionnaire_done.html", title=gettext_of(request)("Thank you"),
-                  patient_page=True, inst=inst, urgent=steps.urgent_notice(language_of(request)))
+        return _questionnaire(request, inst, f, wording, values, problems, 422,
+                              form_token=ticket.token)
+    return redirect(f"/my/questionnaires/{instrument_id}/done")
 
 
 def _log_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -308,8 +410,12 @@ def _exercise_page(request: Request, data: dict[str, Any], status_code: int = 20
                   urgent=steps.urgent_notice(language), **extra)
 
 
+_LOG = "exercise_log"
+
+
 @router.get("/my/exercises")
 async def exercises(request: Request, who: PatientUser) -> Response:
+    token = await once.page(request, _LOG, "/my/exercises?saved=1")
     db = db_of(request)
     data = await run_in_threadpool(_patient_records, db, who, "exercise_log.list")
     # While an emergency or stop alert is open, this page too leads with its advice and the
@@ -318,7 +424,8 @@ async def exercises(request: Request, who: PatientUser) -> Response:
               for a in await run_in_threadpool(alerts.open_advice, db, who)]
     reading = await run_in_threadpool(education.own, db, who, language_of(request))
     return _exercise_page(request, data, advice=advice, reading=reading,
-                          exercises_paused=any(a["stop"] for a in advice), **_calls(request))
+                          exercises_paused=any(a["stop"] for a in advice), form_token=token,
+                          **_calls(request))
 
 
 def _pain(raw: Any) -> tuple[int | None, bool]:
@@ -337,33 +444,55 @@ async def log_exercise(request: Request, who: PatientUser) -> Response:
     check_csrf(request, form)
     db = db_of(request)
     data = await run_in_threadpool(_patient_records, db, who, "exercise_log.list")
+    known = _stop_symptoms(request)
+    symptoms = [s for s in form.getlist("symptoms") if isinstance(s, str) and s in known]
+    ticket = await once.posted(
+        request, form, _LOG,
+        lambda log: f"/my/exercises/stop/{log}" if symptoms else "/my/exercises?saved=1")
     done = form.get("done")
     _ = gettext_of(request)
+    if ticket is None:
+        return _exercise_page(request, data, 409, error=_(once.STALE),
+                              form_token=await once.issue(request, _LOG))
     if done not in ("yes", "no"):
-        return _exercise_page(request, data, 422,
+        return _exercise_page(request, data, 422, form_token=ticket.token,
                               error=_("Please say whether you did your exercises today."))
     pain_after, after_ok = _pain(form.get("pain_after"))
     pain_before, before_ok = _pain(form.get("pain_before"))
     if not (after_ok and before_ok):
-        return _exercise_page(request, data, 422, error=_(
+        return _exercise_page(request, data, 422, form_token=ticket.token, error=_(
             "Please give your pain before the exercises as a whole number from 0 to 10, or "
             "leave it empty.") if not before_ok else _(
             "Please give your pain after the exercises as a whole number from 0 to 10, or "
             "leave it empty."))
     start = data["visits"][-1]["created_at"] if data["visits"] else now_utc()
-    known = _stop_symptoms(request)
-    symptoms = [s for s in form.getlist("symptoms") if isinstance(s, str) and s in known]
     entry = {"day": max(0, min((now_utc() - start).days, 3650)),
              "pain_nrs": pain_after,
              "pain_before": pain_before,
              "done": done == "yes", "symptoms": symptoms}
     assert who.patient_id is not None
     try:
-        await run_in_threadpool(exercise_logs.add, db, who, who.patient_id, entry)
+        row = await run_in_threadpool(lambda: exercise_logs.add(
+            db, who, who.patient_id or "", entry, claim=ticket.claim))
     except Invalid:
-        return _exercise_page(request, data, 422, error=_("Please check your answers."))
+        return _exercise_page(request, data, 422, error=_("Please check your answers."),
+                              form_token=ticket.token)
     if symptoms:
         wake(request)
-        return render(request, "stop.html", title=_("Stop the exercises"), patient_page=True,
-                      symptoms=[known[s] for s in symptoms], **_calls(request))
-    raise WebRedirect("/my/exercises?saved=1")
+        return redirect(f"/my/exercises/stop/{row.id}")
+    return redirect("/my/exercises?saved=1")
+
+
+@router.get("/my/exercises/stop/{log_id}")
+async def stop_advice(request: Request, log_id: str, who: PatientUser) -> Response:
+    """What to do about the stop symptoms just logged (the page a log with them leads to)."""
+    own = await run_in_threadpool(patients.own_records, db_of(request), who,
+                                  "exercise_log.read")
+    row = next((log for log in own.exercise_logs if log.id == log_id), None)
+    if row is None:
+        raise WebError(404, N_("Page not found"), N_("There is no such page."))
+    known = _stop_symptoms(request)
+    symptoms = [known[s] for s in orjson.loads(row.log_json).get("symptoms", [])
+                if s in known]
+    return render(request, "stop.html", title=gettext_of(request)("Stop the exercises"),
+                  patient_page=True, symptoms=symptoms, **_calls(request))

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_carepages"
-down_revision: str | None = "0008_language"
+down_revision: str | None = "0009_signin"
 branch_labels: str | None = None
 depends_on: str | None = None
 
