@@ -24,6 +24,7 @@ from tests.web.helpers import (
     add_patient,
     add_three_visits,
     csrf_of,
+    form_fields,
     licensed_text,
     make_app,
 )
@@ -48,6 +49,9 @@ def doc(built: tuple[FastAPI, Database], doc_id: int) -> Iterator[TestClient]:
                                         "csrf_token": csrf_of(page.text)})
         assert r.url.path == "/patients"
         yield client
+
+ODI = "/my/questionnaires/odi"
+PAIN = "/my/questionnaires/pain_nrs"
 
 
 def text_of(html: str) -> str:
@@ -78,14 +82,14 @@ def test_a_blank_questionnaire_is_refused_and_a_missing_required_item_is_named(
     pid = add_patient(db, doc_id, "Blank Patient")
     patient = invited(app, doc, pid)
     instrument_texts.load(db, None, licensed_text("odi"), "a test")
-    token = csrf_of(patient.get("/my/questionnaires/odi").text)
-    r = patient.post("/my/questionnaires/odi", data={"csrf_token": token})
+    fields = form_fields(patient.get(ODI).text, ODI)
+    r = patient.post("/my/questionnaires/odi", data=fields)
     assert r.status_code == 422
     assert "Please answer the questions before sending: nothing was answered." in r.text
     answers = {f"{item}": "1" for item in ("pain_intensity", "personal_care", "lifting",
                                             "walking", "sitting", "standing", "sleeping",
                                             "social_life")}
-    r = patient.post("/my/questionnaires/odi", data={"csrf_token": token, **answers})
+    r = patient.post("/my/questionnaires/odi", data={**fields, **answers})
     assert r.status_code == 422
     # Travelling is required and named with its number and licensed words; sex life (section
     # 8, "if applicable") may be left out.
@@ -95,7 +99,7 @@ def test_a_blank_questionnaire_is_refused_and_a_missing_required_item_is_named(
         assert not session.scalars(select(QuestionnaireResponse).where(
             QuestionnaireResponse.patient_id == pid)).all()
     r = patient.post("/my/questionnaires/odi",
-                     data={"csrf_token": token, **answers, "travelling": "2"})
+                     data={**fields, **answers, "travelling": "2"})
     assert r.status_code == 200 and "Thank you" in r.text
     with db.session(read_only=True) as session:
         row = session.scalars(select(QuestionnaireResponse).where(
@@ -108,11 +112,11 @@ def test_pain_sites_without_symptoms_may_be_skipped_but_not_all_of_them(
         built: tuple[FastAPI, Database], doc_id: int, doc: TestClient) -> None:
     app, db = built
     patient = invited(app, doc, add_patient(db, doc_id, "Pain Patient"))
-    token = csrf_of(patient.get("/my/questionnaires/pain_nrs").text)
+    fields = form_fields(patient.get(PAIN).text, PAIN)
     assert patient.post("/my/questionnaires/pain_nrs",
-                        data={"csrf_token": token}).status_code == 422
+                        data=fields).status_code == 422
     assert patient.post("/my/questionnaires/pain_nrs",
-                        data={"csrf_token": token, "leg": "4"}).status_code == 200
+                        data={**fields, "leg": "4"}).status_code == 200
 
 
 def test_answers_given_at_home_join_the_outcome_charts_placed_by_date(
@@ -121,9 +125,9 @@ def test_answers_given_at_home_join_the_outcome_charts_placed_by_date(
     pid = add_patient(db, doc_id, "Charted Patient")
     add_three_visits(db, doc_id, pid)
     patient = invited(app, doc, pid)
-    token = csrf_of(patient.get("/my/questionnaires/pain_nrs").text)
+    fields = form_fields(patient.get(PAIN).text, PAIN)
     assert patient.post("/my/questionnaires/pain_nrs",
-                        data={"csrf_token": token, "leg": "1"}).status_code == 200
+                        data={**fields, "leg": "1"}).status_code == 200
     page = doc.get(f"/patients/{pid}").text
     leg = re.search(r'<svg class="chart"[^>]*data-measure="pain_nrs.leg".*?</svg>', page, re.S)
     assert leg is not None
