@@ -84,7 +84,13 @@ def make_sample(src: Path, n: int, folder: Path) -> Path:
 
 
 def floor_argv(src: Path, dst: Path) -> list[str]:
-    query = f"COPY (SELECT * FROM read_parquet('{src}')) TO '{dst}' (FORMAT parquet)"
+    """DuckDB copying the input, written as the screen writes its output: the same
+    compression and level, the same rows per row group."""
+    from spinecare.screen.engines import COMPRESSION, COMPRESSION_LEVEL, OUTPUT_ROWS
+
+    query = (f"COPY (SELECT * FROM read_parquet('{src}')) TO '{dst}' (FORMAT parquet, "
+             f"COMPRESSION {COMPRESSION}, COMPRESSION_LEVEL {COMPRESSION_LEVEL}, "
+             f"ROW_GROUP_SIZE {OUTPUT_ROWS})")
     return [sys.executable, "-c", f"import duckdb; duckdb.connect().execute({query!r})"]
 
 
