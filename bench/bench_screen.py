@@ -7,7 +7,8 @@
 1. The input: generated rows (``spinecare.screen.generate``, realistic rates of known and
    unknown fields), written once to ``.cache/bench/screen-N.parquet`` and reused.
 2. The floor: DuckDB copying that Parquet to a new Parquet file (read and write, no logic), in
-   a process of its own.
+   a process of its own, written with the screen's writer settings (zstd level 3, 122,880 rows
+   per row group: ``spinecare.screen.engines``).
 3. The screen: ``spinecare screen INPUT --out OUT --engine duckdb`` as a user runs it (checks,
    batches, atomic output), in a process of its own.
 4. ``spinecare assess --json`` on a JSON Lines sample of the same rows (BENCH_SCREEN_SAMPLE,
@@ -84,7 +85,13 @@ def make_sample(src: Path, n: int, folder: Path) -> Path:
 
 
 def floor_argv(src: Path, dst: Path) -> list[str]:
-    query = f"COPY (SELECT * FROM read_parquet('{src}')) TO '{dst}' (FORMAT parquet)"
+    """DuckDB copying the input, written as the screen writes its output: the same
+    compression and level, the same rows per row group."""
+    from spinecare.screen.engines import COMPRESSION, COMPRESSION_LEVEL, OUTPUT_ROWS
+
+    query = (f"COPY (SELECT * FROM read_parquet('{src}')) TO '{dst}' (FORMAT parquet, "
+             f"COMPRESSION {COMPRESSION}, COMPRESSION_LEVEL {COMPRESSION_LEVEL}, "
+             f"ROW_GROUP_SIZE {OUTPUT_ROWS})")
     return [sys.executable, "-c", f"import duckdb; duckdb.connect().execute({query!r})"]
 
 
@@ -116,9 +123,11 @@ def main() -> None:
             ("floor (DuckDB copy)", floor, rows), (f"screen --engine {engine}", screen, rows),
             (f"assess, {sample:,} sample", assess, sample)):
         print(f"{name:28}{wall:10.1f}{cpu:10.1f}{peak / 2**20:10.0f}{n / wall:14,.0f}")
-    ratio = screen[0] / floor[0]
-    print(f"screen / floor: {ratio:.2f}x wall, {screen[1] / floor[1]:.2f}x cpu "
-          f"(goal: within {GOAL_RATIO:.0f}x) {'met' if ratio <= GOAL_RATIO else 'NOT met'}")
+    # judged by CPU as well as wall time: on a shared machine the wall times move with others'
+    # load, and the floor's copy runs on every core while the screen leaves one to its writer
+    for what, ratio in (("wall", screen[0] / floor[0]), ("cpu", screen[1] / floor[1])):
+        print(f"screen / floor by {what}: {ratio:.2f}x (goal: within {GOAL_RATIO:.0f}x) "
+              f"{'met' if ratio <= GOAL_RATIO else 'NOT met'}")
     print(f"screen peak memory: {screen[2] / 2**30:.2f} GiB (goal: under "
           f"{GOAL_MEMORY / 2**30:.0f} GiB) {'met' if screen[2] < GOAL_MEMORY else 'NOT met'}")
     print(f"assess over {rows:,} rows (extrapolated from the sample): {assess_full:,.0f} s; "

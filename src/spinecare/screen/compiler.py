@@ -40,6 +40,7 @@ from spinecare.criteria.nodes import And, Or
 from spinecare.errors import KnowledgeError
 from spinecare.reasoning.knowledge import LEVEL_RANK, RED_FLAG_CODES, Cap, Floor, Knowledge
 from spinecare.screen.columns import CASE_ID, input_columns
+from spinecare.screen.lists import ListColumn
 from spinecare.screen.output import BAND_PREFIX, PROBABILITY_PREFIX, output_schema
 
 LIKELIHOOD_NAMES = ("low", "moderate", "high")
@@ -314,6 +315,8 @@ class Plan:
     schema: pa.Schema
     #: the input columns the knowledge reads
     inputs: tuple[str, ...]
+    #: the list outputs, each also in :attr:`outputs` as one SQL expression
+    lists: tuple[ListColumn, ...] = ()
 
     def referenced(self, expression: str) -> set[str]:
         """The column names an expression of this plan reads (its quoted identifiers)."""
@@ -346,6 +349,26 @@ class Plan:
     def sql(self, source: str) -> str:
         """One query from the relation ``source`` (with ``case_id`` and the input columns) to
         the output columns."""
+        return self._query(source, self.outputs)
+
+    def packed_outputs(self) -> list[tuple[str, str]]:
+        """The outputs with each list output replaced by its packed columns
+        (:mod:`spinecare.screen.lists`), in the same places."""
+        lists = {c.name: c for c in self.lists}
+        out: list[tuple[str, str]] = []
+        for name, e in self.outputs:
+            column = lists.get(name)
+            if column is None:
+                out.append((name, e))
+            else:
+                out += zip(column.packed_names(), column.packed_sql(), strict=True)
+        return out
+
+    def packed_sql(self, source: str) -> str:
+        """:meth:`sql` with the list outputs packed (:meth:`packed_outputs`)."""
+        return self._query(source, self.packed_outputs())
+
+    def _query(self, source: str, outputs: list[tuple[str, str]]) -> str:
         q = self.dialect.quote
         cols = ", ".join(q(c) for c in (CASE_ID, *self.inputs))
         query = f"SELECT {cols} FROM {source}"
@@ -353,7 +376,7 @@ class Plan:
             exprs = ",\n  ".join([*(q(c) for c in keep),
                                    *(f"{e} AS {q(name)}" for name, e in stage)])
             query = f"SELECT\n  {exprs}\nFROM ({query}) AS s{i}"
-        outs = ",\n  ".join(f"{e} AS {q(name)}" for name, e in self.outputs)
+        outs = ",\n  ".join(f"{e} AS {q(name)}" for name, e in outputs)
         return f"SELECT\n  {outs}\nFROM ({query}) AS s"
 
 
@@ -597,18 +620,16 @@ def compile_knowledge(k: Knowledge, dialect: Dialect) -> Plan:
     outputs.append(("triage", f"(CASE {top} " + " ".join(
         f"WHEN {rank} THEN {string(level)}" for rank, level in sorted(levels.items()))
         + f" ELSE {string(k.triage_default.level)} END)"))
+    # the flags in the order of the first of each flag's rules that held
     firsts = []
     for code in RED_FLAG_CODES:
         order = [(i, r) for i, r in enumerate(k.red_flag_rules) if r.flag == code]
-        if not order:
-            continue
-        first = "(CASE " + " ".join(f"WHEN {_is_true(q(rule_col[r.id]))} THEN {i}"
-                                    for i, r in order) + " END)"
-        firsts.append(d.struct([("i", first), ("c", string(code))]))
-    v = "f"
-    outputs.append(("red_flags", d.transform(
-        f"{d.sort_fn}({d.filter(d.array_literal(firsts), v, f'{v}.i IS NOT NULL')})", v,
-        f"{v}.c")))
+        if order:
+            firsts.append((code, "(CASE " + " ".join(
+                f"WHEN {_is_true(q(rule_col[r.id]))} THEN {i}" for i, r in order) + " END)"))
+    lists = [ListColumn("red_flags", tuple(c for c, _ in firsts), tuple(f for _, f in firsts),
+                        keyed=True)]
+    outputs.append(("red_flags", _list_sql(d, lists[-1])))
     # the first condition: the least sort key (engine: band, flagged, provisional,
     # probability as shown, priority), packed in one integer
     by_priority = sorted(k.conditions, key=lambda code: k.conditions[code].priority)
@@ -636,14 +657,16 @@ def compile_knowledge(k: Knowledge, dialect: Dialect) -> Plan:
     outputs.append(("low_back_pain_source", "(CASE " + " ".join(
         f"WHEN {_is_true(q(rule_col[r.id]))} THEN {string(r.source)}" for r in k.lbp_rules)
         + " ELSE 'undetermined' END)"))
-    outputs.append(("rules", _present(d, sorted(
-        (rid, " OR ".join(f"({w})" for w in whens)) for rid, whens in rules_fired.items()))))
-    outputs.append(("findings", _present(d, sorted(
-        (n, _is_true(finding(n))) for n in k.findings))))
-    outputs.append(("consider", _present(d, [(x.id, q(consider_col[x.id]))
-                                             for x in k.considerations])))
+    for name, candidates in (
+            ("rules", sorted((rid, " OR ".join(f"({w})" for w in whens))
+                             for rid, whens in rules_fired.items())),
+            ("findings", sorted((n, _is_true(finding(n))) for n in k.findings)),
+            ("consider", [(x.id, q(consider_col[x.id])) for x in k.considerations])):
+        lists.append(ListColumn(name, tuple(n for n, _ in candidates),
+                                tuple(w for _, w in candidates)))
+        outputs.append((name, _list_sql(d, lists[-1])))
     return Plan(dialect, k.version, b.stages, outputs, schema,
-                tuple(c.name for c in input_columns() if c.name in b.used))
+                tuple(c.name for c in input_columns() if c.name in b.used), tuple(lists))
 
 
 def _extreme(fn: str, args: list[str]) -> str:
@@ -651,10 +674,19 @@ def _extreme(fn: str, args: list[str]) -> str:
     return args[0] if len(args) == 1 else f"{fn}({', '.join(args)})"
 
 
-def _present(d: Dialect, candidates: list[tuple[str, str]]) -> str:
-    """The list of the names whose condition holds, in the order given."""
+def _list_sql(d: Dialect, column: ListColumn) -> str:
+    """A list output as one SQL expression: the names whose condition holds, in the order
+    given, or for a keyed list the names whose key is not NULL, by key."""
+    if column.keyed:
+        v = "f"
+        structs = [d.struct([("i", key), ("c", string(name))])
+                   for name, key in zip(column.labels, column.whens, strict=True)]
+        return d.transform(
+            f"{d.sort_fn}({d.filter(d.array_literal(structs), v, f'{v}.i IS NOT NULL')})", v,
+            f"{v}.c")
     v = "n"
-    items = [f"CASE WHEN {when} THEN {string(name)} END" for name, when in candidates]
+    items = [f"CASE WHEN {when} THEN {string(name)} END"
+             for name, when in zip(column.labels, column.whens, strict=True)]
     return d.filter(d.array(items, pa.string()), v, f"{v} IS NOT NULL")
 
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import queue
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -38,6 +41,7 @@ from spinecare.screen.columns import (
     row_to_case,
 )
 from spinecare.screen.compiler import DUCKDB, SPARK, compile_knowledge, string
+from spinecare.screen.lists import unpack
 from spinecare.screen.output import assessment_to_row, output_schema
 from spinecare.screen.output import rows_to_table as output_table
 
@@ -47,6 +51,13 @@ ENGINES: tuple[EngineName, ...] = ("python", "duckdb", "spark")
 #: Rows per batch when streaming a file: small enough to bound memory, large enough that the
 #: per-batch cost is lost in the per-row one.
 BATCH_ROWS = 65_536
+#: Rows per batch of the DuckDB engine's output, and so per row group of its Parquet file:
+#: DuckDB's own row group size, which its Parquet writer (the floor of ``make bench-screen``)
+#: uses too.
+OUTPUT_ROWS = 122_880
+#: The compression of the DuckDB engine's Parquet output, and its level (zstd's own default,
+#: which DuckDB's writer uses; Arrow's would be 1). The floor is written with the same.
+COMPRESSION, COMPRESSION_LEVEL = "zstd", 3
 Progress = Callable[[int], None]
 """Called after each batch with the number of rows done so far."""
 
@@ -155,17 +166,20 @@ class DuckDBEngine:
     name = "duckdb"
 
     def __init__(self, knowledge: Knowledge | None = None, *, threads: int | None = None,
-                 memory_limit: str | None = None):
+                 memory_limit: str | None = None, batch_rows: int = OUTPUT_ROWS):
         self.knowledge = knowledge or default_knowledge()
         self.plan = compile_knowledge(self.knowledge, DUCKDB)
         self.schema = self.plan.schema
         self.threads = threads
         self.memory_limit = memory_limit
+        self.batch_rows = batch_rows
 
     def connect(self) -> duckdb.DuckDBPyConnection:
+        # DuckDB's own progress bar would print to any output, a pipe or a log included; the
+        # command draws one per batch, on a terminal only
         con = duckdb.connect(config={"preserve_insertion_order": True})
-        if self.threads is not None:
-            con.execute(f"SET threads = {int(self.threads)}")
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"SET threads = {int(self.threads or query_threads())}")
         if self.memory_limit is not None:
             con.execute("SET memory_limit = ?", [self.memory_limit])
         return con
@@ -174,8 +188,26 @@ class DuckDBEngine:
         data = conform(table, self.plan.inputs)
         with self.connect() as con:
             con.register("screen_input", data)
-            out = con.execute(self.plan.sql("screen_input")).to_arrow_table()
-        return out.cast(self.schema)
+            return pa.Table.from_batches(list(self.batches(con, "screen_input")), self.schema)
+
+    def batches(self, con: duckdb.DuckDBPyConnection, relation: str
+                ) -> Iterator[pa.RecordBatch]:
+        """The output rows of ``relation`` in batches of ``batch_rows``, in order, streamed:
+        the query runs with its list outputs packed, and each batch is unpacked here
+        (:mod:`spinecare.screen.lists`)."""
+        lists = {c.name: c for c in self.plan.lists}
+        reader = con.execute(self.plan.packed_sql(relation)).to_arrow_reader(self.batch_rows)
+        for batch in _ahead(reader):
+            arrays = []
+            for f in self.schema:
+                column = lists.get(f.name)
+                if column is None:
+                    array = batch.column(f.name)
+                    arrays.append(array if array.type == f.type else array.cast(f.type))
+                else:
+                    arrays.append(unpack(column, [batch.column(p) for p in
+                                                  column.packed_names()], batch.num_rows))
+            yield pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     def source_sql(self, src: str | Path, fmt: InputFormat) -> str:
         """The input file as a DuckDB relation with ``case_id`` and the columns the knowledge
@@ -212,16 +244,67 @@ class DuckDBEngine:
 
     def screen_file(self, src: str | Path, fmt: InputFormat, dst: str | Path, *,
                     progress: Progress | None = None) -> int:
-        query = self.plan.sql(self.source_sql(src, fmt))
-        with self.connect() as con:
-            con.execute(f"COPY ({query}) TO {string(str(dst))} "
-                        f"(FORMAT parquet, COMPRESSION zstd)")
-            rows = con.execute(f"SELECT count(*) FROM read_parquet({string(str(dst))})"
-                               ).fetchone()
-        done = int(rows[0]) if rows else 0
-        if progress is not None:
-            progress(done)
+        done = 0
+        with self.connect() as con, pq.ParquetWriter(
+                str(dst), self.schema, compression=COMPRESSION,
+                compression_level=COMPRESSION_LEVEL) as writer:
+            for batch in self.batches(con, self.source_sql(src, fmt)):
+                writer.write_batch(batch)
+                done += batch.num_rows
+                if progress is not None:
+                    progress(done)
         return done
+
+
+def query_threads() -> int:
+    """DuckDB's threads for a screen: every core but one, which unpacks and writes the batches
+    the query streams. (Streamed in order, the query spends more CPU per row with more threads
+    than it saves in wall time on a small machine: two threads cost half as much again as one,
+    measured on two cores.)"""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def _ahead(reader: pa.RecordBatchReader, depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """The reader's batches, read ahead by a helper thread (DuckDB computes the next batches
+    while this thread unpacks and writes the last); at most ``depth`` wait. If the consumer
+    stops early the helper is told to stop and the reader is closed."""
+    done = object()
+    box: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in reader:
+                while not stop.is_set():
+                    try:
+                        box.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(done)
+        except BaseException as exc:  # handed to the consumer
+            box.put(exc)
+
+    worker = threading.Thread(target=produce, name="screen-query", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = box.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                box.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        reader.close()
 
 
 def _json_structure(t: pa.DataType) -> str:

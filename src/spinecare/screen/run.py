@@ -136,13 +136,13 @@ def screen_with_engine_file(source: Input, engine: ScreenEngine, out: Path, *,
             progress(read)
     fmt: Any = source.format
     with terminate_as_exception(), atomic_path(out) as temp:
-        if phase is not None:
-            phase(f"screening ({engine.name})", None)
+        if phase is not None:  # the check has counted the rows
+            phase(f"screening ({engine.name})", read)
         outcome: dict[str, Any] = {}
 
         def work() -> None:
             try:
-                outcome["rows"] = engine.screen_file(source.path, fmt, temp)
+                outcome["rows"] = engine.screen_file(source.path, fmt, temp, progress=progress)
             except BaseException as exc:  # handed to the waiting thread
                 outcome["error"] = exc
 

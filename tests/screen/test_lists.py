@@ -1,0 +1,70 @@
+"""The packed list outputs (spinecare.screen.lists): the lists unpacked from the query's words
+and keys equal the lists SQL builds from the same candidates, across word boundaries, with
+unknown conditions, with no candidate present, and ordered by key."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from spinecare.screen.compiler import DUCKDB, _list_sql
+from spinecare.screen.lists import WORD_BITS, ListColumn, unpack
+
+ROWS = 3_000
+
+
+def _table(con: duckdb.DuckDBPyConnection, width: int) -> None:
+    # three-valued columns: true, false and NULL in every column, differently per column
+    cols = ", ".join(
+        f"CASE (i * {2 * c + 1} + {c}) % 3 WHEN 0 THEN TRUE WHEN 1 THEN FALSE END AS b{c}"
+        for c in range(width))
+    con.execute(f"CREATE TABLE t AS SELECT i, {cols} FROM range({ROWS}) r(i)")
+
+
+def _both(column: ListColumn) -> tuple[list[list[str]], list[list[str]]]:
+    """The lists built in SQL, and unpacked from the packed columns."""
+    with duckdb.connect() as con:
+        _table(con, max(8, len(column.labels)))
+        built = con.execute(f"SELECT {_list_sql(DUCKDB, column)} AS x FROM t ORDER BY i"
+                            ).to_arrow_table().column("x").to_pylist()
+        packed = ", ".join(f'{e} AS "{n}"' for n, e in zip(
+            column.packed_names(), column.packed_sql(), strict=True)) or "1 AS nothing"
+        table = con.execute(f"SELECT {packed} FROM t ORDER BY i").to_arrow_table()
+    got = unpack(column, [table.column(n) for n in column.packed_names()], table.num_rows)
+    assert got.type == pa.list_(pa.string())
+    return built, got.to_pylist()
+
+
+@pytest.mark.parametrize("width", [1, WORD_BITS - 1, WORD_BITS, WORD_BITS + 1, 3 * WORD_BITS + 5])
+def test_unpacked_lists_equal_the_lists_sql_builds(width: int) -> None:
+    column = ListColumn("x", tuple(f"name{c:03}" for c in range(width)),
+                        tuple(f"b{c}" for c in range(width)))
+    built, got = _both(column)
+    assert got == built
+    assert (any(got) and not all(got)) or width == 1  # the test sees full and empty lists
+
+
+def test_a_keyed_list_is_ordered_by_key_and_leaves_out_null_keys() -> None:
+    # keys that cross: the third candidate often comes first
+    keys = ("CASE WHEN b0 THEN 5 END", "CASE WHEN b1 THEN 1 WHEN b2 THEN 9 END",
+            "CASE WHEN b3 THEN 0 END", "CASE WHEN b4 THEN 7 END")
+    column = ListColumn("x", ("a", "b", "c", "d"), keys, keyed=True)
+    built, got = _both(column)
+    assert got == built
+    assert ["c", "b", "a"] in got or ["c", "a"] in got
+
+
+def test_a_list_with_no_candidates_is_empty_in_every_row() -> None:
+    got = unpack(ListColumn("x", (), ()), [], 4)
+    assert got.to_pylist() == [[], [], [], []]
+
+
+def test_a_wrong_unpacking_is_caught() -> None:
+    # the words read one bit off, as a wrong word size would: the comparison must see it
+    column = ListColumn("x", tuple(f"n{c}" for c in range(WORD_BITS + 3)),
+                        tuple(f"b{c}" for c in range(WORD_BITS + 3)))
+    shifted = ListColumn("x", ("spare", *column.labels[:-1]), column.whens)
+    built, _ = _both(column)
+    _, got = _both(shifted)
+    assert got != built
