@@ -8,7 +8,18 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from spinecare.vocabulary import LANGUAGES
-from spinecare.web import alerts, auth, clinician, docs, education, language, password, patient
+from spinecare.web import (
+    access,
+    admin,
+    alerts,
+    auth,
+    clinician,
+    docs,
+    education,
+    language,
+    password,
+    patient,
+)
 from spinecare.web.i18n import knowledge_translations, translations
 from spinecare.web.pages import WebError, WebRedirect, web_error, web_redirect
 
@@ -30,6 +41,8 @@ def mount(app: FastAPI) -> None:
     app.include_router(password.router)
     app.include_router(education.router)
     app.include_router(language.router)
+    app.include_router(access.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(packages=[("spinecare.web", "static")]), name="static")
     app.add_exception_handler(WebError, web_error)
     app.add_exception_handler(WebRedirect, web_redirect)

@@ -245,6 +245,9 @@ async def clinician(request: Request) -> Principal:
     who = await signed_in(request)
     if who is None or who.role == "patient":
         raise WebRedirect("/login" if who is None else "/my")
+    if who.role == "admin":
+        # An admin signs in on the same page as a clinician; their pages are the accounts.
+        raise WebRedirect("/admin/users")
     if who.role != "clinician":
         raise WebError(403, N_("Clinicians only"), N_("These pages are for clinicians."))
     return who
