@@ -276,6 +276,13 @@ def remember_language(response: Response, request: Request, language: str) -> No
                         samesite="lax", secure=_secure(request), path="/")
 
 
+def set_cookie(response: Response, request: Request, name: str, value: str,
+               max_age: int) -> None:
+    """An HttpOnly, SameSite=Strict cookie (over TLS when users reach us over TLS)."""
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
+                        secure=_secure(request), path="/")
+
+
 def set_session(response: Response, request: Request, token: str, max_age: int) -> None:
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True,
                         samesite="strict", secure=_secure(request), path="/")
