@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test lint typecheck unit bench bench-api bench-cds bench-fhir bench-screen \
-	bench-worklist soak screenshots clean chromium java schemas messages
+	bench-worklist soak screenshots clean chromium java pango schemas messages
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,10 +50,21 @@ java:
 	  apt-get update && apt-get install -y openjdk-17-jre-headless; \
 	fi
 
+# The report and plan PDFs (WeasyPrint) lay text out with Debian's pango, installed like chromium
+# when missing; the tests read the PDFs back with pypdfium2 (PyPI, self-contained).
+pango:
+	@if ! ldconfig -p | grep -q 'libpango-1.0.so.0' || ! ldconfig -p | grep -q 'libpangoft2-1.0.so.0'; then \
+	  if [ "$$(id -u)" != "0" ]; then \
+	    echo "pango is missing: install Debian's packages as root (apt-get install -y libpango-1.0-0 libpangoft2-1.0-0)" >&2; \
+	    exit 1; \
+	  fi; \
+	  apt-get update && apt-get install -y libpango-1.0-0 libpangoft2-1.0-0; \
+	fi
+
 $(AXE):
 	npm install --no-audit --no-fund --prefix .cache/npm axe-core@4.14.1
 
-unit: $(STAMP) chromium java $(AXE)
+unit: $(STAMP) chromium java pango $(AXE)
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
 test: lint typecheck unit
@@ -89,12 +100,13 @@ bench-worklist: $(STAMP)
 
 # The README's pictures of the worklist with an alert, the alert, and the patient's home after
 # an emergency, from the browser test that walks that path (tests never write to docs/ alone);
-# and an education article on a phone, in English and in Spanish, from the education browser
-# tests.
-screenshots: $(STAMP) chromium $(AXE)
+# an education article on a phone, in English and in Spanish, from the education browser
+# tests; and the first page of a visit report's PDF, drawn to PNG by pypdfium2.
+screenshots: $(STAMP) chromium pango $(AXE)
 	SPINECARE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -p no:cacheprovider -q \
 	  tests/web/test_alerts_browser.py tests/web/test_education_browser.py \
-	  tests/web/test_education_es_browser.py
+	  tests/web/test_education_es_browser.py \
+	  "tests/web/test_axe_every_page.py::test_the_report_pdf_first_page_is_drawn"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

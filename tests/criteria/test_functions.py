@@ -83,6 +83,42 @@ def test_every_function_of_the_table_agrees_in_both_evaluators_on_generated_case
     assert disagreements(FUNCTIONS, [parse_case(orjson.dumps(doc))]) == []
 
 
+# The table with no function's loop written out: every call over a collection goes through
+# the generic walker (any_item with closures), as a call whose arguments read the case does.
+GENERIC = {name: dataclasses.replace(fn, loop=None) for name, fn in FUNCTIONS.items()}
+
+
+def test_calls_written_out_as_loops_and_through_the_generic_walker_agree_with_the_meaning(
+) -> None:
+    assert any(fn.loop for fn in FUNCTIONS.values())
+    assert disagreements(GENERIC, FILE_CASES) == []
+    # arguments that read the case, not only the element, take the generic walker
+    node = criteria.parse("any_imaging(item.region == 'lumbar', symptoms.claudication)",
+                          "mixed", frozenset())
+    compiled = criteria.compile_batch([("mixed", node)], local_kind=None)
+    for case in FILE_CASES:
+        assert compiled(case)["mixed"] is criteria.evaluate(node, case, {}), case.id
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(valid_case_documents)
+def test_the_generic_walker_agrees_with_the_meaning_on_generated_cases(doc: dict) -> None:
+    assert disagreements(GENERIC, [parse_case(orjson.dumps(doc))]) == []
+
+
+def test_a_loop_that_disagrees_with_its_meaning_fails_the_harness() -> None:
+    right = FUNCTIONS["any_imaging"].loop
+    assert right is not None
+
+    def loop(element: str, args: tuple[str, ...]) -> tuple[list[str], str]:
+        # an element whose test is unknown taken as one where it is false
+        body, call = right(element, args)
+        return [line.replace("unknown = True", "pass") for line in body], call
+
+    wrong = _with("any_imaging", loop=loop)
+    assert any(line.startswith("any_imaging on ") for line in disagreements(wrong, FILE_CASES))
+
+
 def test_the_examples_reach_every_value_so_the_agreement_means_something() -> None:
     for name, fn in FUNCTIONS.items():
         node = criteria.parse(fn.example, name, frozenset())

@@ -10,7 +10,7 @@ import traceback
 import pytest
 
 from spinecare import criteria
-from spinecare.case import Patient, parse_case
+from spinecare.case import Imaging, Patient, parse_case
 from spinecare.reasoning.engine import default_engine
 from spinecare.reasoning.knowledge import default_knowledge
 from tests.conftest import CASES
@@ -69,3 +69,23 @@ def test_an_error_in_the_generated_code_names_the_rule_and_the_knowledge_version
     shown = "".join(traceback.format_exception(error.__cause__))
     assert f"  # {error.rule}" in shown
     assert linecache.getline(error.filename, error.line).rstrip().endswith(f"# {error.rule}")
+
+
+def test_an_error_in_a_loop_over_the_scans_names_the_rule_of_that_loop() -> None:
+    engine = default_engine()
+    case = parse_case((CASES / "lss-classic.case.json").read_bytes())
+    # a canal diameter the case model would refuse: comparing it with a number fails inside
+    # the function walking the scans, defined apart from the main one
+    scan = Imaging.model_construct(modality="mri", region="cervical",
+                                   canal_ap_diameter_mm="narrow")
+    with pytest.raises(criteria.EvaluationError) as caught:
+        engine.assess(case.model_copy(update={"imaging": [scan]}))
+    error = caught.value
+    reading = {n for n, f in KNOWLEDGE.findings.items() if "canal_ap_diameter_mm" in f.when}
+    assert error.rule in reading
+    line = linecache.getline(error.filename, error.line)
+    assert "canal_ap_diameter_mm" in line
+    # the line is in a function of its own, whose first line names the rule
+    before = engine.source.splitlines()[:error.line]
+    header = next(text for text in reversed(before) if text.startswith("def "))
+    assert header.endswith(f"(items):  # {error.rule}")

@@ -4,6 +4,7 @@ patient leaves its audit event (kept although the use case raised)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -197,3 +198,35 @@ def test_a_review_is_due_once_its_date_passes_until_it_is_answered() -> None:
     due, later = reviews.due(visited, plan, answered, seven_weeks)
     assert due == [] and [(d["id"], d["when"]) for d in later] == [("odi",
                                                                     visited + 12 * WEEK)]
+
+
+def test_a_flood_of_sign_ins_enters_the_database_step_a_few_at_a_time(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight sign-ins at once never hold more than the gate's width of write transactions
+    (counting and reading the account) at the same time, and every one is still answered."""
+    inside = 0
+    most = 0
+    real_begin = auth._begin
+
+    def counted(*args: Any) -> Any:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        try:
+            # Long enough that, without the gate, the threads would overlap here.
+            time.sleep(0.02)
+            return real_begin(*args)
+        finally:
+            inside -= 1
+
+    monkeypatch.setattr(auth, "_begin", counted)
+    monkeypatch.setattr(auth, "GATE_WIDTH", 3)
+
+    async def flood() -> list[BaseException | auth.Token]:
+        return await asyncio.gather(
+            *(auth.login(db, f"flood-{n}", "not the password", WEEK, address="192.0.2.9")
+              for n in range(8)), return_exceptions=True)
+
+    answers = asyncio.run(flood())
+    assert all(isinstance(a, NotAuthenticated) for a in answers)
+    assert 1 <= most <= 3

@@ -27,7 +27,6 @@ VIGNETTES = ROOT / "tests" / "data" / "vignettes"
 SCHEMAS = ROOT / "src" / "spinecare" / "schemas"
 FILES = sorted(VIGNETTES.glob("*.json"))
 CLASSES = ("red_flag", "classic", "mimic", "overlap", "self_care", "not_modelled")
-ISSUE = "clinical-safety issue: knowledge not yet updated"
 
 
 def _load_validate() -> ModuleType:
@@ -247,16 +246,13 @@ def summary() -> dict[str, Any]:
     return result  # type: ignore[no-any-return]
 
 
-@pytest.mark.xfail(strict=False, reason=ISSUE)
 def test_no_urgent_or_emergency_vignette_is_under_triaged(summary: dict[str, Any]) -> None:
     assert summary["urgent_under_triaged"] == []
 
 
-@pytest.mark.xfail(strict=False, reason=ISSUE)
 def test_triage_accuracy_at_least_97_percent(summary: dict[str, Any]) -> None:
     assert summary["all"]["triage_accuracy"] >= 0.97
 
 
-@pytest.mark.xfail(strict=False, reason=ISSUE)
 def test_first_condition_accuracy_at_least_95_percent(summary: dict[str, Any]) -> None:
     assert summary["all"]["first_accuracy"] >= 0.95

@@ -75,3 +75,25 @@ def csrf_of(html: str) -> str:
 Server = LiveServer
 
 
+
+
+def licensed_text(instrument_id: str, language: str = "en") -> dict[str, Any]:
+    """A stand-in for a clinic's licensed wording of an instrument: every item and answer
+    option of the registry, reworded as "Licensed item N" and "Licensed answer N.M" (the real
+    wording is under licence and never in this repository)."""
+    from spinecare.instruments.registry import instrument
+
+    inst = instrument(instrument_id)
+    items = []
+    for n, item in enumerate(inst.item, 1):
+        scale = inst.scale_of(item)
+        items.append({"link_id": item.link_id, "text": f"Licensed item {n}",
+                      "options": [f"Licensed answer {n}.{m}"
+                                  for m in range(1, len(scale.options) + 1)]})
+    return {"instrument": inst.id, "version": inst.version, "language": language,
+            "licence": "Test licence ref. 0000", "instructions": "Licensed instructions.",
+            "gates": {g: f"Licensed question {g}" for g in inst.gate}, "item": items}
+
+
+def licensed_odi_text() -> dict[str, Any]:
+    return licensed_text("odi")

@@ -22,6 +22,7 @@ from tests.web.helpers import (
     add_patient,
     add_three_visits,
     csrf_of,
+    licensed_odi_text,
     make_app,
 )
 
@@ -164,7 +165,8 @@ def test_an_invalid_visit_names_the_fields(built: tuple[FastAPI, Database],
     r = doc.post(f"/patients/{pid}/visits", data={"csrf_token": token,
                                                   "imaging.0.level": "C5-C6"})
     assert r.status_code == 422
-    assert "imaging.0.modality: is required" in r.text
+    # The field's label, not its path, linked to the field.
+    assert '<a href="#f-imaging-0-modality">Modality</a>: is required' in r.text
     assert 'id="f-imaging-0-modality" name="imaging.0.modality" aria-invalid="true"' in r.text
 
 
@@ -231,8 +233,13 @@ def test_a_patient_sees_only_their_own_pages_and_logs_exercise(
     patient = invited(app, doc, pid)
     home = patient.get("/my")
     assert "Exercising Patient" in home.text and "When to get help at once" in home.text
-    # The latest visit was today: its plan's 6- and 12-week reviews are still to come.
-    assert "Coming up" in home.text and "Oswestry Disability Index: from" in home.text
+    # The latest visit was today: its plan's 6- and 12-week reviews are still to come; the
+    # ODI's wording is licensed, so a patient is offered it only once the clinic loads it.
+    assert "Coming up" in home.text and "Oswestry Disability Index: from" not in home.text
+    from spinecare.service import instrument_texts
+
+    instrument_texts.load(db, None, licensed_odi_text(), "a test")
+    assert "Oswestry Disability Index: from" in patient.get("/my").text
     r = patient.get("/patients", follow_redirects=False)
     assert r.headers["location"] == "/my"
     token = csrf_of(patient.get("/my/exercises").text)
@@ -276,7 +283,9 @@ def test_pages_load_nothing_from_elsewhere(built: tuple[FastAPI, Database],
     csp = r.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "script-src 'self'" in csp
     root = Path(__file__).resolve().parents[2] / "src" / "spinecare" / "web"
-    for path in [*root.glob("templates/*.html"), *root.glob("static/*")]:
+    # The text files: the favicon is the one binary file, and loads nothing.
+    for path in [*root.glob("templates/*.html"), *root.glob("static/*.css"),
+                 *root.glob("static/*.js")]:
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"""(src|href)=["']?(https?:)?//""", text), path.name
         assert "@import" not in text and "url(http" not in text, path.name

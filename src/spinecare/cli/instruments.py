@@ -2,6 +2,9 @@
 
     spinecare instruments list [--json]              one instrument a line, its id first
     spinecare instruments show ID [--fhir | --json]  an instrument (or the intake) in full
+    spinecare instruments load-text ID FILE [--database URL]
+                                                     the clinic's licensed wording of ID
+    spinecare instruments texts [--database URL]     the licensed wordings loaded here
     spinecare instruments to-case FILE... --id ID [--age N] [--sex S]
                                                      responses (intake + instruments) -> a case
     spinecare score FILE... [--json]                 score responses; with several files (in
@@ -21,6 +24,7 @@ from itertools import pairwise
 from typing import Any
 
 from spinecare import __version__
+from spinecare.cli.db import add_database_option, open_database
 from spinecare.cli.io import (
     EXIT_INTERNAL,
     EXIT_INVALID,
@@ -52,6 +56,19 @@ def register(sub: Subcommands) -> None:
     shown.add_argument("--json", action="store_true", help="the registry entry as JSON")
     p_show.add_argument("--base", default=None, help="canonical base URL for --fhir")
     p_show.set_defaults(func=cmd_show)
+    p_text = isub.add_parser(
+        "load-text", help="load the clinic's licensed wording of an instrument",
+        description="Check a TOML or JSON file of an instrument's item wording (every item, "
+        "and as many answer options as each item has) and keep it in this installation's "
+        "database: patients may then answer the instrument at home. spinecare never ships "
+        "licensed wording. Loading the same instrument and language again replaces it.")
+    p_text.add_argument("id", metavar="ID", help="the instrument id (see 'list')")
+    p_text.add_argument("path", metavar="FILE", help="the wording (.toml or .json), - for stdin")
+    add_database_option(p_text)
+    p_text.set_defaults(func=cmd_load_text)
+    p_texts = isub.add_parser("texts", help="the licensed wordings loaded in this installation")
+    add_database_option(p_texts)
+    p_texts.set_defaults(func=cmd_texts)
     p_case = isub.add_parser(
         "to-case", help="intake and instrument responses -> a spinecare.case/1",
         description="Build a case from one visit's responses (the intake and instruments); "
@@ -112,6 +129,75 @@ def _load(paths: list[str], base: str) -> tuple[list[tuple[str, list[Any]]], boo
             report(problem_lines(name, exc.problems))
             ok = False
     return loaded, ok
+
+
+# --- instruments load-text / texts ---------------------------------------------------------
+
+
+def cmd_load_text(args: argparse.Namespace) -> int:
+    import getpass
+
+    from spinecare.instruments.errors import AnswerError
+    from spinecare.instruments.texts import parse_text
+    from spinecare.service import instrument_texts
+    from spinecare.service.errors import Invalid
+    from spinecare.store.audit import RequestSource, bind_request
+
+    name = source_name(args.path)
+    try:
+        data = parse_text(read_input(args.path), args.path)
+    except InvalidInput as exc:
+        report(exc.lines)
+        return EXIT_INVALID
+    except (AnswerError, UnicodeDecodeError) as exc:
+        problems = exc.problems if isinstance(exc, AnswerError) else []
+        report(problem_lines(name, problems) if problems
+               else [f"{name}: (document): is not UTF-8 text"])
+        return EXIT_INVALID
+    given = data.get("instrument")
+    if given is not None and given != args.id:
+        report([f"{name}: instrument: the file is for {given!r}, not {args.id!r}"])
+        return EXIT_INVALID
+    data.setdefault("instrument", args.id)
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    db = open_database(args.database)
+    try:
+        with bind_request(RequestSource(address="local")):
+            row, replaced = instrument_texts.load(db, None, data,
+                                                  f"system user {user} (command line)")
+    except Invalid as exc:
+        report(problem_lines(name, exc.problems))
+        return EXIT_INVALID
+    finally:
+        db.dispose()
+    write_line(f"{'replaced' if replaced else 'loaded'} the {row.language} wording of "
+               f"{args.id} version {row.version} ({row.licence}); patients may now answer it "
+               "at home")
+    return EXIT_OK
+
+
+def cmd_texts(args: argparse.Namespace) -> int:
+    from spinecare.instruments.registry import instruments
+    from spinecare.service import instrument_texts
+
+    db = open_database(args.database)
+    try:
+        rows = instrument_texts.listing(db)
+    finally:
+        db.dispose()
+    for row in rows:
+        write_line(f"{row.instrument}\t{row.language}\tversion {row.version}\t"
+                   f"{row.loaded_at:%Y-%m-%d %H:%M} UTC\t{row.licence}")
+    waiting = [i.id for i in instruments().values() if i.administered_by == "patient"
+               and i.patient_wording == "clinic_text"
+               and i.id not in {r.instrument for r in rows}]
+    if waiting:
+        report([f"clinician-entered only until their licensed wording is loaded: "
+                f"{', '.join(waiting)}"])
+    return EXIT_OK
 
 
 # --- instruments list / show ---------------------------------------------------------------

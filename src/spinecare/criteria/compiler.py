@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from spinecare.criteria import logic
+from spinecare.criteria.functions import Loop
 from spinecare.criteria.nodes import (
     And,
     Call,
@@ -91,6 +92,10 @@ class _Codegen:
         self.n_inputs = 0
         self.n = 0
         self.runtime: dict[str, Any] = {}  # helpers the table's functions call, by name
+        # Functions of their own, defined before the main one: the loops of calls over a
+        # collection (Function.loop), each tagged with the item it belongs to.
+        self.helpers: list[str] = []
+        self.current = "item"  # the name of the item being compiled
 
     def tmp(self) -> str:
         self.n += 1
@@ -165,6 +170,8 @@ class _Codegen:
             first, a = self.bind(n.arg, item)
             return f"(None if {first} is None else not {a})"
         if isinstance(n, Call):
+            if n.fn.loop is not None and all(_closed(a) for a in n.args):
+                return self.loop(n, n.fn.loop)
             self.runtime.update(n.fn.runtime)
             args: list[str] = []
             for kind, arg in zip(n.fn.kinds(len(n.args)), n.args, strict=True):
@@ -175,6 +182,32 @@ class _Codegen:
                     args.append(self.expr(arg, item))
             return n.fn.generate(tuple(args), self.tmp)
         raise TypeError(n)
+
+
+    def loop(self, n: Call, loop: Loop) -> str:
+        """A call walking its collection in a function of its own, defined once (a closure
+        per argument, made on every call, and a generic walker cost more than the test)."""
+        it = self.tmp()
+        body, call = loop(it, tuple(self.expr(a, it) for a in n.args))
+        helper = self.names.claim(f"{n.fn.name}_{self.current}")
+        self.helpers += [f"def {helper}(items):  # {self.current}", f"    # --- {self.current}",
+                         *(f"    {line}" for line in body)]
+        return call.format(helper=helper, items=self.tmp())
+
+
+def _closed(n: Node) -> bool:
+    """Whether ``n`` reads nothing but the collection's element and constants."""
+    if isinstance(n, ItemFact | Const):
+        return True
+    if isinstance(n, Cmp):
+        return _closed(n.left) and _closed(n.right)
+    if isinstance(n, In):
+        return _closed(n.operand)
+    if isinstance(n, Not):
+        return _closed(n.arg)
+    if isinstance(n, And | Or):
+        return all(_closed(a) for a in n.args)
+    return False
 
 
 Batch = Callable[..., dict[str, logic.Tri]]
@@ -219,6 +252,7 @@ class Program:
         body = []
         out = []
         for name, node in named:
+            self.gen.current = name
             for r in refs(node):
                 if r.kind == local_kind and r not in self.local:
                     raise KnowledgeError(f"{name}: refers to {r.name!r} before it is defined")
@@ -251,16 +285,19 @@ class Program:
         self.lines += lines
 
     def function(self, returns: str, name: str = "<spinecare knowledge>",
-                 namespace: Mapping[str, Any] | None = None, hot: tuple[str, ...] = ()
-                 ) -> Callable[..., Any]:
-        """The compiled function of ``(c, in_KIND...)``, returning the expression ``returns``;
-        ``hot`` names the locals used most. Its source is registered in :mod:`linecache` as
-        ``name``: a traceback through it shows the generated lines."""
+                 namespace: Mapping[str, Any] | None = None, hot: tuple[str, ...] = (),
+                 options: tuple[str, ...] = ()) -> Callable[..., Any]:
+        """The compiled function of ``(c, in_KIND..., OPTION=False...)``, returning the
+        expression ``returns`` (which may read the ``options``); ``hot`` names the locals used
+        most. Its source is registered in :mod:`linecache` as ``name``: a traceback through it
+        shows the generated lines."""
         # Locals are numbered in order of first mention, and one numbered above 255 costs an
         # extra instruction at every use: the ``hot`` ones (read in every part of the
         # function) are mentioned first.
         first = [f"    {' = '.join(hot)} = None"] if hot else []
-        lines = [f"def _program(c{''.join(', in_' + k for k in self.inputs)}):",
+        lines = [*self.gen.helpers,
+                 f"def _program(c{''.join(', in_' + k for k in self.inputs)}"
+                 f"{''.join(f', {o}=False' for o in options)}):",
                  *first, *self.gen.prologue(), *self.lines, f"    return {returns}"]
         ns: dict[str, Any] = {**self.gen.runtime, **(namespace or {})}
         self.source = "\n".join(lines) + "\n"
@@ -268,6 +305,8 @@ class Program:
         # Each line's item: its own tag, else the section it is in (lines are numbered from 1).
         section = None
         for number, text in enumerate(self.source.splitlines(), 1):
+            if text.startswith("def "):
+                section = None  # a function's sections are its own
             heading = _SECTION.match(text)
             if heading:
                 section = heading.group(1)

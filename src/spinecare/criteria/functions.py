@@ -42,6 +42,12 @@ _COLLECTIONS: Mapping[str, tuple[Callable[[Case], list[Any] | None], str]] = Map
 #: ``generate(args, tmp)``: Python source for a call, from the source of each argument (an
 #: ``item`` argument arrives as a one-argument ``lambda``) and a maker of fresh local names.
 Generate = Callable[[tuple[str, ...], Callable[[], str]], str]
+#: ``loop(element, item_args)``: for a function of two ``item`` arguments, the body of a
+#: function of ``items`` (the collection, not None) that walks it itself, the arguments
+#: arriving as expressions over the name ``element``; and the expression calling that function,
+#: given its name (``{helper}``) and a fresh local for the collection (``{items}``). The compiler
+#: uses it where the arguments read nothing but the element, so no closure is made per case.
+Loop = Callable[[str, tuple[str, ...]], tuple[list[str], str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,8 @@ class Function:
     item_model: type[BaseModel] | None = None
     #: A criterion using the function, to exercise it in the contract test of the table.
     example: str = ""
+    #: The same call as a loop of its own (see :data:`Loop`), where the compiler can use one.
+    loop: Loop | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         # Trees print in error messages and test failures: the name says all that matters.
@@ -100,15 +108,24 @@ def any_item(items: list[Any] | None, collection: str, where: Callable[[Any], lo
 
 
 def _count(name: str, most: bool) -> Function:
-    helper = f"_{name}"
     decide = logic.at_most if most else logic.at_least
+
+    def generate(args: tuple[str, ...], tmp: Callable[[], str]) -> str:
+        # logic.at_least / at_most written out, counting in C: the values are only True,
+        # False and None, so tuple.count finds each by identity
+        k, values, t = args[0], ", ".join(args[1:]), tmp()
+        if most:
+            return (f"(True if ({t} := ({values},)).count(True) + {t}.count(None) <= {k} else "
+                    f"(False if {t}.count(True) > {k} else None))")
+        return (f"(True if ({t} := ({values},)).count(True) >= {k} else "
+                f"(False if {t}.count(True) + {t}.count(None) < {k} else None))")
+
     return Function(
         name=name,
         params=("integer", "criterion"),
         variadic=True,
         reference=lambda case, k, *values: decide(k, values),
-        generate=lambda args, tmp: f"{helper}({args[0]}, ({', '.join(args[1:])},))",
-        runtime={helper: decide},
+        generate=generate,
         example=f"{name}(2, symptoms.claudication, symptoms.relief_sitting, patient.age > 60)",
     )
 
@@ -126,9 +143,29 @@ def _any(name: str, collection: Collection, model: type[BaseModel], example: str
         return (f"(None if ({items} := {source}) is None else "
                 f"_any_item({items}, {collection!r}, {args[0]}, {args[1]}))")
 
+    def loop(it: str, args: tuple[str, ...]) -> tuple[list[str], str]:
+        # any_item written out: the Kleene "and" of where and pred per element, the Kleene
+        # "or" over the elements looked at (a true one decides it), and any_item's answer for
+        # none looked at.
+        nothing = "None" if collection == "imaging" else "False"
+        body = ["seen = unknown = False",
+                f"for {it} in items:",
+                f"    where = {args[0]}",
+                "    if where is False:",
+                "        continue",
+                "    seen = True",
+                f"    holds = {args[1]}",
+                "    if holds is False:",
+                "        continue",
+                "    if where is True and holds is True:",
+                "        return True",
+                "    unknown = True",
+                f"return (None if unknown else False) if seen else {nothing}"]
+        return body, f"(None if ({{items}} := {source}) is None else {{helper}}({{items}}))"
+
     return Function(name=name, params=("item", "item"), variadic=False, reference=reference,
                     generate=generate, runtime={"_any_item": any_item}, collection=collection,
-                    item_model=model, example=example)
+                    item_model=model, example=example, loop=loop)
 
 
 def _known(case: Case, value: Any) -> logic.Tri:

@@ -116,6 +116,10 @@ class Item(_Strict):
     """For a rule over case facts: the criterion, in the knowledge expression language."""
     finding: str | None = None
     """The engine finding (``findings.toml``) this item stands for, where there is one."""
+    may_skip: bool = False
+    """The instrument's own instructions let a patient leave this item unanswered (a pain site
+    with no symptoms, a section that does not apply); every other shown item is required of a
+    patient answering at home. The missing-item rule still decides whether a score exists."""
 
 
 class Gate(_Strict):
@@ -227,6 +231,11 @@ class Instrument(_Strict):
     wording: Literal["withheld", "paraphrased"]
     """What the shipped text is: ``withheld`` (licensed or unchecked wording: titles and neutral
     anchors only) or ``paraphrased`` (our own short paraphrase of published content)."""
+    patient_wording: Literal["shipped", "clinic_text"]
+    """Whose words a patient answering at home reads: ``shipped`` (the wording in this file may
+    be shown to patients: public domain or our own text) or ``clinic_text`` (the instrument is
+    offered to patients only once the clinic has loaded its own licensed wording with
+    ``spinecare instruments load-text``; until then it is entered by a clinician)."""
     instructions: str
     code: Coding | None = None
     """The LOINC panel code, where one exists."""
@@ -251,6 +260,13 @@ class Instrument(_Strict):
     def band_cite(self) -> list[str]:
         """``band_citations`` under its old name, for code not yet moved to it."""
         return self.band_citations
+
+    @model_validator(mode="after")
+    def _withheld_wording_is_never_shipped(self) -> Instrument:
+        if self.wording == "withheld" and self.patient_wording != "clinic_text":
+            raise ValueError("withheld wording cannot be shipped to patients: "
+                             "patient_wording must be 'clinic_text'")
+        return self
 
     def band_for(self, value: float) -> Band | None:
         """The first band whose inclusive upper bound holds ``value``."""

@@ -297,7 +297,12 @@ def score_answers(inst: Instrument | str, answers: Mapping[str, Any]) -> dict[st
 
 def _from_case_section(inst: Instrument, value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return {g: getattr(value, g, None) for g in inst.groups()}
+        # The model's fields by name, as pydantic keeps them: every scoring kind reads the
+        # mapping by group name with .get (a group the model lacks is None, as getattr with a
+        # default gave), and none changes it. Building a dict of the groups cost more than
+        # scoring them (the engine scores every case's instruments).
+        fields: dict[str, Any] = value.__dict__
+        return fields
     return value
 
 

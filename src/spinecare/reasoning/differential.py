@@ -235,11 +235,30 @@ def differential_lines(k: Knowledge, conditions: list[tuple[str, Condition]],
     # tie never depends on the file's order.
     if len({c.priority for _, c in conditions}) != len(conditions):
         raise ValueError("every condition needs its own priority")
-    keys = ", ".join(f"(-{rank_var[code]}, -{flagged_var[code]}, {held_var[code]}, "
-                     f"-{entry_of[code]}['probability'], {c.priority}, {entry_of[code]})"
-                     for code, c in conditions)
+    # That order as one number per condition (comparing six-part tuples cost more than the
+    # rest of the sort): the band, the red flag and the cap (0 or 1 each) make a group, the
+    # probability (a multiple of 0.001 in [0, 1], each step worth `span`) and the priority
+    # (below `span`) order within it. The float products stay within 1e-9 of the integers
+    # they stand for, and the keys are distinct, so the entries themselves are never compared.
+    low = min(c.priority for _, c in conditions)
+    span = max(c.priority for _, c in conditions) - low + 1
+    group = 1002 * span
+
+    def key(code: str, c: Condition) -> str:
+        # ((2 - rank) * 4 + (1 - flagged) * 2 + held) * group, with the constant parts folded
+        # here: most conditions have no red-flag floor or cap, and their terms are left out
+        terms = [f"{10 * group + c.priority - low} - {rank_var[code]} * {4 * group}"]
+        if flagged_var[code] != "0":
+            terms.append(f" - {flagged_var[code]} * {2 * group}")
+        if held_var[code] != "0":
+            terms.append(f" + {held_var[code]} * {group}")
+        terms.append(f" - {entry_of[code]}['probability'] * {1000 * span}")
+        return f"({''.join(terms)}, {entry_of[code]})"
+
+    keys = ", ".join(key(code, c) for code, c in conditions)
     lines += ["    # --- the differential's order",
-              f"    CONDITIONS = [x[5] for x in sorted(({keys}))]"]
+              # the sorted pairs' second parts, taken in C (the keys are distinct)
+              f"    CONDITIONS = list(dict(sorted(({keys}))).values())"]
     namespace: dict[str, Any] = {**src.constants, "FL": floor_label, "NAMES": LIKELIHOOD_NAME,
                                  "TEXT": citation_text}
     return lines, namespace
@@ -254,42 +273,63 @@ def _odds_lines(k: Knowledge, c: Condition, src: _Source, finding: Ref,
                                                                   if e.given)}
     lines += [f"    {var} = {finding(g)} is True" for g, var in given.items()]
     groups: dict[str, list[Evidence]] = {}
+    ungrouped: list[Evidence] = []
     for e in c.evidence:
-        if e.group is not None:
+        if e.group is None:
+            ungrouped.append(e)
+        else:
             groups.setdefault(e.group, []).append(e)
-            continue
-        indent = "    "
-        if e.given:
-            lines.append(f"    if {given[e.given]}:")
-            indent = "        "
-        lines.append(f"{indent}v = {finding(e.finding)}")
+
+    def under(population: str | None, block: list[str]) -> list[str]:
+        # lines that apply only in a population go under one test of it
+        if population is None:
+            return block
+        return [f"    if {given[population]}:",
+                *("    " + part for line in block for part in line.split("\n"))]
+
+    # Items in a row with the same population share one test of it.
+    run: list[str] = []
+    population: str | None = None
+    for e in ungrouped:
+        if e.given != population:
+            lines += under(population, run)
+            run, population = [], e.given
+        v = finding(e.finding)
         first = True
         for present, lr in ((True, e.lr_present), (False, e.lr_absent)):
             if lr is None:
                 continue
-            lines.append(f"{indent}{'if' if first else 'elif'} v is {present}:")
-            lines += _apply_known(indent + "    ", _applied(k, e, present, fresh), src,
-                                  "present" if present else "absent")
+            run.append(f"    {'if' if first else 'elif'} {v} is {present}:")
+            run += _apply_known("        ", _applied(k, e, present, fresh), src,
+                                "present" if present else "absent")
             first = False
+    lines += under(population, run)
     for members in groups.values():
-        lines += ["    gw = -1.0", "    gr = None"]
+        # A group wholly in one population is skipped as a whole outside it.
+        shared = members[0].given if len({e.given for e in members}) == 1 else None
+        block = ["    gw = -1.0", "    gr = None"]
+        first = True
         for e in members:
             indent = "    "
-            if e.given:
-                lines.append(f"    if {given[e.given]}:")
+            if e.given and shared is None:
+                block.append(f"    if {given[e.given]}:")
                 indent = "        "
-            lines.append(f"{indent}v = {finding(e.finding)}")
+            v = finding(e.finding)
             for present, lr in ((True, e.lr_present), (False, e.lr_absent)):
                 if lr is None:
                     continue
                 w = abs(math.log(lr))
                 record = src.const(_applied(k, e, present, fresh),
                                    f"ITEM_{e.id}_{'present' if present else 'absent'}")
-                lines += [f"{indent}if v is {present} and {w!r} > gw:  # {e.id}",
+                # the first item tested beats the start (gw is -1, every weight >= 0)
+                stronger = "" if first else f" and {w!r} > gw"
+                block += [f"{indent}if {v} is {present}{stronger}:  # {e.id}",
                           f"{indent}    gw = {w!r}",
                           f"{indent}    gr = {record}"]
-        lines.append("    if gr is not None:")
-        lines += _apply("        ", "gr", None)
+                first = False
+        block.append("    if gr is not None:")
+        block += _apply("        ", "gr", None)
+        lines += under(shared, block)
     return lines
 
 

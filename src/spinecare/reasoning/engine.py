@@ -51,9 +51,11 @@ _TriageRow = tuple[int, str, str, str, list[str], tuple[tuple[str, tuple[str, ..
 _Fired = tuple[str, str, str, int, tuple[str, ...]]
 # the low back pain rule that holds: (id, source, reason, citations)
 _Lbp = tuple[str, str, str, tuple[str, ...]]
-_Core = Callable[[Case], tuple[tuple[Tri, ...], tuple[Tri, ...], list[_Fired],
+# a diagnosis to consider: (id, label, reason, citations, the indexes of its findings)
+_ConsiderRow = tuple[str, str, str, tuple[str, ...], tuple[int, ...]]
+_Core = Callable[..., tuple[tuple[Tri, ...], tuple[Tri, ...], list[_Fired],
                                list[_TriageRow], list[dict[str, Any]], dict[str, str],
-                               _Lbp | None, list[dict[str, Any]]]]
+                               _Lbp | None, list[dict[str, Any]], list[_ConsiderRow]]]
 # a rule a question could complete: (place, rank, rule id, its index in the status tuple,
 #  level, the indexes of the composite findings above the question)
 _QuestionRule = tuple[int, int, str, int, str, tuple[int, ...]]
@@ -127,15 +129,12 @@ class Engine:
             self._bound_batch += [(x.id, criteria.parse(x.when, x.id, names)) for x in c.cap]
         self.triage_rules = [(t, criteria.parse(t.when, t.id, names)) for t in k.triage_rules]
         self.lbp_rules = [(r, criteria.parse(r.when, r.id, names)) for r in k.lbp_rules]
-        # Diagnoses to consider: a small batch of their own over the case and the findings they
-        # name (read from the findings tuple by index), after the core.
+        # Diagnoses to consider: rules over the case and the findings, evaluated at the end of
+        # the generated function, where the findings are locals (a batch of their own took a
+        # dict of its inputs, built for every case, and gave a dict back).
         consider = [(x, criteria.parse(x.when, x.id, names)) for x in k.considerations]
-        consider_names = sorted({r.name for _, n in consider for r in criteria.refs(n)
-                                 if r.kind == "finding"})
-        self._consider_inputs = tuple((n, self.finding_index[n]) for n in consider_names)
-        self._consider_fn = criteria.compile_batch([(x.id, n) for x, n in consider],
-                                                   local_kind=None, inputs=("finding",))
-        self._consider_rows = [
+        self._consider_batch = [(x.id, n) for x, n in consider]
+        self._consider_rows: list[_ConsiderRow] = [
             (x.id, x.label, x.reason, tuple(x.citations),
              tuple(self.finding_index[r.name] for r in criteria.refs(n) if r.kind == "finding"))
             for x, n in consider]
@@ -239,8 +238,8 @@ class Engine:
         prog = self.program
         names = prog.names
         # names of the code itself: no rule or finding may be given one
-        names.taken.update((*SCRATCH, "F", "FIRED", "HELD", "NOW", "ASK", "LBP_RULE",
-                            "_at_least", "_at_most", "_any_item"))
+        names.taken.update((*SCRATCH, "F", "FIRED", "HELD", "NOW", "ASK", "LBP_RULE", "CONSIDER",
+                            "rules", "_any_item"))
         # The names of the generated code say what each value is: f_<finding>, the rules by
         # their ids (rf_ces_saddle_anaesthesia), flag_<code>, likely_<code>; the constants it
         # reads are globals named likewise (RULE_<id>, ROW_<id>, CITES_<condition>).
@@ -301,13 +300,22 @@ class Engine:
             const = names.claim(f"ROW_{table_row[2]}")
             namespace[const] = table_row
             prog.emit([f"    if {var_of[table_row[2]]} is True:\n        HELD.append({const})"])
+        prog.emit(["    # --- considerations"])
+        considered = prog.batch(self._consider_batch, local_kind=None, prefix="")
+        prog.emit(["    CONSIDER = []"])
+        for row, v in zip(self._consider_rows, considered, strict=True):
+            const = names.claim(f"CONSIDER_{row[0]}")
+            namespace[const] = row
+            prog.emit([f"    if {v} is True:\n        CONSIDER.append({const})"])
         prog.emit(["    # --- questions"])
         prog.emit(self._ask_lines(found, var_of, namespace, names))
+        # Every rule's value, for tests and tools only (rules=True): assess needs the ones that
+        # hold, already in FIRED and HELD, and the tuple of them all is not built for it.
         status = "".join(f"{v}, " for v in var_of.values())
         fn: _Core = prog.function(
-            "F, (" + status + "), FIRED, HELD, CONDITIONS, CIT, LBP_RULE, ASK",
-            f"<spinecare knowledge {self.knowledge.version}: assessment>", namespace,
-            hot=SCRATCH_LOCALS)
+            f"F, (({status}) if rules else ()), FIRED, HELD, CONDITIONS, CIT, LBP_RULE, ASK, "
+            "CONSIDER", f"<spinecare knowledge {self.knowledge.version}: assessment>", namespace,
+            hot=SCRATCH_LOCALS, options=("rules",))
         return fn
 
     def _ask_lines(self, found: list[str], var_of: dict[str, str], namespace: dict[str, Any],
@@ -370,7 +378,7 @@ class Engine:
 
     def rule_values(self, case: Case) -> dict[str, Tri]:
         """Every rule's value by id, in ``status_ids`` order (for tests and tools)."""
-        return dict(zip(self.status_ids, self._core(case)[1], strict=True))
+        return dict(zip(self.status_ids, self._core(case, True)[1], strict=True))
 
     # --- explanations -----------------------------------------------------------------------
 
@@ -402,7 +410,7 @@ class Engine:
     def assess(self, case: Case) -> dict[str, Any]:
         """Assess one validated case. Pure: the same case always gives the same assessment."""
         try:
-            F, _, fired, held, conditions, cited, lbp_rule, ask = self._core(case)
+            F, _, fired, held, conditions, cited, lbp_rule, ask, considered = self._core(case)
         except Exception as exc:
             # said in the knowledge's terms: the rule whose line failed, and its version
             error = self.program.error(exc, self.knowledge.version)
@@ -430,7 +438,7 @@ class Engine:
             if rank > LEVEL_RANK[entry["triage"]]:
                 entry["triage"] = rule_triage
         triage = self._triage(held, F, cited, explained)
-        consider = self._consider(case, F, cited)
+        consider = self._consider(considered, F, cited)
         lbp_source = lbp_rule[1] if lbp_rule else "undetermined"
         if lbp_rule is not None:
             cited.update(self._texts(lbp_rule[3]))
@@ -465,16 +473,15 @@ class Engine:
             "versions": dict(self.versions),
         }
 
-    def _consider(self, case: Case, F: Sequence[Tri], cited: dict[str, str]
+    def _consider(self, held: list[_ConsiderRow], F: Sequence[Tri], cited: dict[str, str]
                   ) -> list[dict[str, Any]]:
-        """The diagnoses to consider whose rule holds, each with the findings behind it."""
-        held = self._consider_fn(case, {n: F[i] for n, i in self._consider_inputs})
+        """The diagnoses to consider whose rule holds (``held``, in the knowledge's order),
+        each with the findings behind it."""
         out = []
-        for rid, label, reason, cites, refs in self._consider_rows:
-            if held[rid] is True:
-                out.append({"id": rid, "label": label, "reason": reason,
-                            "evidence": self.explain(refs, F), "citations": list(cites)})
-                cited.update(self._texts(cites))
+        for rid, label, reason, cites, refs in held:
+            out.append({"id": rid, "label": label, "reason": reason,
+                        "evidence": self.explain(refs, F), "citations": list(cites)})
+            cited.update(self._texts(cites))
         return out
 
     def _floor_label(self, floor_id: str, F: Sequence[Tri], p: float) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from spinecare.instruments.change import change_over_time
 from spinecare.plan.planner import make_plan
 from spinecare.reasoning.engine import default_engine
 from spinecare.service.reviews import first_review_after
-from spinecare.store.models import Visit
+from spinecare.store.models import QuestionnaireResponse, Visit
 from spinecare.store.records import NewVisit
 
 
@@ -51,3 +52,27 @@ def outcomes(visits: Sequence[Visit]) -> dict[str, Any]:
         for point in (*measure["series"], measure["baseline"], *measure["changes"]):
             point["visit_id"] = ids[point["index"]]
     return {"visits": len(visits), "measures": measures}
+
+
+def outcomes_with_home_answers(visits: Sequence[Visit],
+                               responses: Sequence[QuestionnaireResponse]) -> dict[str, Any]:
+    """Like :func:`outcomes`, with the questionnaires the patient answered at home as points
+    of their own, all in time order: each point has its date, and ``source`` says whether it
+    came from a visit (``visit_id``) or from home (``response_id``)."""
+    points: list[tuple[datetime, dict[str, Any], str, str]] = []
+    for v in visits:
+        points.append((v.created_at, orjson.loads(v.assessment_json).get("scores", {}),
+                       "visit", v.id))
+    for r in responses:
+        if r.instrument == "intake":
+            continue
+        points.append((r.created_at, {r.instrument: orjson.loads(r.score_json)}, "home", r.id))
+    points.sort(key=lambda p: p[0])
+    measures = change_over_time([p[1] for p in points],
+                                dates=[p[0].isoformat() + "Z" for p in points])
+    for measure in measures.values():
+        for point in (*measure["series"], measure["baseline"], *measure["changes"]):
+            _, _, source, row_id = points[point["index"]]
+            point["source"] = source
+            point["visit_id" if source == "visit" else "response_id"] = row_id
+    return {"points": len(points), "measures": measures}

@@ -24,12 +24,12 @@ import gzip
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
-from sqlalchemy import DateTime, Table, func, insert, select, text
+from sqlalchemy import Date, DateTime, Table, func, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -228,6 +228,8 @@ def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
             raise BackupError(f"unknown column {table.name}.{key}")
         if isinstance(column.type, DateTime) and isinstance(value, str):
             value = datetime.fromisoformat(value)
+        elif isinstance(column.type, Date) and isinstance(value, str):
+            value = date.fromisoformat(value)
         out[key] = value
     return out
 

@@ -10,10 +10,11 @@ Identifiers of patients and visits are random (UUID 4 hex) so that they cannot b
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -64,6 +65,11 @@ class Patient(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     # No foreign key: users point at patients (patient accounts), and one direction suffices.
     created_by: Mapped[int] = mapped_column(Integer)
+    # Identity the clinic records (all optional: a patient added before had none).
+    mrn: Mapped[str | None] = mapped_column(String(64))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
 
 
 class CareTeamMember(Base):
@@ -401,3 +407,18 @@ class CdsFeedback(Base):
     iss: Mapped[str] = mapped_column(String(500))
 
     __table_args__ = (Index("ix_cds_feedback_card", "card_uuid"),)
+
+
+class InstrumentText(Base):
+    """A clinic's licensed wording of an instrument, loaded for this installation only (never
+    shipped): with it, patients may answer the instrument at home."""
+
+    __tablename__ = "instrument_texts"
+
+    instrument: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    licence: Mapped[str] = mapped_column(String(500))
+    text_json: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime)
+    loaded_by: Mapped[str] = mapped_column(String(200))

@@ -5,6 +5,7 @@ to an app built by :func:`spinecare.app.create_app`."""
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from spinecare.vocabulary import LANGUAGES
@@ -21,7 +22,7 @@ from spinecare.web import (
     patient,
 )
 from spinecare.web.i18n import knowledge_translations, translations
-from spinecare.web.pages import WebError, WebRedirect, web_error, web_redirect
+from spinecare.web.pages import WebError, WebRedirect, not_found_page, web_error, web_redirect
 
 
 def mount(app: FastAPI) -> None:
@@ -45,5 +46,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(packages=[("spinecare.web", "static")]), name="static")
     app.add_exception_handler(WebError, web_error)
+    # An unknown address answers a page in the web's style; the API's addresses keep JSON.
+    app.add_exception_handler(StarletteHTTPException, not_found_page)
     app.add_exception_handler(WebRedirect, web_redirect)
     app.state.spinecare_web_mounted = True

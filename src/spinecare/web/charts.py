@@ -62,15 +62,58 @@ def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
+def _moment(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def time_positions(dates: Sequence[str | None], width: float) -> list[float]:
+    """Each point's distance from the left of a plot ``width`` wide, in proportion to the time
+    between the dates (two weeks apart and then six months apart look it); evenly spaced when
+    a date is missing or all are the same moment."""
+    n = len(dates)
+    if n == 1:
+        return [width / 2]
+    moments = [_moment(d) for d in dates]
+    known = [m for m in moments if m is not None]
+    if len(known) != n or max(known) == min(known):
+        return [width * i / (n - 1) for i in range(n)]
+    first, span = min(known), max(known) - min(known)
+    return [width * (m - first) / span for m in known]
+
+
+def _label_shown(xs: Sequence[float], gap: float) -> list[bool]:
+    """Which date labels fit without overlapping: the first and the last always, the others
+    when at least ``gap`` from the previous label shown and from the last."""
+    shown = [False] * len(xs)
+    if not xs:
+        return shown
+    shown[0] = shown[-1] = True
+    last = xs[0]
+    for i in range(1, len(xs) - 1):
+        if xs[i] - last >= gap and xs[-1] - xs[i] >= gap:
+            shown[i], last = True, xs[i]
+    if len(xs) > 1 and xs[-1] - xs[0] < gap:
+        shown[-1] = False
+    return shown
+
+
 def outcome_chart(key: str, measure: Mapping[str, Any]) -> Markup:
-    """One measure over time, as an accessible SVG."""
+    """One measure over time, as an accessible SVG: points placed by date, date labels that
+    do not overlap (every date is in the point's own title and in the table beside it)."""
     series = measure["series"]
     values = [float(p["value"]) for p in series]
     low, high = _range(key, values)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    xs = time_positions([p.get("date") for p in series], plot_w)
+    labelled = _label_shown(xs, 84)
 
     def x(i: int) -> float:
-        return LEFT + (plot_w / 2 if len(series) == 1 else plot_w * i / (len(series) - 1))
+        return LEFT + xs[i]
 
     def y(v: float) -> float:
         v = min(max(v, low), high)
@@ -117,11 +160,20 @@ def outcome_chart(key: str, measure: Mapping[str, Any]) -> Markup:
         words = "baseline" if i == 0 else STATUS_WORDS.get(statuses.get(point["index"]),
                                                             "not compared")
         when = short_date(point["date"])
-        parts.append(f'<circle class="point point-{status}" cx="{x(i):.1f}" cy="{y(values[i]):.1f}"'
-                     f' r="7"><title>{escape(when)}: {_fmt(values[i])}, {escape(words)}'
-                     f'</title></circle>')
-        parts.append(f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 20}" '
-                     f'text-anchor="middle">{escape(when)}</text>')
+        where = " (answered at home)" if point.get("source") == "home" else ""
+        tip = f"<title>{escape(when)}{where}: {_fmt(values[i])}, {escape(words)}</title>"
+        if point.get("source") == "home":
+            # A square for an answer given at home, a circle for a visit: not colour alone.
+            parts.append(f'<rect class="point point-{status} point-home" x="{x(i) - 6:.1f}" '
+                         f'y="{y(values[i]) - 6:.1f}" width="12" height="12">{tip}</rect>')
+        else:
+            parts.append(f'<circle class="point point-{status}" cx="{x(i):.1f}" '
+                         f'cy="{y(values[i]):.1f}" r="7">{tip}</circle>')
+        if labelled[i]:
+            anchor = "start" if i == 0 and len(series) > 1 else \
+                "end" if i == len(series) - 1 and len(series) > 1 else "middle"
+            parts.append(f'<text class="axis date" x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 20}" '
+                         f'text-anchor="{anchor}">{escape(when)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -163,8 +215,11 @@ def pain_chart(entries: Sequence[Mapping[str, Any]]) -> Markup:
             closing = "</circle>" if css == "before" else "</rect>"
             parts.append(f'{shape}<title>{escape(entries[i]["label"])}: pain {css} {v}</title>'
                          f'{closing}')
+    # Phone-sized: only the labels that fit; the table below the chart has every date.
+    labelled = _label_shown([x(i) for i in range(n)], 96)
     for i, e in enumerate(entries):
-        parts.append(f'<text class="axis" x="{x(i):.1f}" y="{height - BOTTOM + 22}" '
-                     f'text-anchor="middle">{escape(e["label"])}</text>')
+        if labelled[i]:
+            parts.append(f'<text class="axis" x="{x(i):.1f}" y="{height - BOTTOM + 22}" '
+                         f'text-anchor="middle">{escape(e["label"])}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -21,8 +21,17 @@ from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
 from spinecare.instruments.intake import case_sections, intake_form
 from spinecare.instruments.registry import instruments
-from spinecare.service import alerts, education, invitations, patients, reviews, visits, worklist
-from spinecare.service.clinical import outcomes
+from spinecare.service import (
+    alerts,
+    education,
+    identity,
+    invitations,
+    patients,
+    reviews,
+    visits,
+    worklist,
+)
+from spinecare.service.clinical import outcomes_with_home_answers
 from spinecare.service.errors import Conflict, Invalid
 from spinecare.store.accounts import Principal
 from spinecare.store.models import Patient, QuestionnaireResponse, Visit
@@ -37,6 +46,7 @@ from spinecare.web.forms import (
     case_from_form,
     form_values,
     has_control,
+    plain_number,
     without_control,
 )
 from spinecare.web.i18n import N_, gettext_of, language_of
@@ -53,6 +63,7 @@ from spinecare.web.pages import (
     render,
     settings_of,
 )
+from spinecare.web.pdf import PdfUnavailable, html_to_pdf
 from spinecare.web.views import age, form_dict, visit_view
 
 router = APIRouter(include_in_schema=False, route_class=translating_route(from_service))
@@ -98,9 +109,15 @@ def _intake_view(row: QuestionnaireResponse) -> dict[str, Any]:
         if item is None:
             continue
         option = item.option(value) if item.type == "choice" else None
-        text = option.display if option else ("yes" if value is True else "no"
-                                              if value is False else f"{value:g}"
-                                              if isinstance(value, float) else str(value))
+        if option is not None:
+            text = option.display
+        elif isinstance(value, bool):
+            text = "yes" if value else "no"
+        elif isinstance(value, (int, float)) and item.units:
+            # An amount in the item's base unit, in tenths: "34.8 weeks", not "34.7857".
+            text = f"{round(value, 1):g} {item.units[0].display}"
+        else:
+            text = plain_number(link, value) if isinstance(value, float) else str(value)
         shown.append((item.text, text))
     return {"created_at": row.created_at, "answers": shown, "triage": summary.get("triage"),
             "complete": summary.get("complete", False), "reasons": summary.get("reasons", [])}
@@ -201,7 +218,7 @@ async def patient_page(request: Request, patient_id: str, who: Clinician, sent: 
     def work() -> dict[str, Any]:
         chart = patients.chart(db, who, patient_id)
         p, answered = chart.patient, chart.responses
-        measures = outcomes(chart.visits)["measures"] if chart.visits else {}
+        measures = outcomes_with_home_answers(chart.visits, answered)["measures"]
         charts = [{"key": k, "measure": m, "svg": outcome_chart(k, m)}
                   for k, m in measures.items()]
         intakes = [r for r in answered if r.instrument == "intake"]
@@ -223,7 +240,30 @@ async def patient_page(request: Request, patient_id: str, who: Clinician, sent: 
                   review=_next_review(latest), now=now_utc(),
                   library_articles=list(education.library(language).articles.values()),
                   sent_count=ascii_int(sent) if sent else None, emailed=emailed == "1",
-                  **data)
+                  identity_fields=IDENTITY_FIELDS, **data)
+
+
+IDENTITY_FIELDS = {"mrn": N_("Medical record number (MRN)"), "birth_date": N_("Date of birth"),
+                   "phone": N_("Contact phone"), "email": N_("Contact e-mail")}
+
+
+@router.post("/patients/{patient_id}/identity")
+async def edit_identity(request: Request, patient_id: str, who: Clinician) -> Response:
+    """The patient's MRN, date of birth and contact details, edited on the patient's page."""
+    form = await request.form()
+    check_csrf(request, form)
+    values = {k: without_control(str(form.get(k) or ""))[:254] for k in IDENTITY_FIELDS}
+    given = identity.Identity(**values)
+    try:
+        await run_in_threadpool(identity.update, db_of(request), who, patient_id, given,
+                                date.today())
+    except Invalid as exc:
+        _ = gettext_of(request)
+        problems = {p.path: p.message for p in exc.problems}
+        return render(request, "identity_edit.html", status_code=422,
+                      title=_("Patient details"), patient_id=patient_id, values=values,
+                      errors=problems, fields=IDENTITY_FIELDS)
+    return redirect(f"/patients/{patient_id}?saved=details#details")
 
 
 @router.post("/patients/{patient_id}/invitations")
@@ -251,7 +291,8 @@ async def new_visit_page(request: Request, patient_id: str, who: Clinician) -> R
     values["idempotency_key"] = secrets.token_urlsafe(18)
     values["form_opened"] = f"{now_utc():%Y%m%d%H%M%S}"
     return render(request, "visit_new.html", title=f"New visit: {p.display_name}", patient=p,
-                  sections=VISIT_SECTIONS, values=values, errors={}, age=age(p))
+                  sections=VISIT_SECTIONS, values=values, errors={}, age=age(p),
+                  first_visit=not found.visits)
 
 
 @router.post("/patients/{patient_id}/visits")
@@ -289,6 +330,13 @@ async def create_visit(request: Request, patient_id: str, who: Clinician) -> Res
     return redirect(f"/patients/{patient_id}#latest")
 
 
+def red_flag_questions(assessment: dict[str, Any]) -> list[str]:
+    """The engine's own questions (``ask``) still open whose answer could make the case an
+    emergency, each once, in the engine's order."""
+    return list(dict.fromkeys(q["question"] for q in assessment.get("ask", [])
+                              if q.get("could_raise_to") == "emergency"))
+
+
 @router.post("/patients/{patient_id}/visits/preview")
 async def preview_visit(request: Request, patient_id: str, who: Clinician) -> Response:
     """The assessment of the visit form as filled in so far; stores nothing."""
@@ -305,16 +353,69 @@ async def preview_visit(request: Request, patient_id: str, who: Clinician) -> Re
         except Invalid as exc:
             return {"ok": False, "problems": [{"path": pr.path, "message": pr.message}
                                               for pr in exc.problems]}
+        level = assessment["triage"]["level"]
+        open_questions = red_flag_questions(assessment)
+        if open_questions and level not in ("emergency", "urgent"):
+            # A level below urgent is only as good as the red-flag questions behind it: on a
+            # blank or half-filled form it would read "Routine" with no red flag asked.
+            html = environment().get_template("_preview_pending.html").render(
+                questions=open_questions)
+            return {"ok": True, "triage": None, "html": html}
         html = environment().get_template("_assessment.html").render(a=assessment,
                                                                       compact=True)
-        return {"ok": True, "triage": assessment["triage"]["level"], "html": html}
+        return {"ok": True, "triage": level, "html": html}
 
     return JSONResponse(await run_in_threadpool(work), headers=SECURITY_HEADERS)
+
+
+async def _printed(request: Request, who: Principal, patient_id: str, visit_id: str,
+                   template: str, title: str, pdf: bool) -> Response:
+    """A visit's printed page (the report or the plan) as HTML, or as its PDF: the same
+    template and context, so the two cannot drift apart. Both reads are audited by
+    :func:`visits.get` like the page."""
+    db = db_of(request)
+    p, v = await run_in_threadpool(visits.get, db, who, patient_id, visit_id)
+    clinician_name = await run_in_threadpool(identity.author, db, v.created_by)
+    page = render(request, template, title=f"{title}: {p.display_name}", patient=p,
+                  visit=visit_view(v), age=age(p), clinician_name=clinician_name,
+                  clinic_name=settings_of(request).clinic.name, pdf=pdf, printed_at=now_utc(),
+                  patient_page=template == "plan.html")
+    if not pdf:
+        return page
+    try:
+        body = await run_in_threadpool(html_to_pdf, bytes(page.body).decode())
+    except PdfUnavailable:
+        raise WebError(503, N_("The PDF cannot be made here"),
+                       N_("Print the page from the browser instead.")) from None
+    kind = "report" if template == "report.html" else "plan"
+    name = f"spinecare-{kind}-{v.created_at:%Y-%m-%d}-{visit_id[:8]}.pdf"
+    return Response(body, media_type="application/pdf", headers={
+        **SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/patients/{patient_id}/visits/{visit_id}")
 async def visit_report(request: Request, patient_id: str, visit_id: str,
                        who: Clinician) -> Response:
-    p, v = await run_in_threadpool(visits.get, db_of(request), who, patient_id, visit_id)
-    return render(request, "report.html", title=f"Visit report: {p.display_name}", patient=p,
-                  visit=visit_view(v), age=age(p))
+    return await _printed(request, who, patient_id, visit_id, "report.html", "Visit report",
+                          pdf=False)
+
+
+@router.get("/patients/{patient_id}/visits/{visit_id}/report.pdf")
+async def visit_report_pdf(request: Request, patient_id: str, visit_id: str,
+                           who: Clinician) -> Response:
+    return await _printed(request, who, patient_id, visit_id, "report.html", "Visit report",
+                          pdf=True)
+
+
+@router.get("/patients/{patient_id}/visits/{visit_id}/plan")
+async def visit_plan(request: Request, patient_id: str, visit_id: str,
+                     who: Clinician) -> Response:
+    return await _printed(request, who, patient_id, visit_id, "plan.html", "Care plan",
+                          pdf=False)
+
+
+@router.get("/patients/{patient_id}/visits/{visit_id}/plan.pdf")
+async def visit_plan_pdf(request: Request, patient_id: str, visit_id: str,
+                         who: Clinician) -> Response:
+    return await _printed(request, who, patient_id, visit_id, "plan.html", "Care plan",
+                          pdf=True)

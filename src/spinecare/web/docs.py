@@ -65,3 +65,16 @@ async def docs_asset(request: Request, name: str) -> Response:
     await _staff(request)
     return Response(_asset(name), media_type=_ASSETS[name],
                     headers={**SECURITY_HEADERS, "Content-Security-Policy": DOCS_CSP})
+
+
+@cache
+def _favicon() -> bytes:
+    return files("spinecare.web").joinpath("static/favicon.ico").read_bytes()
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    """Browsers ask for ``/favicon.ico`` on every site: answer it (a 404 is a console error on
+    every page). A day's caching: it is the package's own file, like ``/static``."""
+    return Response(_favicon(), media_type="image/x-icon",
+                    headers={"Cache-Control": "public, max-age=86400"})

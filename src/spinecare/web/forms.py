@@ -233,5 +233,16 @@ def form_values(case: Mapping[str, Any]) -> dict[str, str]:
             if value is None:
                 continue
             out[field.name] = ("yes" if value else "no") if isinstance(value, bool) \
-                else str(value)
+                else plain_number(field.name, value) if isinstance(value, float) else str(value)
     return out
+
+
+#: Amounts a person reads in whole or tenths (an intake's "8 months" is 34.8 weeks, not
+#: 34.7857...); any other decimal keeps two places (a Torg-Pavlov ratio of 0.82).
+_TENTHS = ("_weeks", "_minutes", "_ml", "_mm", "_mm2", "_days", "_months", "_years")
+
+
+def plain_number(name: str, value: float) -> str:
+    """A measured amount as a person reads it: rounded, without trailing zeros."""
+    places = 1 if name.endswith(_TENTHS) else 2
+    return f"{round(value, places):g}"

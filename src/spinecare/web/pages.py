@@ -16,12 +16,16 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from babel.numbers import format_decimal
 from fastapi import Request
+from fastapi.exception_handlers import http_exception_handler
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from spinecare.http.deps import get_db, get_settings, principal_of_token
+from spinecare.instruments.registry import instruments
 from spinecare.report import NOTHING_LIKELY
 from spinecare.service import errors as service
 from spinecare.store.accounts import Principal
@@ -67,6 +71,35 @@ LEVEL_TEXT = {
 # A triage level's name alone (the worklist's filters and badges).
 LEVEL_NAME = {"emergency": N_("Emergency"), "urgent": N_("Urgent"), "routine": N_("Routine"),
               "self_care": N_("Self care")}
+
+
+# A red flag's name (the codes are the contract's closed list, ``vocabulary.RedFlagCode``).
+RED_FLAG_NAME = {
+    "cauda_equina_syndrome": N_("Possible cauda equina syndrome"),
+    "spinal_infection": N_("Possible spinal infection"),
+    "malignancy": N_("Possible cancer in the spine"),
+    "fracture": N_("Possible vertebral fracture"),
+    "progressive_neurological_deficit": N_("Worsening nerve weakness or loss"),
+    "myelopathy": N_("Possible spinal cord compression (myelopathy)"),
+}
+
+
+def score_name(key: str | None) -> str:
+    """A score's name from the instrument registry (its report name or short name), so a
+    reader sees "mJOA", not "mjoa"; a key no instrument has keeps its words."""
+    if key is None:
+        return ""
+    inst = instruments().get(key)
+    if inst is None:
+        return key.replace("_", " ")
+    return inst.report_name or inst.short_name
+
+
+def amount_text(value: Any, language: str) -> str:
+    """A score or measure as people read it: at most one decimal ("34.8", not "34.7857")."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    return format_decimal(round(value, 1), format="#,##0.#", locale=language)
 
 
 class WebError(KeepChanges):
@@ -145,6 +178,9 @@ def environment(language: str = "en") -> Environment:
     env.filters["words"] = lambda v: str(v).replace("_", " ")
     env.globals["LEVEL_TEXT"] = LEVEL_TEXT
     env.globals["LEVEL_NAME"] = LEVEL_NAME
+    env.globals["RED_FLAG_NAME"] = RED_FLAG_NAME
+    env.globals["score_name"] = score_name
+    env.filters["amount"] = lambda value: amount_text(value, language)
     env.globals["CSRF_FIELD"] = CSRF_FIELD
     env.globals["NOTHING_LIKELY"] = NOTHING_LIKELY
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
@@ -191,6 +227,29 @@ async def web_error(request: Request, exc: Exception) -> Response:
     _ = translations(language_of(request)).gettext
     return render(request, "error.html", status_code=exc.status_code, title=_(exc.title),
                   message=_(exc.message) if exc.message else "")
+
+
+#: Addresses answered in JSON whatever the error: the API, the CDS Hooks services, OpenAPI.
+JSON_PREFIXES = ("/api/", "/cds-services", "/openapi.json")
+
+
+async def not_found_page(request: Request, exc: Exception) -> Response:
+    """A page for an address no route has (404) or a method it does not take (405); the
+    JSON doors and every error a route raised itself keep FastAPI's JSON answer."""
+    assert isinstance(exc, StarletteHTTPException)
+    path = request.url.path
+    if type(exc) is StarletteHTTPException and exc.status_code in (404, 405) \
+            and not path.startswith(JSON_PREFIXES):
+        # Who is signed in decides the navigation shown, as on every other page.
+        await signed_in(request)
+        _ = translations(language_of(request)).gettext
+        return render(request, "error.html", status_code=exc.status_code,
+                      title=_("Page not found") if exc.status_code == 404 else
+                      _("This address does not take that request"),
+                      message=_("There is no page at this address. Check the address, or "
+                                "go back to the start page."),
+)
+    return await http_exception_handler(request, exc)
 
 
 async def web_redirect(_request: Request, exc: Exception) -> Response:

@@ -15,14 +15,16 @@ from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
 from spinecare.instruments.answers import read_plain
 from spinecare.instruments.errors import AnswerError
-from spinecare.instruments.forms import instrument_form
+from spinecare.instruments.forms import Form
 from spinecare.instruments.intake import intake_form
-from spinecare.instruments.registry import instruments
+from spinecare.instruments.registry import Instrument, instruments
+from spinecare.instruments.texts import patient_form, required_items
 from spinecare.plan.rules import load_plan_rules
 from spinecare.service import (
     alerts,
     education,
     exercise_logs,
+    instrument_texts,
     patients,
     questionnaires,
     reviews,
@@ -60,12 +62,15 @@ def _patient_records(db: Database, who: Principal, action: str) -> dict[str, Any
                      for row in found.exercise_logs]}
 
 
-def _due(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The follow-up questionnaires due now, and those coming up."""
+def _due(data: dict[str, Any],
+         offered: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The follow-up questionnaires due now, and those coming up, of the instruments a patient
+    may answer here (a licensed one only once the clinic has loaded its wording)."""
     if not data["visits"]:
         return [], []
     latest = data["visits"][-1]
-    return reviews.due(latest["created_at"], latest["plan"], data["responses"], now_utc())
+    due, later = reviews.due(latest["created_at"], latest["plan"], data["responses"], now_utc())
+    return [d for d in due if d["id"] in offered], [d for d in later if d["id"] in offered]
 
 
 def _calls(request: Request) -> dict[str, Any]:
@@ -105,7 +110,7 @@ async def my_home(request: Request, who: PatientUser) -> Response:
     advice = [_advice_view(a, request)
               for a in await run_in_threadpool(alerts.open_advice, db, who)]
     reading = await run_in_threadpool(education.own, db, who, language_of(request))
-    due, later = _due(data)
+    due, later = _due(data, await run_in_threadpool(instrument_texts.offered, db))
     intake_done = any(r.instrument == "intake" for r in data["responses"])
     programme = data["visits"][-1]["plan"].get("exercise_programme") if data["visits"] else None
     _ = gettext_of(request)
@@ -197,25 +202,53 @@ async def intake_step(request: Request, who: PatientUser) -> Response:
     return _intake_step(request, state)
 
 
-def _instrument_form(instrument_id: str) -> Any:
+def _instrument_form(request: Request, instrument_id: str) -> tuple[Instrument, Form, str]:
+    """The instrument, the form a patient answers (in the clinic's licensed wording where the
+    instrument needs it) and the language of its wording; 404 for an instrument a patient may
+    not answer here."""
+    db = db_of(request)
     inst = instruments().get(instrument_id)
-    if inst is None or inst.administered_by != "patient":
+    if inst is None or instrument_id not in instrument_texts.offered(db):
         raise WebError(404, N_("Questionnaire not found"), N_("There is no such questionnaire."))
-    return inst, instrument_form(inst)
+    text = instrument_texts.text_for(db, inst.id, language_of(request)) \
+        if inst.patient_wording == "clinic_text" else None
+    return inst, patient_form(inst, text), text.language if text else "en"
+
+
+def _questionnaire(request: Request, inst: Instrument, form: Form, wording: str,
+                   values: dict[str, str], errors: list[str], status_code: int = 200) -> Response:
+    return render(request, "questionnaire.html", status_code=status_code, title=form.title,
+                  patient_page=True, inst=inst, form=form, values=values, errors=errors,
+                  item_lang=wording if wording != language_of(request) else "",
+                  urgent=steps.urgent_notice(language_of(request)))
 
 
 @router.get("/my/questionnaires/{instrument_id}")
 async def questionnaire_page(request: Request, instrument_id: str, who: PatientUser) -> Response:
-    inst, f = _instrument_form(instrument_id)
+    inst, f, wording = await run_in_threadpool(_instrument_form, request, instrument_id)
     await run_in_threadpool(_patient_records, db_of(request), who, "questionnaire.start")
-    return render(request, "questionnaire.html", title=inst.name, patient_page=True, inst=inst,
-                  form=f, values={}, errors=[], urgent=steps.urgent_notice(language_of(request)))
+    return _questionnaire(request, inst, f, wording, {}, [])
+
+
+def _unanswered(inst: Instrument, form: Form, answers: dict[str, Any],
+                _: Any) -> list[str]:
+    """A plain message for each required question shown but not answered, naming it; one
+    message for a questionnaire sent blank."""
+    if not answers:
+        return [_("Please answer the questions before sending: nothing was answered.")]
+    shown, required = form.enabled(answers), required_items(inst)
+    out = []
+    for link, item in form.questions().items():
+        if link in shown and link in required and link not in answers:
+            out.append(_("Please answer \u201c{question}\u201d.").format(
+                question=f"{item.prefix} {item.text}" if item.prefix else item.text))
+    return out
 
 
 @router.post("/my/questionnaires/{instrument_id}")
 async def questionnaire_submit(request: Request, instrument_id: str,
                                who: PatientUser) -> Response:
-    inst, f = _instrument_form(instrument_id)
+    inst, f, wording = await run_in_threadpool(_instrument_form, request, instrument_id)
     form = await request.form()
     check_csrf(request, form)
     values = form_dict(form)
@@ -234,23 +267,22 @@ async def questionnaire_submit(request: Request, instrument_id: str,
             # Not a whole number in ASCII digits: the answer check names the question.
             answers[link] = raw if number is None else number
     assert who.patient_id is not None
-    problems: list[str] = []
-    try:
-        response = read_plain({"questionnaire": instrument_id, "answers": answers})
-    except AnswerError as exc:
-        problems = [p.message for p in exc.problems]
-    else:
+    problems = _unanswered(inst, f, answers, gettext_of(request))
+    if not problems:
         try:
-            await run_in_threadpool(questionnaires.submit, db_of(request), who, who.patient_id,
-                                    instrument_id, response.answers)
-        except Invalid as exc:
+            response = read_plain({"questionnaire": instrument_id, "answers": answers})
+        except AnswerError as exc:
             problems = [p.message for p in exc.problems]
         else:
-            wake(request)
+            try:
+                await run_in_threadpool(questionnaires.submit, db_of(request), who,
+                                        who.patient_id, instrument_id, response.answers)
+            except Invalid as exc:
+                problems = [p.message for p in exc.problems]
+            else:
+                wake(request)
     if problems:
-        return render(request, "questionnaire.html", status_code=422, title=inst.name,
-                      patient_page=True, inst=inst, form=f, values=values,
-                      errors=problems, urgent=steps.urgent_notice(language_of(request)))
+        return _questionnaire(request, inst, f, wording, values, problems, 422)
     return render(request, "questionnaire_done.html", title=gettext_of(request)("Thank you"),
                   patient_page=True, inst=inst, urgent=steps.urgent_notice(language_of(request)))
 

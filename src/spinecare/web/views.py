@@ -11,7 +11,13 @@ from spinecare.store.models import Patient, Visit
 
 
 def age(p: Patient) -> int | None:
-    years = date.today().year - p.birth_year
+    today = date.today()
+    if p.birth_date is not None:
+        # With a date of birth, the age in whole years (not the year's difference).
+        born = p.birth_date
+        years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        return years if 0 <= years <= 120 else None
+    years = today.year - p.birth_year
     return years if 0 <= years <= 120 else None
 
 
