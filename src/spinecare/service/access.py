@@ -77,6 +77,15 @@ def list_users(db: Database, who: Principal | None, *, limit: int,
     return rows, total
 
 
+def account(db: Database, who: Principal | None, user_id: int) -> User:
+    """One account (admins only), as an admin's confirmation page shows it."""
+    with db.session() as session:
+        user = _user(session, who, user_id, "user.read")
+        records.audit(session, who, "user.read", target_id=str(user_id),
+                      patient_id=user.patient_id)
+    return user
+
+
 def disable(db: Database, who: Principal | None, user_id: int) -> tuple[User, int]:
     """Disable the account and revoke its tokens: the account and the number revoked."""
     with db.session() as session:

@@ -58,9 +58,9 @@ class Token:
 
 
 def _begin(db: Database, typed: str, attempted: str, key: str, address: str | None,
-           policy: ThrottlePolicy) -> LoginCandidate | None:
+           policy: ThrottlePolicy, device: str | None) -> LoginCandidate | None:
     with db.session() as session:
-        wait = throttle.charge(session, policy, key, address, utcnow())
+        wait = throttle.charge(session, policy, key, address, utcnow(), device)
         if wait is not None:
             records.audit(session, None, _LOGIN, outcome="throttled", username=attempted,
                           reason=f"too many failed sign-ins; retry after {wait:.0f} s")
@@ -70,7 +70,7 @@ def _begin(db: Database, typed: str, attempted: str, key: str, address: str | No
 
 def _finish(db: Database, attempted: str, key: str, address: str | None,
             policy: ThrottlePolicy, found: LoginCandidate | None, correct: bool,
-            rehashed: str | None, ttl: timedelta) -> Token:
+            rehashed: str | None, ttl: timedelta, device: str | None) -> Token:
     with db.session() as session:
         user = session.get(User, found.user_id) if found else None
         reason: str | None = None
@@ -83,13 +83,13 @@ def _finish(db: Database, attempted: str, key: str, address: str | None,
         elif not found.may_sign_in or user.disabled:
             reason = "the account cannot sign in (disabled, or a patient account)"
         if reason is not None or user is None:
-            throttle.failed(session, policy, key, address, utcnow())
+            throttle.failed(session, policy, key, address, utcnow(), device)
             records.audit(session, None, _LOGIN, outcome="denied", username=attempted,
                           target_id=str(found.user_id) if found else None, reason=reason)
             raise NotAuthenticated("Incorrect username or password")
         if rehashed:
             user.password_hash = rehashed
-        throttle.succeeded(session, policy, key, address)
+        throttle.succeeded(session, policy, key, address, device)
         token, expires = accounts.issue_token(session, user.id, ttl)
         records.audit(session, accounts.principal_of(user), _LOGIN, username=attempted)
     return Token(token, expires)
@@ -97,16 +97,19 @@ def _finish(db: Database, attempted: str, key: str, address: str | None,
 
 async def login(db: Database, username: str, password: str, ttl: timedelta, *,
                 address: str | None = None,
-                policy: ThrottlePolicy | None = None) -> Token:
+                policy: ThrottlePolicy | None = None, device: str | None = None) -> Token:
     """A token for a clinician or admin, valid for ``ttl``; :class:`Throttled` while the
-    account or the address is locked, :class:`Unavailable` when too many sign-ins queue."""
+    account or the address is locked, :class:`Unavailable` when too many sign-ins queue.
+    ``device`` is the id of a known device of this account (checked by the caller,
+    :mod:`spinecare.http.devices`): the account's lock from everywhere does not stop it."""
     rules = policy or ThrottlePolicy()
     # Longer than any username: a key of a megabyte of text helps nobody.
     typed = username[:2 * usernames.MAX_LENGTH]
     attempted = usernames.canonical(typed)
     key = usernames.username_key(typed)
     async with _gate():
-        found = await run_in_threadpool(_begin, db, typed, attempted, key, address, rules)
+        found = await run_in_threadpool(_begin, db, typed, attempted, key, address, rules,
+                                        device)
         candidate_hash = found.password_hash if found else None
         try:
             future = passwords.HASHING.submit(
@@ -120,7 +123,7 @@ async def login(db: Database, username: str, password: str, ttl: timedelta, *,
         raise Unavailable("Too many sign-ins at once; try again in a moment", 1)
     correct, rehashed = await asyncio.wrap_future(future)
     return await run_in_threadpool(_finish, db, attempted, key, address, rules, found,
-                                   correct, rehashed, ttl)
+                                   correct, rehashed, ttl, device)
 
 
 def _busy(db: Database, attempted: str) -> None:

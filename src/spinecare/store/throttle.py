@@ -15,6 +15,11 @@ signs in from somewhere else, so it must stay short; the attacker's own pair and
 keep their long locks. A spread-out attack still gets at most one guess per minute per
 account (1,440 a day), against passwords that zxcvbn scores as needing about 10^8 guesses.
 
+A browser that signed in to the account before (a known device, :mod:`spinecare.http.devices`)
+is counted under its own **device** key in place of the account's: the account's lock from
+everywhere does not stop it, its pair and address keys still do, and its device key locks as
+the account's would (a stolen device cookie is worth one device's guesses, no more).
+
 A key's count is forgotten after ``quiet`` (15 minutes) without a failure, and a successful
 sign-in clears its account's and pair's counts and takes back its own count at the address
 (never more: one's own account must not reset a spraying count). A refused (locked) attempt
@@ -75,13 +80,20 @@ def address_group(address: str | None) -> str:
     return str(ip)
 
 
-def _rules(policy: ThrottlePolicy, account: str, address: str | None) -> list[_Rule]:
+def _hashed(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _rules(policy: ThrottlePolicy, account: str, address: str | None,
+           device: str | None = None) -> list[_Rule]:
     where = address_group(address)
     # Hashed: an attempted name is anything a client sent (any length, NUL included).
-    account = hashlib.sha256(account.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    account = _hashed(account)
+    whole = (_Rule(f"device:{account}:{_hashed(device)}", policy.account_free,
+                   policy.account_max) if device else
+             _Rule(f"account:{account}", policy.account_free, policy.account_max))
     return [_Rule(f"pair:{where}:{account}", policy.pair_free, policy.pair_max),
-            _Rule(f"address:{where}", policy.address_free, policy.address_max),
-            _Rule(f"account:{account}", policy.account_free, policy.account_max)]
+            _Rule(f"address:{where}", policy.address_free, policy.address_max), whole]
 
 
 def _lock(policy: ThrottlePolicy, failures: int, rule: _Rule) -> timedelta | None:
@@ -106,12 +118,13 @@ def _insert(session: Session, keys: Sequence[str], now: datetime) -> None:
 
 
 def charge(session: Session, policy: ThrottlePolicy, account: str, address: str | None,
-           now: datetime) -> float | None:
-    """Count one sign-in attempt against ``account`` from ``address``, or, when one of its
-    keys is locked, count nothing and return the seconds until it is free."""
+           now: datetime, device: str | None = None) -> float | None:
+    """Count one sign-in attempt against ``account`` from ``address`` (from the known
+    ``device``, if any), or, when one of its keys is locked, count nothing and return the
+    seconds until it is free."""
     if not policy.enabled:
         return None
-    rules = _rules(policy, account, address)
+    rules = _rules(policy, account, address, device)
     keys = [rule.key for rule in rules]
     _insert(session, keys, now)
     rows = {row.key: row for row in session.scalars(
@@ -135,12 +148,12 @@ def charge(session: Session, policy: ThrottlePolicy, account: str, address: str 
 
 
 def failed(session: Session, policy: ThrottlePolicy, account: str, address: str | None,
-           now: datetime) -> None:
+           now: datetime, device: str | None = None) -> None:
     """The password was wrong: start the locks this attempt earned from now, when its answer
     goes out, rather than from when it was counted (hashing takes a while)."""
     if not policy.enabled:
         return
-    rules = _rules(policy, account, address)
+    rules = _rules(policy, account, address, device)
     rows = {row.key: row for row in session.scalars(
         select(LoginThrottle).where(LoginThrottle.key.in_([r.key for r in rules]))
         .order_by(LoginThrottle.key).with_for_update())}
@@ -152,13 +165,14 @@ def failed(session: Session, policy: ThrottlePolicy, account: str, address: str 
 
 
 def succeeded(session: Session, policy: ThrottlePolicy, account: str,
-              address: str | None) -> None:
-    """A correct password: forget the account's and this pair's failures, and take back the
+              address: str | None, device: str | None = None) -> None:
+    """A correct password: forget this pair's failures and the account's (or, from a known
+    device, the device's: the guesses from elsewhere go on counting), and take back the
     attempt counted against the address (a clinic's many sign-ins from one address are no
     spraying)."""
     if not policy.enabled:
         return
-    pair, spraying, whole = _rules(policy, account, address)
+    pair, spraying, whole = _rules(policy, account, address, device)
     session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_([pair.key, whole.key])))
     row = session.get(LoginThrottle, spraying.key, with_for_update=True)
     if row is not None and row.failures > 0:

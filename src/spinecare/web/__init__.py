@@ -11,6 +11,8 @@ from starlette.staticfiles import StaticFiles
 from spinecare.store.once import Spent
 from spinecare.vocabulary import LANGUAGES
 from spinecare.web import (
+    access,
+    admin,
     alerts,
     auth,
     clinician,
@@ -44,6 +46,8 @@ def mount(app: FastAPI) -> None:
     app.include_router(education.router)
     app.include_router(language.router)
     app.include_router(signin.router)
+    app.include_router(access.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(packages=[("spinecare.web", "static")]), name="static")
     app.add_exception_handler(WebError, web_error)
     # An unknown address answers a page in the web's style; the API's addresses keep JSON.

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from spinecare.http.audit import client_address
 from spinecare.http.deps import forget_token
+from spinecare.http.devices import DEVICE_COOKIE, DEVICE_MAX_AGE, device_cookie, known_device
 from spinecare.http.routing import translating_route
 from spinecare.service import auth, invitations
 from spinecare.service.auth import Token
@@ -24,6 +25,7 @@ from spinecare.web.pages import (
     from_service,
     redirect,
     render,
+    set_cookie,
     set_session,
     settings_of,
     signed_in,
@@ -57,7 +59,10 @@ async def login(request: Request) -> Response:
     try:
         issued = await auth.login(db, username, password, settings.token_ttl,
                                   address=client_address(request),
-                                  policy=settings.login_throttle)
+                                  policy=settings.login_throttle,
+                                  device=known_device(settings.secret_key,
+                                                      request.cookies.get(DEVICE_COOKIE),
+                                                      username))
     except NotAuthenticated:
         return render(request, "login.html", status_code=401, title=_("Sign in"),
                       error=_("The username or password is not right."), username=username)
@@ -75,6 +80,9 @@ async def login(request: Request) -> Response:
         return refused
     response = redirect("/patients")
     set_session(response, request, issued.token, int(settings.token_ttl.total_seconds()))
+    # From now on this browser is a known device of the account (a new device id each time).
+    set_cookie(response, request, DEVICE_COOKIE, device_cookie(settings.secret_key, username),
+               int(DEVICE_MAX_AGE.total_seconds()))
     return response
 
 

@@ -311,6 +311,9 @@ async def clinician(request: Request) -> Principal:
     who = await signed_in(request)
     if who is None or who.role == "patient":
         raise WebRedirect("/login" if who is None else "/my")
+    if who.role == "admin":
+        # An admin signs in on the same page as a clinician; their pages are the accounts.
+        raise WebRedirect("/admin/users")
     if who.role != "clinician":
         raise WebError(403, N_("Clinicians only"), N_("These pages are for clinicians."))
     return who
@@ -337,6 +340,13 @@ def remember_language(response: Response, request: Request, language: str) -> No
     elsewhere opens in it too)."""
     response.set_cookie(LANG_COOKIE, language, max_age=365 * 24 * 3600, httponly=True,
                         samesite="lax", secure=_secure(request), path="/")
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str,
+               max_age: int) -> None:
+    """An HttpOnly, SameSite=Strict cookie (over TLS when users reach us over TLS)."""
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
+                        secure=_secure(request), path="/")
 
 
 def set_session(response: Response, request: Request, token: str, max_age: int) -> None:
