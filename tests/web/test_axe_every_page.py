@@ -25,6 +25,7 @@ from spinecare.app import create_app
 from spinecare.http.contacts import ClinicContacts
 from spinecare.http.settings import Settings
 from spinecare.service import instrument_texts, visits
+from spinecare.store import accounts
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
 from tests.web.helpers import (
@@ -68,6 +69,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     visit, _ = visits.create(db, Principal(doc, "clinician"), pid,
                              (CASES / "dcm-moderate.case.json").read_bytes())
     instrument_texts.load(db, None, licensed_text("odi"), "the axe test")
+    with db.session() as session:
+        accounts.create_user(session, "root.axe", "admin", PASSWORD)
     with Server(app) as server:
         yield {"url": server.url, "db": db, "doc": doc, "pid": pid, "visit": visit.id}
 
@@ -95,13 +98,13 @@ class Audit:
                                  f"{v['nodes']}")
 
 
-def sign_in(page: Any, url: str, username: str) -> None:
+def sign_in(page: Any, url: str, username: str, lands: str = "/patients") -> None:
     """Sign in by the fields' ids: their labels are in the page's language."""
     page.goto(f"{url}/login")
     page.locator("#username").fill(username)
     page.locator("#password").fill(PASSWORD)
     page.locator("main form button[type=submit]").click()
-    page.wait_for_url(re.compile(r".*/patients$"))
+    page.wait_for_url(re.compile(f".*{lands}$"))
 
 
 def context(browser: Any, size: str, language: str) -> Any:
@@ -118,7 +121,8 @@ def clinician_pages(browser: Any, world: dict[str, Any], size: str, language: st
     ctx = context(browser, size, language)
     page = ctx.new_page()
     tag = f"{language}/{size}"
-    for path in ("/login", "/reset-password", "/invite", "/no/such/page"):
+    for path in ("/login", "/reset-password", "/invite", "/signin", "/signin/sent",
+                 "/no/such/page"):
         page.goto(url + path)
         audit.check(page, f"{tag} signed out {path}")
     sign_in(page, url, "dr.axe")
@@ -128,7 +132,8 @@ def clinician_pages(browser: Any, world: dict[str, Any], size: str, language: st
                  f"/patients/{pid}", f"/patients/{pid}/visits/new",
                  f"/patients/{pid}/visits/{vid}", f"/patients/{pid}/visits/{vid}/plan",
                  "/alerts", alert.group(1), "/articles", "/articles/lumbar_spinal_stenosis",
-                 "/no/such/page"):
+                 f"/patients/{pid}/care-team", f"/patients/{pid}/care-team/remove?username=dr.axe",
+                 f"/patients/{pid}/end-access", "/no/such/page"):
         page.goto(url + path)
         audit.check(page, f"{tag} clinician {path}")
     # The preview after the script has drawn it: "not enough information yet".
@@ -146,6 +151,14 @@ def clinician_pages(browser: Any, world: dict[str, Any], size: str, language: st
     page.locator("form[action$='/invitations'] button").click()
     page.wait_for_load_state()
     audit.check(page, f"{tag} clinician invitation link")
+    ctx.close()
+    # The administrator's accounts page and one of its confirmation pages.
+    ctx = context(browser, size, language)
+    page = ctx.new_page()
+    sign_in(page, url, "root.axe", "/admin/users")
+    for path in ("/admin/users", f"/admin/users/{world['doc']}/disable"):
+        page.goto(url + path)
+        audit.check(page, f"{tag} admin {path}")
     ctx.close()
 
 
