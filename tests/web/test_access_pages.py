@@ -18,7 +18,15 @@ from spinecare.service import invitations
 from spinecare.store import accounts, records
 from spinecare.store.db import Database
 from spinecare.store.models import AuditEvent
-from tests.web.helpers import PASSWORD, SECRET, add_clinician, add_patient, csrf_of, make_app
+from tests.web.helpers import (
+    PASSWORD,
+    SECRET,
+    add_clinician,
+    add_patient,
+    csrf_of,
+    form_fields,
+    make_app,
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +131,9 @@ def test_a_cancelled_invitation_link_no_longer_signs_the_patient_in(
     eve = add_clinician(db, "dr.eve")
     pid = add_patient(db, eve, "Iris Long", 1944)
     with signed_in(app, "dr.eve") as client:
-        client.post(f"/patients/{pid}/invitations",
-                    data={"csrf_token": csrf_of(client.get(f"/patients/{pid}").text)})
+        first = client.post(f"/patients/{pid}/invitations", data=form_fields(
+            client.get(f"/patients/{pid}").text, f"/patients/{pid}/invitations"))
+        assert first.status_code == 303  # to the new link's page
         from spinecare.store.accounts import principal_of
         from spinecare.store.lifecycle import get_user
 
@@ -167,7 +176,9 @@ def test_ending_a_patients_access_signs_them_out_at_once(
         assert "signed out everywhere" in client.get(f"/patients/{pid}/end-access").text
         assert client.post(action, data=fields).headers["location"] == \
             f"/patients/{pid}/care-team?done=ended"
-        assert patient.get("/my").status_code == 401
+        # Signed out: the patient's pages lead to the e-mail sign-in.
+        gone = patient.get("/my")
+        assert gone.status_code == 303 and gone.headers["location"] == "/signin"
         assert any(e.patient_id == pid for e in events(db, "patient.end_access"))
 
 
@@ -227,9 +238,9 @@ def test_an_admins_reset_link_is_shown_once_and_sets_a_new_password(
     with TestClient(app) as client:
         form = client.get("/reset-password")
         new = "another long passphrase here"
-        r = client.post("/reset-password", data={"token": token, "password": new,
-                                                 "again": new,
-                                                 "csrf_token": csrf_of(form.text)})
+        r = client.post("/reset-password", data={
+            **form_fields(form.text, "/reset-password"), "token": token, "password": new,
+            "again": new})
         assert r.status_code == 200 and "Password changed" in r.text
 
 

@@ -38,6 +38,9 @@ def mount(app: FastAPI) -> None:
         translations(code)
         knowledge_translations(code)
     app.include_router(auth.router)
+    # Before the clinician's pages: its fixed addresses (/patients/{id}/invitations/cancel)
+    # would otherwise be taken by /patients/{id}/invitations/{invitation_id}.
+    app.include_router(access.router)
     app.include_router(clinician.router)
     app.include_router(alerts.router)
     app.include_router(patient.router)
@@ -46,7 +49,6 @@ def mount(app: FastAPI) -> None:
     app.include_router(education.router)
     app.include_router(language.router)
     app.include_router(signin.router)
-    app.include_router(access.router)
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(packages=[("spinecare.web", "static")]), name="static")
     app.add_exception_handler(WebError, web_error)
