@@ -17,7 +17,7 @@ from spinecare.http.routing import translating_route
 from spinecare.service import auth, invitations
 from spinecare.service.auth import Token
 from spinecare.service.errors import NotAuthenticated, Throttled, Unavailable
-from spinecare.web.i18n import gettext_of
+from spinecare.web.i18n import N_, gettext_of
 from spinecare.web.pages import (
     SESSION_COOKIE,
     check_csrf,
@@ -126,6 +126,17 @@ async def invite_page(request: Request) -> Response:
 
 @router.post("/invite")
 async def redeem(request: Request) -> Response:
+    return await open_link(
+        request, invitations.redeem, "invite.html", N_("Welcome"),
+        N_("This link does not work. It may be used already or too old. Please ask your "
+           "clinic for a new one."))
+
+
+async def open_link(request: Request, redeem_code: Callable[..., Token], template: str,
+                    title: str, error: str) -> Response:
+    """A patient's one-time link (an invitation, an e-mailed sign-in link) sent from its
+    page: a session and the patient's home, or the page again with ``error`` (``title`` and
+    ``error`` are msgids)."""
     await signed_in(request)
     form = await request.form()
     check_csrf(request, form)
@@ -135,14 +146,12 @@ async def redeem(request: Request) -> Response:
     if code:
         with suppress(NotAuthenticated):
             issued = await run_in_threadpool(
-                lambda: invitations.redeem(db, code, secret_key=settings.secret_key,
-                                           ttl=settings.patient_token_ttl))
+                lambda: redeem_code(db, code, secret_key=settings.secret_key,
+                                    ttl=settings.patient_token_ttl))
     if issued is None:
         _ = gettext_of(request)
-        return render(request, "invite.html", status_code=401, title=_("Welcome"),
-                      patient_page=True,
-                      error=_("This link does not work. It may be used already or too old. "
-                              "Please ask your clinic for a new one."))
+        return render(request, template, status_code=401, title=_(title), patient_page=True,
+                      error=_(error))
     response = redirect("/my")
     set_session(response, request, issued.token,
                 int(settings.patient_token_ttl.total_seconds()))

@@ -5,7 +5,6 @@ use, newest only, audit) are the use cases' (:mod:`spinecare.service.signin`).""
 from __future__ import annotations
 
 import math
-from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -17,10 +16,10 @@ from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
 from spinecare.service import signin
 from spinecare.service.alerts import is_address
-from spinecare.service.auth import Token
-from spinecare.service.errors import Invalid, NotAuthenticated, Throttled
+from spinecare.service.errors import Invalid, Throttled
 from spinecare.store.accounts import Principal
 from spinecare.web import once
+from spinecare.web.auth import open_link
 from spinecare.web.forms import without_control
 from spinecare.web.i18n import N_, gettext_of
 from spinecare.web.pages import (
@@ -30,7 +29,6 @@ from spinecare.web.pages import (
     from_service,
     redirect,
     render,
-    set_session,
     settings_of,
     signed_in,
 )
@@ -102,28 +100,11 @@ async def link_page(request: Request) -> Response:
 
 
 @router.post("/signin/link")
-async def open_link(request: Request) -> Response:
-    await signed_in(request)
-    form = await request.form()
-    check_csrf(request, form)
-    code = str(form.get("code") or "").strip().lstrip("#")
-    db, settings = db_of(request), settings_of(request)
-    issued: Token | None = None
-    if code:
-        with suppress(NotAuthenticated):
-            issued = await run_in_threadpool(
-                lambda: signin.redeem(db, code, secret_key=settings.secret_key,
-                                      ttl=settings.patient_token_ttl))
-    if issued is None:
-        _ = gettext_of(request)
-        return render(request, "signin_link.html", status_code=401, title=_(_TITLE),
-                      patient_page=True,
-                      error=_("This link does not work. It may be used already, too old, or "
-                              "replaced by a newer one. You can ask for a new link."))
-    response = redirect("/my")
-    set_session(response, request, issued.token,
-                int(settings.patient_token_ttl.total_seconds()))
-    return response
+async def open_signin_link(request: Request) -> Response:
+    return await open_link(
+        request, signin.redeem, "signin_link.html", _TITLE,
+        N_("This link does not work. It may be used already, too old, or replaced by a newer "
+           "one. You can ask for a new link."))
 
 
 @router.post("/patients/{patient_id}/signin-link")
