@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from spinecare.service import patients, questionnaires, signin, visits
-from spinecare.service.errors import NotAuthenticated, Throttled
+from spinecare.service import access, patients, questionnaires, signin, visits
+from spinecare.service.errors import Forbidden, NotAuthenticated, Throttled
 from spinecare.store import accounts, drafts
 from spinecare.store import education as addresses
 from spinecare.store import once as forms
@@ -249,3 +249,32 @@ def test_a_disabled_account_gets_no_link(db: Database, doc: Principal) -> None:
         user.disabled = True
     signin.request_link(db, "disabled@example.org", address="10.0.0.6", policy=NO_THROTTLE)
     assert _links(db, me.patient_id) == []
+
+
+def test_ended_access_gets_no_link_until_a_new_invitation(db: Database,
+                                                          doc: Principal) -> None:
+    """Ending a patient's access must not be undone by the patient asking for a sign-in
+    link: no link is sent, one sent before is refused, a clinician cannot resend, and a new
+    invitation gives e-mail sign-in back."""
+    me = _with_address(db, doc, "Ended Patient", "ended@example.org")
+    pid = me.patient_id
+    assert pid is not None
+    signin.request_link(db, "ended@example.org", address="10.0.0.7", policy=NO_THROTTLE)
+    (before,) = _links(db, pid)
+    access.end_patient_access(db, doc, pid)
+    signin.request_link(db, "ended@example.org", address="10.0.0.7", policy=NO_THROTTLE)
+    assert [link.id for link in _links(db, pid)] == [before.id]
+    with pytest.raises(NotAuthenticated):
+        signin.redeem(db, links.token_of(SECRET, before.id), secret_key=SECRET,
+                      ttl=timedelta(days=30))
+    with pytest.raises(Forbidden, match="a new invitation gives it back"):
+        signin.resend(db, doc, pid, email_on=True)
+    with db.session() as session:
+        token, _ = accounts.create_invitation(session, SECRET, pid, doc.user_id,
+                                              timedelta(days=1))
+        assert accounts.redeem_invitation(session, SECRET, token) is not None
+    signin.request_link(db, "ended@example.org", address="10.0.0.7", policy=NO_THROTTLE)
+    newest = _links(db, pid)[-1]
+    assert newest.id != before.id
+    assert signin.redeem(db, links.token_of(SECRET, newest.id), secret_key=SECRET,
+                         ttl=timedelta(days=30)).token

@@ -26,6 +26,7 @@ from spinecare.store.accounts import Principal, hash_password, principal_of
 from spinecare.store.db import Database
 from spinecare.store.models import Invitation, Patient, User
 from spinecare.store.once import Claim
+from spinecare.store.stamps import utcnow
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,8 @@ def end_patient_access(db: Database, who: Principal | None, patient_id: str) -> 
     sign-ins) and cancel their open invitations. A new invitation gives it back."""
     action = "patient.end_access"
     with db.session() as session:
-        _managed_patient(session, who, patient_id, action, "end patient access")
+        patient = _managed_patient(session, who, patient_id, action, "end patient access")
+        patient.access_ended_at = utcnow()
         account = lifecycle.patient_account(session, patient_id)
         revoked = lifecycle.revoke_user_tokens(session, account.id) if account else 0
         cancelled = lifecycle.cancel_invitations(session, patient_id)

@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from sqlalchemy.orm import Session
+
 from spinecare.errors import Problem
 from spinecare.service import patients
 from spinecare.service.alerts import is_address
@@ -29,7 +31,7 @@ from spinecare.store import signin as store
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
 from spinecare.store.education import language_of
-from spinecare.store.models import SigninEmail
+from spinecare.store.models import Patient, SigninEmail, User
 from spinecare.store.once import Claim
 from spinecare.store.stamps import utcnow
 from spinecare.store.throttle import ThrottlePolicy
@@ -61,9 +63,10 @@ def request_link(db: Database, email: str, *, address: str | None,
         found = store.patients_at(session, typed) if is_address(typed) else []
         for patient_id in found:
             user = store.account_of(session, patient_id)
-            if user is not None and user.disabled:
+            refused = _refused(session, patient_id, user)
+            if refused is not None:
                 records.audit(session, None, _REQUEST, patient_id=patient_id,
-                              outcome="denied", reason="the patient's account is disabled")
+                              outcome="denied", reason=refused)
                 continue
             if not email_on:
                 records.audit(session, None, _REQUEST, patient_id=patient_id,
@@ -78,6 +81,24 @@ def request_link(db: Database, email: str, *, address: str | None,
                           reason="no patient has this address on record")
         if claim is not None:
             claim(session, "")
+
+
+_DISABLED = "the patient's account is disabled"
+_ENDED = "the patient's access was ended by a clinician"
+# What a clinician who asks to resend is told.
+_REFUSALS = {_DISABLED: "The patient's account is disabled",
+             _ENDED: "The patient's access was ended: a new invitation gives it back"}
+
+
+def _refused(session: Session, patient_id: str, user: User | None) -> str | None:
+    """Why no sign-in link may be sent to or used by this patient (for the audit), if one
+    may not."""
+    if user is not None and user.disabled:
+        return _DISABLED
+    patient = session.get(Patient, patient_id)
+    if patient is not None and patient.access_ended_at is not None:
+        return _ENDED
+    return None
 
 
 def resend(db: Database, who: Principal, patient_id: str, *, email_on: bool,
@@ -97,11 +118,11 @@ def resend(db: Database, who: Principal, patient_id: str, *, email_on: bool,
             records.audit(session, who, action, patient_id=patient_id, outcome="invalid",
                           reason=problem)
             raise Invalid("Invalid request", [Problem("email", problem or "")])
-        user = store.account_of(session, patient_id)
-        if user is not None and user.disabled:
+        refused = _refused(session, patient_id, store.account_of(session, patient_id))
+        if refused is not None:
             records.audit(session, who, action, patient_id=patient_id, outcome="denied",
-                          reason="the patient's account is disabled")
-            raise Forbidden("The patient's account is disabled")
+                          reason=refused)
+            raise Forbidden(_REFUSALS[refused])
         link = store.create_link(session, patient_id, who.user_id, address, LINK_TTL,
                                  utcnow())
         records.audit(session, who, action, patient_id=patient_id, target_id=link.id)
@@ -114,6 +135,9 @@ def redeem(db: Database, code: str, *, secret_key: str, ttl: timedelta) -> Token
     """A patient token, valid for ``ttl``, for the newest, unused, unexpired link."""
     with db.session() as session:
         user = store.redeem(session, secret_key, code[:500], LINK_TTL, utcnow())
+        if user is not None and user.patient_id is not None \
+                and _refused(session, user.patient_id, user) is not None:
+            user = None
         if user is None:
             records.audit(session, None, "auth.signin_link", outcome="denied",
                           reason="sign-in link forged, expired, replaced or already used")

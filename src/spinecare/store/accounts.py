@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from spinecare.errors import SpinecareError
 from spinecare.store import passwords, usernames
-from spinecare.store.models import AccessToken, Invitation, User
+from spinecare.store.models import AccessToken, Invitation, Patient, User
 from spinecare.store.stamps import new_id, utcnow
 
 Role = Literal["clinician", "admin", "patient"]
@@ -228,6 +228,8 @@ def redeem_invitation(session: Session, secret_key: str, token: str) -> User | N
     if claimed is None:
         return None
     patient_id: str = claimed[0]
+    # A new invitation gives back the access a clinician ended.
+    session.execute(update(Patient).where(Patient.id == patient_id).values(access_ended_at=None))
     user = session.scalar(select(User).where(User.patient_id == patient_id))
     if user is None:
         user = User(username=None, role="patient", password_hash=None, patient_id=patient_id,

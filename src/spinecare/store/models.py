@@ -70,6 +70,9 @@ class Patient(Base):
     birth_date: Mapped[date | None] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))
+    # When a clinician ended the patient's own access; until a new invitation is redeemed no
+    # e-mailed sign-in link is sent or honoured (otherwise the patient could simply ask for one).
+    access_ended_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class CareTeamMember(Base):
