@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
     except BrokenPipeError:
         return EXIT_OK
+    except KeyboardInterrupt:
+        sys.stderr.write("spinecare: interrupted\n")
+        return 130
     except Exception as exc:  # a user must never see a traceback
         if os.environ.get("SPINECARE_DEBUG") == "1":
             raise

@@ -217,7 +217,9 @@ def assess_in_workers(engine: Engine, data: bytes | mmap.mmap, name: str, as_jso
         try:
             work(first)
         except BrokenPipeError:
-            os._exit(0)  # the reader went away: as one process would, stop quietly
+            os._exit(EXIT_OK)  # the reader went away: as one process would, stop quietly
+        except KeyboardInterrupt:
+            os._exit(130)  # Ctrl-C reaches the whole group: the parent says so once
         except BaseException as exc:
             sys.stderr.write(f"spinecare: internal error in worker {first} "
                              f"({type(exc).__name__}: {exc})\n")
