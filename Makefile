@@ -65,7 +65,7 @@ $(AXE):
 	npm install --no-audit --no-fund --prefix .cache/npm axe-core@4.14.1
 
 unit: $(STAMP) chromium java pango $(AXE)
-	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider --durations=25
 
 test: lint typecheck unit
 
