@@ -87,3 +87,27 @@ def test_jobs_must_be_a_positive_number_or_auto(value: str) -> None:
 def test_auto_is_the_processors_this_process_may_use() -> None:
     assert assess_cli._jobs("auto") >= 1
     assert assess_cli._jobs("3") == 3
+
+
+def test_a_named_pipe_is_read_as_a_stream(tmp_path: Path) -> None:
+    # A pipe cannot be mapped into memory: the batch runs in one process, whatever --jobs says.
+    import os
+    import threading
+
+    fifo = tmp_path / "cases.jsonl"
+    os.mkfifo(fifo)
+    body = "".join(json.dumps(dict(load_json(p), id=f"c{i}")) + "\n"
+                   for i, p in enumerate(sorted(CASES.glob("*.case.json"))))
+
+    def feed() -> None:
+        with open(fifo, "w") as fh:
+            fh.write(body)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    r = subprocess.run([sys.executable, "-m", "spinecare", "assess", "--json", "--jobs", "2",
+                        str(fifo)], capture_output=True, timeout=120, check=False)
+    writer.join()
+    assert r.returncode == 0
+    assert [json.loads(line)["case_id"] for line in r.stdout.splitlines()] == [
+        f"c{i}" for i in range(body.count("\n"))]

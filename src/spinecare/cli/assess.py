@@ -15,6 +15,7 @@ import argparse
 import gc
 import mmap
 import os
+import stat
 import sys
 from collections import deque
 from collections.abc import Iterable
@@ -54,9 +55,9 @@ def register(sub: Subcommands) -> None:
     p.add_argument("path", metavar="CASE", help="a case file, a .jsonl file, or - for stdin")
     p.add_argument("--json", action="store_true", help="print the assessment JSON")
     p.add_argument("--lines", action="store_true", help="read the input as JSON Lines")
-    p.add_argument("--jobs", type=_jobs, default=1, metavar="N|auto",
-                   help="assess a JSON Lines batch in N worker processes (auto: one per "
-                   "processor this process may use); the output is the same, in order")
+    p.add_argument("--jobs", type=_jobs, default="auto", metavar="N|auto",
+                   help="assess a JSON Lines batch in N worker processes (default auto: one "
+                   "per processor this process may use); the output is the same, in order")
     p.add_argument("--fhir", action="store_true",
                    help="print the assessment and plan as a FHIR R4 Bundle; the input may also "
                    "be a FHIR Bundle (read as by 'spinecare fhir to-case')")
@@ -64,7 +65,12 @@ def register(sub: Subcommands) -> None:
 
 
 def _jobs(text: str) -> int:
-    """``--jobs``: a positive number of processes, or ``auto`` (the processors available)."""
+    """``--jobs``: a positive number of processes, or ``auto`` (the processors available).
+    Without fork (Windows) a batch runs in one process whatever is asked."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
     if text == "auto":
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
             os.cpu_count() or 1)
@@ -318,9 +324,10 @@ def cmd_assess(args: argparse.Namespace) -> int:
 def _file_in_workers(engine: Engine, fh: BinaryIO, name: str, args: argparse.Namespace) -> int:
     """A JSON Lines file in ``args.jobs`` workers, which share it mapped into memory (the
     page cache's copy: a file larger than memory is read as the workers reach it)."""
-    size = os.fstat(fh.fileno()).st_size
-    if size == 0:
-        return EXIT_OK
+    status = os.fstat(fh.fileno())
+    if not stat.S_ISREG(status.st_mode) or status.st_size == 0:
+        # a pipe or device cannot be mapped (and an empty file need not be): one process
+        return assess_lines(engine, enumerate(fh, 1), name, args.json, sys.stdout.buffer)
     with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         return assess_in_workers(engine, data, name, args.json, sys.stdout.buffer, args.jobs)
 
