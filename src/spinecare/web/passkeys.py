@@ -97,6 +97,10 @@ def device_name(request: Request, _: Callable[[str], str]) -> str:
     return _("My passkey")
 
 
+def refusal_text(_: Callable[[str], str], why: str) -> str:
+    return _(REFUSED[why])
+
+
 def browser_messages(_: Callable[[str], str]) -> dict[str, str]:
     return {key: _(text) for key, text in BROWSER_MESSAGES.items()}
 
@@ -114,7 +118,7 @@ async def _passkeys_page(request: Request, who: Principal, *, error: str | None 
     return render(request, "passkeys.html", status_code=status_code, title=_("Your passkeys"),
                   patient_page=True, passkeys=rows, options=options, error=error,
                   done=_(DONE[done]) if done in DONE else "",
-                  unavailable=_(REFUSED["unavailable"]), messages=browser_messages(_),
+                  unavailable=refusal_text(_, "unavailable"), messages=browser_messages(_),
                   suggested=device_name(request, _))
 
 
@@ -133,13 +137,14 @@ async def add_passkey(request: Request, who: PatientUser) -> Response:
     if not name:
         name = device_name(request, _)
     if not credential:
-        return await _passkeys_page(request, who, status_code=422,
-                                    error=_(BROWSER_MESSAGES["unsupported"]))
+        unsupported = BROWSER_MESSAGES["unsupported"]
+        return await _passkeys_page(request, who, status_code=422, error=_(unsupported))
     db, rp, owner = db_of(request), relying_party(request), owner_of(request)
     try:
         await run_in_threadpool(passkeys.add, db, who, rp, owner, credential, name)
     except PasskeyRefused as exc:
-        return await _passkeys_page(request, who, status_code=422, error=_(REFUSED[exc.why]))
+        return await _passkeys_page(request, who, status_code=422,
+                                    error=refusal_text(_, exc.why))
     return redirect("/my/passkeys?done=added")
 
 

@@ -76,7 +76,7 @@ async def passkey_signin(request: Request) -> Response:
             db, rp, owner, credential, ttl=settings.patient_token_ttl))
     except PasskeyRefused as exc:
         return await _page(request, await once.issue(request, _REQUEST), 401,
-                           passkey_error=_(passkeys.REFUSED[exc.why]))
+                           passkey_error=passkeys.refusal_text(_, exc.why))
     response = redirect("/my")
     set_session(response, request, issued.token,
                 int(settings.patient_token_ttl.total_seconds()))
