@@ -5,12 +5,14 @@ way an answer is refused."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from spinecare.service import access, passkeys
 from spinecare.service.errors import Forbidden
@@ -275,3 +277,62 @@ def test_an_ip_address_cannot_be_a_relying_party() -> None:
         assert not RelyingParty(id=host, name="s", origins=()).usable
     for host in ("localhost", "clinic.example", "spine-care"):
         assert RelyingParty(id=host, name="s", origins=()).usable
+
+
+# --- the library's own recorded answers, through the use cases ----------------------------------
+
+VECTORS: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parent.parent / "data" / "webauthn" / "py_webauthn-vectors.json")
+    .read_text(encoding="utf-8"))
+VECTOR_RP = RelyingParty(id=VECTORS["rp_id"], name="spinecare", origins=(VECTORS["origin"],))
+
+
+def given_challenge(db: Database, challenge_b64: str, owner: str, purpose: str,
+                    handle: str | None = None) -> None:
+    """A challenge the server handed out, as the vector's browser received it."""
+    now = utcnow()
+    with db.session() as session:
+        session.add(PasskeyChallenge(
+            challenge_hash=hashlib.sha256(unb64url(challenge_b64)).hexdigest(), owner=owner,
+            purpose=purpose, user_handle=handle, created_at=now,
+            expires_at=now + timedelta(minutes=5), used_at=None))
+
+
+def test_the_librarys_recorded_registration_is_kept_as_a_passkey(db: Database) -> None:
+    vector = VECTORS["registration"]
+    _, me = new_patient(db, "Vera Vector")
+    given_challenge(db, vector["challenge"], "user:vector", "register", handle=b64url(b"h" * 32))
+    row = passkeys.add(db, me, VECTOR_RP, "user:vector", json.dumps(vector["credential"]),
+                       "Security key")
+    assert row.credential_id == vector["credential"]["id"]
+    assert row.public_key == vector["public_key"]
+    assert row.sign_count == vector["sign_count"]
+
+
+def test_the_librarys_recorded_assertion_signs_in_once_and_moves_the_counter(
+        db: Database) -> None:
+    vector = VECTORS["authentication"]
+    _, me = new_patient(db, "Vito Vector")
+    with db.session() as session:
+        session.add(Passkey(user_id=me.user_id, credential_id=vector["credential"]["id"],
+                            public_key=vector["public_key"], sign_count=vector["sign_count"],
+                            rp_id=VECTORS["rp_id"], user_handle=b64url(b"v" * 32),
+                            name="Vector", transports=None, created_at=utcnow(),
+                            last_used_at=None))
+    answer = json.dumps(vector["credential"])
+    given_challenge(db, vector["challenge"], BROWSER, "signin")
+    passkeys.sign_in(db, VECTOR_RP, BROWSER, answer, ttl=TTL)
+    with db.session(read_only=True) as session:
+        row = session.scalar(select(Passkey).where(
+            Passkey.credential_id == vector["credential"]["id"]))
+    assert row is not None and row.sign_count == vector["new_sign_count"]
+    # The same answer again: its challenge is spent; handed out again, its counter is stale.
+    with pytest.raises(PasskeyRefused) as caught:
+        passkeys.sign_in(db, VECTOR_RP, BROWSER, answer, ttl=TTL)
+    assert caught.value.why == "expired"
+    with db.session() as session:
+        session.execute(delete(PasskeyChallenge))
+    given_challenge(db, vector["challenge"], BROWSER, "signin")
+    with pytest.raises(PasskeyRefused) as caught:
+        passkeys.sign_in(db, VECTOR_RP, BROWSER, answer, ttl=TTL)
+    assert caught.value.why == "invalid"
