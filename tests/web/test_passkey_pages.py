@@ -108,6 +108,10 @@ def test_a_passkey_page_at_an_ip_address_offers_the_email_link_only(
         page = signin_page(client)
         assert "Sign in with a passkey" not in page and "data-options" not in page
         assert "Send me a sign-in link" in page
+        # An answer sent there anyway is refused in words, not silently.
+        refused = client.post("/signin/passkey", data={"csrf_token": csrf_of(page),
+                                                       "credential": "{}"})
+        assert refused.status_code == 401 and "not by a number address" in refused.text
 
 
 def test_a_garbled_or_missing_passkey_answer_gets_plain_words(

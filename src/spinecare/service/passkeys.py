@@ -76,6 +76,8 @@ Why = Literal["expired", "unknown", "ended", "invalid", "duplicate", "unavailabl
 
 
 class PasskeyRefused(NotAuthenticated):
+    """A passkey that did not sign in, or was not added; ``why`` says which case it was."""
+
     def __init__(self, why: Why, detail: str):
         super().__init__(detail)
         self.why: Why = why
