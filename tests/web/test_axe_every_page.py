@@ -172,7 +172,7 @@ def patient_pages(browser: Any, world: dict[str, Any], size: str, language: str,
     page.wait_for_url(re.compile(r".*/my$"))
     audit.check(page, f"{tag} patient /my")
     for path in ("/my/exercises", "/my/questionnaires/pain_nrs", "/my/questionnaires/odi",
-                 "/my/intake", "/articles", "/no/such/page"):
+                 "/my/intake", "/my/passkeys", "/articles", "/no/such/page"):
         page.goto(url + path)
         audit.check(page, f"{tag} patient {path}")
     # A blank questionnaire refused, then answered.

@@ -10,6 +10,10 @@
   perhaps behind a proxy). Every link the service makes (invitation links) starts with it; the
   request's ``Host`` header is never used, since anyone can set it. With https, responses carry
   HSTS and cookies are Secure. Default: ``http://<host>:<port>`` of ``spinecare serve``.
+- ``SPINECARE_PASSKEY_RP_ID``: the host name passkeys are made for (``clinic.example``);
+  default: the host name each page was asked for. Browsers refuse an IP address here, so
+  passkeys need the service reached by a name (``localhost``, not ``127.0.0.1``). A passkey
+  works only at the host name it was made for.
 - ``SPINECARE_API_DOCS``: ``signed-in`` (default: the API docs at ``/docs`` for signed-in users)
   or ``off`` (no docs page; the OpenAPI document stays at ``/openapi.json``).
 
@@ -73,6 +77,8 @@ class Settings:
     # Failed sign-ins per account and per address (spinecare.store.throttle explains the
     # numbers); shared through the database by every worker.
     login_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    # The WebAuthn relying party id (None: the request's host name).
+    passkey_rp_id: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", check_public_url(self.public_url))
@@ -139,4 +145,5 @@ def load_settings(database: str | None = None, *, demo: bool = False, testing: b
                     public_url=public_url or os.environ.get("SPINECARE_PUBLIC_URL")
                     or DEFAULT_PUBLIC_URL,
                     api_docs=docs,  # type: ignore[arg-type]  # checked in __post_init__
-                    smtp=smtp_from_env(), clinic=clinic_from_env(demo=demo))
+                    smtp=smtp_from_env(), clinic=clinic_from_env(demo=demo),
+                    passkey_rp_id=os.environ.get("SPINECARE_PASSKEY_RP_ID") or None)

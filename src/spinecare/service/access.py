@@ -22,6 +22,7 @@ from spinecare.service import patients
 from spinecare.service.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from spinecare.service.patients import PatientWithTeam
 from spinecare.store import lifecycle, passwords, records
+from spinecare.store import passkeys as passkey_store
 from spinecare.store.accounts import Principal, hash_password, principal_of
 from spinecare.store.db import Database
 from spinecare.store.models import Invitation, Patient, User
@@ -231,13 +232,16 @@ def cancel_invitations(db: Database, who: Principal | None, patient_id: str,
 
 def end_patient_access(db: Database, who: Principal | None, patient_id: str) -> AccessEnded:
     """End the patient's own access now: revoke every token of their account (the 30-day
-    sign-ins) and cancel their open invitations. A new invitation gives it back."""
+    sign-ins), remove their passkeys and cancel their open invitations. A new invitation
+    gives it back (and the patient adds a passkey again)."""
     action = "patient.end_access"
     with db.session() as session:
         patient = _managed_patient(session, who, patient_id, action, "end patient access")
         patient.access_ended_at = utcnow()
         account = lifecycle.patient_account(session, patient_id)
         revoked = lifecycle.revoke_user_tokens(session, account.id) if account else 0
+        if account is not None:
+            passkey_store.remove_all(session, account.id)
         cancelled = lifecycle.cancel_invitations(session, patient_id)
         records.audit(session, who, action, patient_id=patient_id,
                       target_id=str(account.id) if account else None)

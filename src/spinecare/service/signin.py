@@ -63,7 +63,7 @@ def request_link(db: Database, email: str, *, address: str | None,
         found = store.patients_at(session, typed) if is_address(typed) else []
         for patient_id in found:
             user = store.account_of(session, patient_id)
-            refused = _refused(session, patient_id, user)
+            refused = refusal(session, patient_id, user)
             if refused is not None:
                 records.audit(session, None, _REQUEST, patient_id=patient_id,
                               outcome="denied", reason=refused)
@@ -90,9 +90,9 @@ _REFUSALS = {_DISABLED: "The patient's account is disabled",
              _ENDED: "The patient's access was ended: a new invitation gives it back"}
 
 
-def _refused(session: Session, patient_id: str, user: User | None) -> str | None:
-    """Why no sign-in link may be sent to or used by this patient (for the audit), if one
-    may not."""
+def refusal(session: Session, patient_id: str, user: User | None) -> str | None:
+    """Why no sign-in link may be sent to or used by this patient, nor a passkey (for the
+    audit), if one may not."""
     if user is not None and user.disabled:
         return _DISABLED
     patient = session.get(Patient, patient_id)
@@ -118,7 +118,7 @@ def resend(db: Database, who: Principal, patient_id: str, *, email_on: bool,
             records.audit(session, who, action, patient_id=patient_id, outcome="invalid",
                           reason=problem)
             raise Invalid("Invalid request", [Problem("email", problem or "")])
-        refused = _refused(session, patient_id, store.account_of(session, patient_id))
+        refused = refusal(session, patient_id, store.account_of(session, patient_id))
         if refused is not None:
             records.audit(session, who, action, patient_id=patient_id, outcome="denied",
                           reason=refused)
@@ -136,7 +136,7 @@ def redeem(db: Database, code: str, *, secret_key: str, ttl: timedelta) -> Token
     with db.session() as session:
         user = store.redeem(session, secret_key, code[:500], LINK_TTL, utcnow())
         if user is not None and user.patient_id is not None \
-                and _refused(session, user.patient_id, user) is not None:
+                and refusal(session, user.patient_id, user) is not None:
             user = None
         if user is None:
             records.audit(session, None, "auth.signin_link", outcome="denied",

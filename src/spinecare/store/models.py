@@ -495,3 +495,46 @@ class SigninEmail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_signin_emails_due", "status", "next_attempt_at"),)
+
+
+class Passkey(Base):
+    """A passkey (a WebAuthn public-key credential) an account signs in with. The private key
+    never leaves the person's device; only its public key and counter are kept here."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # base64url, as the browser names it; unique across accounts, so one credential can
+    # never stand for two people.
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[str] = mapped_column(Text)  # COSE key, base64url
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The relying party it was made for: it signs in only there.
+    rp_id: Mapped[str] = mapped_column(String(253))
+    # The random WebAuthn user handle of the account (base64url; never the patient's id).
+    user_handle: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(100))
+    transports: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PasskeyChallenge(Base):
+    """A WebAuthn challenge handed to one browser (its session or pre-session cookie, as
+    ``owner``) for one purpose; spent by the first response that comes back with it. Only its
+    sha256 is stored."""
+
+    __tablename__ = "passkey_challenges"
+
+    challenge_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(80))
+    purpose: Mapped[str] = mapped_column(String(16))
+    # The user handle given with a challenge to add a passkey (the account's first passkey
+    # gets a new random one here).
+    user_handle: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_passkey_challenges_expires", "expires_at"),)

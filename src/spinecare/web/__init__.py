@@ -20,6 +20,7 @@ from spinecare.web import (
     education,
     language,
     once,
+    passkeys,
     password,
     patient,
     signin,
@@ -49,6 +50,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(education.router)
     app.include_router(language.router)
     app.include_router(signin.router)
+    app.include_router(passkeys.router)
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(packages=[("spinecare.web", "static")]), name="static")
     app.add_exception_handler(WebError, web_error)

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from spinecare.http.routing import translating_route
-from spinecare.service import access, care_team, patients
+from spinecare.service import access, care_team, passkeys, patients
 from spinecare.service.errors import Conflict, Invalid, NotFound
 from spinecare.service.patients import PatientWithTeam
 from spinecare.store.accounts import Principal
@@ -43,8 +43,9 @@ DONE = {
     "added": "The clinician was added to the care team. They see this patient from now on.",
     "removed": "The clinician was taken off the care team. They no longer see this patient.",
     "cancelled": "The invitation link was cancelled. It no longer works.",
-    "ended": "The patient's access has ended: they are signed out everywhere and their open "
-             "invitation links no longer work. A new invitation link gives access back.",
+    "ended": "The patient's access has ended: they are signed out everywhere, their passkeys "
+             "are removed and their open invitation links no longer work. A new invitation "
+             "link gives access back.",
 }
 
 
@@ -58,7 +59,8 @@ def _team_page(request: Request, found: PatientWithTeam, invitations: Sequence[I
     return render(request, "care_team.html", status_code=status_code,
                   title=f"Care team and access: {found.patient.display_name}",
                   patient=found.patient, team=found.care_team, invitations=invitations,
-                  done=DONE.get(done, ""), error=error, username=username)
+                  done=DONE.get(done, ""), error=error, username=username,
+                  passkeys=getattr(request.state, "passkey_count", None))
 
 
 async def _current(request: Request, who: Principal,
@@ -67,6 +69,9 @@ async def _current(request: Request, who: Principal,
 
     def work() -> tuple[PatientWithTeam, Sequence[Invitation]]:
         found = patients.get(db, who, patient_id)
+        # Kept beside the request rather than returned, so every page built from this
+        # lookup can show it without each caller passing it on.
+        request.state.passkey_count = passkeys.count_of_patient(db, who, patient_id)
         return found, access.open_invitations(db, who, patient_id)
 
     return await run_in_threadpool(work)
@@ -180,9 +185,10 @@ async def confirm_end(request: Request, patient_id: str, who: Clinician) -> Resp
     name = found.patient.display_name
     return _confirm(
         request, found, heading=f"End {name}'s own access?",
-        explain=f"{name} will be signed out everywhere at once and their open invitation "
-                "links will stop working. Their record stays, and the care team still sees "
-                "it. A new invitation link gives them access again.",
+        explain=f"{name} will be signed out everywhere at once, their passkeys will be "
+                "removed and their open invitation links will stop working. Their record "
+                "stays, and the care team still sees it. A new invitation link gives them "
+                "access again.",
         action=f"/patients/{patient_id}/end-access", button="Yes, end the patient's access")
 
 

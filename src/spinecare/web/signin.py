@@ -14,11 +14,13 @@ from starlette.responses import Response
 from spinecare.http.audit import client_address
 from spinecare.http.mailer import wake
 from spinecare.http.routing import translating_route
+from spinecare.service import passkeys as service_passkeys
 from spinecare.service import signin
 from spinecare.service.alerts import is_address
 from spinecare.service.errors import Invalid, Throttled
+from spinecare.service.passkeys import PasskeyRefused
 from spinecare.store.accounts import Principal
-from spinecare.web import once
+from spinecare.web import once, passkeys
 from spinecare.web.auth import open_link
 from spinecare.web.forms import without_control
 from spinecare.web.i18n import N_, gettext_of
@@ -29,6 +31,7 @@ from spinecare.web.pages import (
     from_service,
     redirect,
     render,
+    set_session,
     settings_of,
     signed_in,
 )
@@ -41,17 +44,43 @@ _REQUEST = "signin.request"
 MINUTES = int(signin.LINK_TTL.total_seconds() // 60)
 
 
-def _page(request: Request, token: str, status_code: int = 200, email: str = "",
-          error: str | None = None) -> Response:
+async def _page(request: Request, token: str, status_code: int = 200, email: str = "",
+                error: str | None = None, passkey_error: str | None = None) -> Response:
+    _ = gettext_of(request)
+    # Beside the e-mail link: a passkey, where the site is reached by a name browsers accept.
+    options = await passkeys.signin_options(request)
     return render(request, "signin.html", status_code=status_code,
-                  title=gettext_of(request)(_TITLE), patient_page=True, form_token=token,
-                  email=email, error=error, minutes=MINUTES)
+                  title=_(_TITLE), patient_page=True, form_token=token,
+                  email=email, error=error, minutes=MINUTES, passkey_options=options,
+                  passkey_error=passkey_error, messages=passkeys.browser_messages(_))
 
 
 @router.get("/signin")
 async def signin_page(request: Request) -> Response:
     await signed_in(request)
-    return _page(request, await once.page(request, _REQUEST, "/signin/sent"))
+    return await _page(request, await once.page(request, _REQUEST, "/signin/sent"))
+
+
+@router.post("/signin/passkey")
+async def passkey_signin(request: Request) -> Response:
+    """Sign in with a passkey's answer: the same session, for the same time, as a link."""
+    await signed_in(request)
+    form = await request.form()
+    check_csrf(request, form)
+    credential = str(form.get("credential") or "")
+    db, settings = db_of(request), settings_of(request)
+    rp, owner = passkeys.relying_party(request), once.owner_of(request)
+    _ = gettext_of(request)
+    try:
+        issued = await run_in_threadpool(lambda: service_passkeys.sign_in(
+            db, rp, owner, credential, ttl=settings.patient_token_ttl))
+    except PasskeyRefused as exc:
+        return await _page(request, await once.issue(request, _REQUEST), 401,
+                           passkey_error=passkeys.refusal_text(_, exc.why))
+    response = redirect("/my")
+    set_session(response, request, issued.token,
+                int(settings.patient_token_ttl.total_seconds()))
+    return response
 
 
 @router.post("/signin")
@@ -63,9 +92,9 @@ async def ask_for_link(request: Request) -> Response:
     _ = gettext_of(request)
     ticket = await once.posted(request, form, _REQUEST, lambda _: "/signin/sent")
     if ticket is None:
-        return _page(request, await once.issue(request, _REQUEST), 409, email, _(once.STALE))
+        return await _page(request, await once.issue(request, _REQUEST), 409, email, _(once.STALE))
     if not is_address(email):
-        return _page(request, ticket.token, 422, email,
+        return await _page(request, ticket.token, 422, email,
                      _("Please write your e-mail address, for example name@example.com."))
     settings = settings_of(request)
     try:
@@ -76,7 +105,7 @@ async def ask_for_link(request: Request) -> Response:
     except Throttled as exc:
         wait = max(1, math.ceil(exc.retry_after))
         minutes = max(1, math.ceil(wait / 60))
-        refused = _page(request, ticket.token, 429, email,
+        refused = await _page(request, ticket.token, 429, email,
                         _("You asked for many links in a short time. Please wait %(count)s "
                           "minutes and try again, or call your clinic.") % {"count": minutes})
         refused.headers["Retry-After"] = str(wait)
