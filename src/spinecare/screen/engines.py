@@ -315,21 +315,26 @@ def _parts(connect: Callable[[], duckdb.DuckDBPyConnection], sqls: list[str], wo
     running are interrupted."""
     tasks: queue.Queue[int | None] = queue.Queue()
     slots = [Future[pa.Table]() for _ in sqls]
-    stop = threading.Event()
-    cons: list[duckdb.DuckDBPyConnection] = []
+    # the connections running, each removed under the lock before it closes, so that an
+    # interruption never meets a connection being closed
+    running: list[duckdb.DuckDBPyConnection] = []
+    lock = threading.Lock()
 
     def work() -> None:
-        with connect() as con:
-            cons.append(con)
-            while not stop.is_set():
-                i = tasks.get()
-                if i is None:
-                    return
+        con = connect()
+        with lock:
+            running.append(con)
+        try:
+            while (i := tasks.get()) is not None:
                 try:
                     slots[i].set_result(con.execute(sqls[i]).to_arrow_table())
                 except BaseException as exc:  # handed to the consumer
                     slots[i].set_exception(exc)
                     return
+        finally:
+            with lock:
+                running.remove(con)
+            con.close()
 
     for i in range(min(len(sqls), workers)):
         tasks.put(i)
@@ -337,6 +342,7 @@ def _parts(connect: Callable[[], duckdb.DuckDBPyConnection], sqls: list[str], wo
                for n in range(min(workers, len(sqls)))]
     for t in threads:
         t.start()
+    finished = False
     try:
         for i, slot in enumerate(slots):
             table = slot.result()
@@ -344,12 +350,18 @@ def _parts(connect: Callable[[], duckdb.DuckDBPyConnection], sqls: list[str], wo
             if i + workers < len(sqls):
                 tasks.put(i + workers)
             yield table
+        finished = True
     finally:
-        stop.set()
         for _ in threads:
             tasks.put(None)
-        for con in list(cons):
-            con.interrupt()
+        if not finished:
+            with lock:
+                for con in running:
+                    con.interrupt()
+        # the helpers end at once (done, or interrupted): a native query left running
+        # when the interpreter exits would abort it
+        for t in threads:
+            t.join()
 
 
 def _exact_batches(table: pa.Table, rows: int) -> Iterator[pa.RecordBatch]:
