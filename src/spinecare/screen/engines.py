@@ -168,6 +168,9 @@ class DuckDBEngine:
     """The knowledge compiled to one DuckDB query (:mod:`spinecare.screen.compiler`)."""
 
     name = "duckdb"
+    #: :meth:`screen_file` can be stopped at once (:meth:`cancel`): the input can be checked
+    #: while it runs (:func:`spinecare.screen.run.screen_with_engine_file`)
+    overlaps_check = True
 
     def __init__(self, knowledge: Knowledge | None = None, *, threads: int | None = None,
                  memory_limit: str | None = None, batch_rows: int = OUTPUT_ROWS):
@@ -177,6 +180,12 @@ class DuckDBEngine:
         self.threads = threads
         self.memory_limit = memory_limit
         self.batch_rows = batch_rows
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop the :meth:`screen_file` running in another thread, within a fraction of a
+        second: it raises :class:`ScreenCancelled` there."""
+        self._cancel.set()
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         # DuckDB's own progress bar would print to any output, a pipe or a log included; the
@@ -227,7 +236,7 @@ class DuckDBEngine:
         part = self.batch_rows * PART_BATCHES
         sqls = [self.plan.packed_sql(self.source_sql(src, "parquet", (lo, lo + part)))
                 for lo in range(0, total, part)]
-        for table in _parts(self.connect_one, sqls, self.workers()):
+        for table in _parts(self.connect_one, sqls, self.workers(), self._cancel):
             for batch in _exact_batches(table, self.batch_rows):
                 yield self.unpacked(batch)
 
@@ -291,11 +300,16 @@ class DuckDBEngine:
                 compression_level=COMPRESSION_LEVEL) as writer:
             batches = (self.parquet_batches(src) if fmt == "parquet" else
                        self.batches(con, self.source_sql(src, fmt)))
-            for batch in batches:
-                writer.write_batch(batch)
-                done += batch.num_rows
-                if progress is not None:
-                    progress(done)
+            try:
+                for batch in batches:
+                    if self._cancel.is_set():
+                        raise ScreenCancelled
+                    writer.write_batch(batch)
+                    done += batch.num_rows
+                    if progress is not None:
+                        progress(done)
+            finally:
+                self._cancel.clear()
         return done
 
 
@@ -307,12 +321,12 @@ def query_threads() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
-def _parts(connect: Callable[[], duckdb.DuckDBPyConnection], sqls: list[str], workers: int
-           ) -> Iterator[pa.Table]:
+def _parts(connect: Callable[[], duckdb.DuckDBPyConnection], sqls: list[str], workers: int,
+           cancel: threading.Event | None = None) -> Iterator[pa.Table]:
     """The results of the queries ``sqls``, in order, run ``workers`` at a time by helper
     threads, each on a connection of its own; at most ``workers`` results wait beyond the one
-    being consumed, while the next ``workers`` run. If the consumer stops early the queries
-    running are interrupted."""
+    being consumed, while the next ``workers`` run. If the consumer stops early, or ``cancel``
+    is set (:class:`ScreenCancelled`), the queries running are interrupted."""
     tasks: queue.Queue[int | None] = queue.Queue()
     slots = [Future[pa.Table]() for _ in sqls]
     # the connections running, each removed under the lock before it closes, so that an
@@ -345,7 +359,13 @@ def _parts(connect: Callable[[], duckdb.DuckDBPyConnection], sqls: list[str], wo
     finished = False
     try:
         for i, slot in enumerate(slots):
-            table = slot.result()
+            while True:
+                try:
+                    table = slot.result(timeout=0.1)
+                    break
+                except TimeoutError:
+                    if cancel is not None and cancel.is_set():
+                        raise ScreenCancelled from None
             slots[i] = Future()  # the table is the consumer's alone
             if i + workers < len(sqls):
                 tasks.put(i + workers)
@@ -510,6 +530,10 @@ class SparkEngine:
 
 class ScreenError(RuntimeError):
     """A screen that cannot run (an engine that is not installed)."""
+
+
+class ScreenCancelled(RuntimeError):
+    """A screen stopped by :meth:`DuckDBEngine.cancel`."""
 
 
 _ORDER = "__spinecare_order"
