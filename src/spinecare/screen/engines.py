@@ -228,12 +228,14 @@ class DuckDBEngine:
 
     def parquet_batches(self, src: str | Path) -> Iterator[pa.RecordBatch]:
         """The output rows of the Parquet file ``src`` in batches of ``batch_rows``, in order,
-        its rows screened in parts of :data:`PART_BATCHES` batches by :meth:`workers` queries
+        its rows screened in parts of up to :data:`PART_BATCHES` batches by :meth:`workers` queries
         at once (:func:`_parts`): one query streamed in order keeps one core busy while the
         others only unpack and write, and DuckDB's own threads on one ordered stream cost more
         CPU than they save. Each part's query reads only the row groups holding its rows."""
         total = pq.ParquetFile(str(src)).metadata.num_rows
-        part = self.batch_rows * PART_BATCHES
+        # a smaller input in smaller parts, two per helper at least, to keep every core busy
+        batches = -(-total // self.batch_rows)
+        part = self.batch_rows * max(1, min(PART_BATCHES, -(-batches // (2 * self.workers()))))
         sqls = [self.plan.packed_sql(self.source_sql(src, "parquet", (lo, lo + part)))
                 for lo in range(0, total, part)]
         for table in _parts(self.connect_one, sqls, self.workers(), self._cancel):
