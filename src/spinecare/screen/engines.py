@@ -335,13 +335,14 @@ def _parts(connect: Callable[[], duckdb.DuckDBPyConnection], sqls: list[str], wo
     # interruption never meets a connection being closed
     running: list[duckdb.DuckDBPyConnection] = []
     lock = threading.Lock()
+    stopping = threading.Event()
 
     def work() -> None:
         con = connect()
         with lock:
             running.append(con)
         try:
-            while (i := tasks.get()) is not None:
+            while (i := tasks.get()) is not None and not stopping.is_set():
                 try:
                     slots[i].set_result(con.execute(sqls[i]).to_arrow_table())
                 except BaseException as exc:  # handed to the consumer
@@ -374,12 +375,15 @@ def _parts(connect: Callable[[], duckdb.DuckDBPyConnection], sqls: list[str], wo
             yield table
         finished = True
     finally:
-        for _ in threads:
-            tasks.put(None)
         if not finished:
+            stopping.set()  # no part started from now on, the queued ones dropped
+            while not tasks.empty():
+                tasks.get_nowait()
             with lock:
                 for con in running:
                     con.interrupt()
+        for _ in threads:
+            tasks.put(None)
         # the helpers end at once (done, or interrupted): a native query left running
         # when the interpreter exits would abort it
         for t in threads:
