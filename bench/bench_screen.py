@@ -124,7 +124,8 @@ def main() -> None:
             (f"assess, {sample:,} sample", assess, sample)):
         print(f"{name:28}{wall:10.1f}{cpu:10.1f}{peak / 2**20:10.0f}{n / wall:14,.0f}")
     # judged by CPU as well as wall time: on a shared machine the wall times move with others'
-    # load, and the floor's copy runs on every core while the screen leaves one to its writer
+    # load (both run on every core: the floor's copy on DuckDB's threads, the screen's parts
+    # on a query per core beside its checking, unpacking and writing)
     for what, ratio in (("wall", screen[0] / floor[0]), ("cpu", screen[1] / floor[1])):
         print(f"screen / floor by {what}: {ratio:.2f}x (goal: within {GOAL_RATIO:.0f}x) "
               f"{'met' if ratio <= GOAL_RATIO else 'NOT met'}")

@@ -117,3 +117,31 @@ def test_the_engines_own_query_stopped_by_a_signal_leaves_no_output(
         assert list(out_dir.iterdir()) == []
     else:
         assert left == [] and b"no output was written" in err, (left, err)
+
+
+def test_a_problem_found_while_duckdb_screens_stops_it_and_is_the_error(tmp_path: Path) -> None:
+    """DuckDB screens while the input is checked: a bad value in the last rows, found while the
+    query runs, stops it; the run exits 2 naming the column and row, leaves nothing behind and
+    ends cleanly (no abort from a query left running)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from spinecare.screen.generate import generate_table
+
+    table = generate_table(300_000, seed=4)
+    ages = table.column("patient.age").to_pylist()
+    ages[-2] = 130
+    table = table.set_column(table.column_names.index("patient.age"), "patient.age",
+                             pa.array(ages, pa.int64()))
+    src = tmp_path / "in.parquet"
+    pq.write_table(table, src, row_group_size=50_000)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run([sys.executable, "-m", "spinecare", "screen", str(src), "--out",
+                           str(out_dir / "screen.parquet"), "--batch-size", "10000"],
+                          capture_output=True, env=env, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert b"patient.age (row 299999): must be <= 120" in proc.stderr, proc.stderr
+    assert b"Traceback" not in proc.stderr
+    assert list(out_dir.iterdir()) == []

@@ -347,7 +347,8 @@ def _check_ids(column: Any, first_row: int) -> list[ColumnProblem]:
 def _first(bad: Any, name: str, reason: str, rows: pa.Array | None,
            first_row: int) -> ColumnProblem | None:
     """The problem at the first true place of ``bad`` (NULL is not bad), if any."""
-    bad = pc.fill_null(bad, False)
+    # the sum, index and filter all pass over NULL: no copy with NULL made false (it was a
+    # quarter of the check's time)
     count = pc.sum(bad).as_py() or 0
     if not count:
         return None

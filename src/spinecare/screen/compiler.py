@@ -660,7 +660,8 @@ def compile_knowledge(k: Knowledge, dialect: Dialect) -> Plan:
     for name, candidates in (
             ("rules", sorted((rid, " OR ".join(f"({w})" for w in whens))
                              for rid, whens in rules_fired.items())),
-            ("findings", sorted((n, _is_true(finding(n))) for n in k.findings)),
+            # a list's condition may be NULL (counted false): the finding's column as it is
+            ("findings", sorted((n, finding(n)) for n in k.findings)),
             ("consider", [(x.id, q(consider_col[x.id])) for x in k.considerations])):
         lists.append(ListColumn(name, tuple(n for n, _ in candidates),
                                 tuple(w for _, w in candidates)))

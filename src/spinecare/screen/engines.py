@@ -22,6 +22,7 @@ import queue
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -58,6 +59,9 @@ OUTPUT_ROWS = 122_880
 #: The compression of the DuckDB engine's Parquet output, and its level (zstd's own default,
 #: which DuckDB's writer uses; Arrow's would be 1). The floor is written with the same.
 COMPRESSION, COMPRESSION_LEVEL = "zstd", 3
+#: Batches per part of a Parquet input screened by one query (:meth:`DuckDBEngine.parquet_batches`):
+#: each query costs some 0.6 s of planning, and each part waiting is held in memory.
+PART_BATCHES = 8
 Progress = Callable[[int], None]
 """Called after each batch with the number of rows done so far."""
 
@@ -164,6 +168,9 @@ class DuckDBEngine:
     """The knowledge compiled to one DuckDB query (:mod:`spinecare.screen.compiler`)."""
 
     name = "duckdb"
+    #: :meth:`screen_file` can be stopped at once (:meth:`cancel`): the input can be checked
+    #: while it runs (:func:`spinecare.screen.run.screen_with_engine_file`)
+    overlaps_check = True
 
     def __init__(self, knowledge: Knowledge | None = None, *, threads: int | None = None,
                  memory_limit: str | None = None, batch_rows: int = OUTPUT_ROWS):
@@ -173,6 +180,12 @@ class DuckDBEngine:
         self.threads = threads
         self.memory_limit = memory_limit
         self.batch_rows = batch_rows
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop the :meth:`screen_file` running in another thread, within a fraction of a
+        second: it raises :class:`ScreenCancelled` there."""
+        self._cancel.set()
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         # DuckDB's own progress bar would print to any output, a pipe or a log included; the
@@ -195,29 +208,68 @@ class DuckDBEngine:
         """The output rows of ``relation`` in batches of ``batch_rows``, in order, streamed:
         the query runs with its list outputs packed, and each batch is unpacked here
         (:mod:`spinecare.screen.lists`)."""
-        lists = {c.name: c for c in self.plan.lists}
         reader = con.execute(self.plan.packed_sql(relation)).to_arrow_reader(self.batch_rows)
         for batch in _ahead(reader):
-            arrays = []
-            for f in self.schema:
-                column = lists.get(f.name)
-                if column is None:
-                    array = batch.column(f.name)
-                    arrays.append(array if array.type == f.type else array.cast(f.type))
-                else:
-                    arrays.append(unpack(column, [batch.column(p) for p in
-                                                  column.packed_names()], batch.num_rows))
-            yield pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+            yield self.unpacked(batch)
 
-    def source_sql(self, src: str | Path, fmt: InputFormat) -> str:
+    def unpacked(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """A batch of the packed query's rows as output rows (:data:`schema`)."""
+        lists = {c.name: c for c in self.plan.lists}
+        arrays = []
+        for f in self.schema:
+            column = lists.get(f.name)
+            if column is None:
+                array = batch.column(f.name)
+                arrays.append(array if array.type == f.type else array.cast(f.type))
+            else:
+                arrays.append(unpack(column, [batch.column(p) for p in
+                                              column.packed_names()], batch.num_rows))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+    def parquet_batches(self, src: str | Path) -> Iterator[pa.RecordBatch]:
+        """The output rows of the Parquet file ``src`` in batches of ``batch_rows``, in order,
+        its rows screened in parts of up to :data:`PART_BATCHES` batches by :meth:`workers` queries
+        at once (:func:`_parts`): one query streamed in order keeps one core busy while the
+        others only unpack and write, and DuckDB's own threads on one ordered stream cost more
+        CPU than they save. Each part's query reads only the row groups holding its rows."""
+        total = pq.ParquetFile(str(src)).metadata.num_rows
+        # a smaller input in smaller parts, two per helper at least, to keep every core busy
+        batches = -(-total // self.batch_rows)
+        part = self.batch_rows * max(1, min(PART_BATCHES, -(-batches // (2 * self.workers()))))
+        sqls = [self.plan.packed_sql(self.source_sql(src, "parquet", (lo, lo + part)))
+                for lo in range(0, total, part)]
+        for table in _parts(self.connect_one, sqls, self.workers(), self._cancel):
+            for batch in _exact_batches(table, self.batch_rows):
+                yield self.unpacked(batch)
+
+    def workers(self) -> int:
+        """The parts screened at once: one per core (each query on one DuckDB thread), or
+        ``threads`` when given."""
+        return max(1, int(self.threads or os.cpu_count() or 1))
+
+    def connect_one(self) -> duckdb.DuckDBPyConnection:
+        """A connection for one part's query: one DuckDB thread."""
+        con = duckdb.connect(config={"preserve_insertion_order": True})
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET threads = 1")
+        if self.memory_limit is not None:
+            con.execute("SET memory_limit = ?", [self.memory_limit])
+        return con
+
+    def source_sql(self, src: str | Path, fmt: InputFormat,
+                   rows: tuple[int, int] | None = None) -> str:
         """The input file as a DuckDB relation with ``case_id`` and the columns the knowledge
-        reads (NULL where the file lacks one)."""
+        reads (NULL where the file lacks one); of a Parquet file, only the rows from
+        ``rows[0]`` up to ``rows[1]`` (counted from 0) when given."""
         q = DUCKDB.quote
         schema = input_schema()
         path = string(str(src))
         if fmt == "parquet":
             present = set(pq.read_schema(str(src)).names)
             relation = f"read_parquet({path}, file_row_number = true)"
+            if rows is not None:
+                relation += (f" WHERE file_row_number >= {int(rows[0])} AND "
+                             f"file_row_number < {int(rows[1])}")
             row_id = f"'{ROW_ID_PREFIX}' || CAST(file_row_number + 1 AS VARCHAR)"
         else:
             with open(src, encoding="utf-8") as fh:
@@ -248,11 +300,18 @@ class DuckDBEngine:
         with self.connect() as con, pq.ParquetWriter(
                 str(dst), self.schema, compression=COMPRESSION,
                 compression_level=COMPRESSION_LEVEL) as writer:
-            for batch in self.batches(con, self.source_sql(src, fmt)):
-                writer.write_batch(batch)
-                done += batch.num_rows
-                if progress is not None:
-                    progress(done)
+            batches = (self.parquet_batches(src) if fmt == "parquet" else
+                       self.batches(con, self.source_sql(src, fmt)))
+            try:
+                for batch in batches:
+                    if self._cancel.is_set():
+                        raise ScreenCancelled
+                    writer.write_batch(batch)
+                    done += batch.num_rows
+                    if progress is not None:
+                        progress(done)
+            finally:
+                self._cancel.clear()
         return done
 
 
@@ -262,6 +321,82 @@ def query_threads() -> int:
     than it saves in wall time on a small machine: two threads cost half as much again as one,
     measured on two cores.)"""
     return max(1, (os.cpu_count() or 1) - 1)
+
+
+def _parts(connect: Callable[[], duckdb.DuckDBPyConnection], sqls: list[str], workers: int,
+           cancel: threading.Event | None = None) -> Iterator[pa.Table]:
+    """The results of the queries ``sqls``, in order, run ``workers`` at a time by helper
+    threads, each on a connection of its own; at most ``workers`` results wait beyond the one
+    being consumed, while the next ``workers`` run. If the consumer stops early, or ``cancel``
+    is set (:class:`ScreenCancelled`), the queries running are interrupted."""
+    tasks: queue.Queue[int | None] = queue.Queue()
+    slots = [Future[pa.Table]() for _ in sqls]
+    # the connections running, each removed under the lock before it closes, so that an
+    # interruption never meets a connection being closed
+    running: list[duckdb.DuckDBPyConnection] = []
+    lock = threading.Lock()
+    stopping = threading.Event()
+
+    def work() -> None:
+        con = connect()
+        with lock:
+            running.append(con)
+        try:
+            while (i := tasks.get()) is not None and not stopping.is_set():
+                try:
+                    slots[i].set_result(con.execute(sqls[i]).to_arrow_table())
+                except BaseException as exc:  # handed to the consumer
+                    slots[i].set_exception(exc)
+                    return
+        finally:
+            with lock:
+                running.remove(con)
+            con.close()
+
+    for i in range(min(len(sqls), workers)):
+        tasks.put(i)
+    threads = [threading.Thread(target=work, name=f"screen-part-{n}", daemon=True)
+               for n in range(min(workers, len(sqls)))]
+    for t in threads:
+        t.start()
+    finished = False
+    try:
+        for i, slot in enumerate(slots):
+            while True:
+                try:
+                    table = slot.result(timeout=0.1)
+                    break
+                except TimeoutError:
+                    if cancel is not None and cancel.is_set():
+                        raise ScreenCancelled from None
+            slots[i] = Future()  # the table is the consumer's alone
+            if i + workers < len(sqls):
+                tasks.put(i + workers)
+            yield table
+        finished = True
+    finally:
+        if not finished:
+            stopping.set()  # no part started from now on, the queued ones dropped
+            while not tasks.empty():
+                tasks.get_nowait()
+            with lock:
+                for con in running:
+                    con.interrupt()
+        for _ in threads:
+            tasks.put(None)
+        # the helpers end at once (done, or interrupted): a native query left running
+        # when the interpreter exits would abort it
+        for t in threads:
+            t.join()
+
+
+def _exact_batches(table: pa.Table, rows: int) -> Iterator[pa.RecordBatch]:
+    """``table`` in record batches of ``rows`` rows (the last may be shorter), whatever its
+    chunks."""
+    for start in range(0, table.num_rows, rows):
+        part = table.slice(start, rows)
+        batches = part.to_batches()
+        yield batches[0] if len(batches) == 1 else part.combine_chunks().to_batches()[0]
 
 
 def _ahead(reader: pa.RecordBatchReader, depth: int = 2) -> Iterator[pa.RecordBatch]:
@@ -401,6 +536,10 @@ class SparkEngine:
 
 class ScreenError(RuntimeError):
     """A screen that cannot run (an engine that is not installed)."""
+
+
+class ScreenCancelled(RuntimeError):
+    """A screen stopped by :meth:`DuckDBEngine.cancel`."""
 
 
 _ORDER = "__spinecare_order"

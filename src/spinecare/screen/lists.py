@@ -1,17 +1,19 @@
-"""The list outputs of a screen (``rules``, ``findings``, ``red_flags``, ``consider``), packed
-into integers by the query and unpacked into Arrow lists beside it.
+"""The list outputs of a screen (``rules``, ``findings``, ``red_flags``, ``consider``), returned
+by the query as one column per candidate and made into Arrow lists beside it.
 
 A list output is a fixed set of candidate names, each with the condition under which it is in
 a row's list (:class:`ListColumn`). Built in SQL, each row's list is a list of every candidate
-filtered by a lambda: for ``rules`` that is some 150 strings made, filtered and freed per row,
-and it was most of the compiled query's time. Packed, the query only sums each candidate's bit
-into 62-bit ``BIGINT`` words (a few integer additions per row), and :func:`unpack` turns the
-words of a whole batch into the list column with a handful of NumPy operations: the candidates'
-names are shared, never rebuilt per row.
+filtered by a lambda: for ``rules`` that is some 190 strings made, filtered and freed per row,
+and it was most of the compiled query's time. Instead the query returns each candidate's
+condition as a ``BOOLEAN`` column (Arrow holds it as bits, NULL counting as false), and
+:func:`unpack` turns the columns of a whole batch into the list column with a handful of NumPy
+operations: the candidates' names are shared, never rebuilt per row. (Summing the conditions'
+bits into 62-bit words in SQL, as before, cost a ``CASE`` and an addition per candidate and row:
+a sixth of the query's CPU.)
 
 A list ordered by something other than the candidates' order (``red_flags``: by the first of
 each flag's rules that fired) gives each candidate an integer ``key`` instead, NULL when it is
-absent; the packed query returns the keys, and the list is the present candidates by key.
+absent; the query returns the keys, and the list is the present candidates by key.
 
 The Spark dialect builds the same lists in SQL from the same :class:`ListColumn`
 (:mod:`spinecare.screen.compiler`): there the lambdas run on the cluster's executors, and a
@@ -20,16 +22,11 @@ Python step per batch on the driver would cost more than it saves.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-
-#: Bits per packed word: the sign bit is left alone, and one more so that a literal of the
-#: highest bit stays a positive BIGINT in both dialects.
-WORD_BITS = 62
 
 
 @dataclass(frozen=True)
@@ -48,20 +45,13 @@ class ListColumn:
                              "conditions")
 
     def packed_names(self) -> list[str]:
-        """The query's columns that carry this list."""
-        count = len(self.whens) if self.keyed else -(-len(self.whens) // WORD_BITS)
-        return [f"{self.name}#{i}" for i in range(count)]
+        """The query's columns that carry this list: one per candidate."""
+        return [f"{self.name}#{i}" for i in range(len(self.whens))]
 
     def packed_sql(self) -> list[str]:
-        """The expressions of :meth:`packed_names`, in order."""
-        if self.keyed:
-            return list(self.whens)
-        words = []
-        for start in range(0, len(self.whens), WORD_BITS):
-            bits = [f"(CASE WHEN {w} THEN CAST({1 << i} AS BIGINT) ELSE CAST(0 AS BIGINT) END)"
-                    for i, w in enumerate(self.whens[start:start + WORD_BITS])]
-            words.append("(" + " + ".join(bits) + ")")
-        return words
+        """The expressions of :meth:`packed_names`, in order: each candidate's condition (or
+        key) as it is."""
+        return list(self.whens)
 
 
 def unpack(column: ListColumn, packed: Sequence[pa.Array | pa.ChunkedArray], n: int
@@ -79,9 +69,12 @@ def unpack(column: ListColumn, packed: Sequence[pa.Array | pa.ChunkedArray], n: 
         present = np.take_along_axis(keys, order, axis=1) != missing
         picked = order[present]
     else:
-        bits = np.concatenate([_bits(_numpy(a, 0))[:, :WORD_BITS] for a in packed], axis=1)
-        present = bits[:, :len(column.labels)].astype(bool)
-        # row by row, each row's in candidate order
+        # the conditions' bits, a row of bytes per candidate, turned to a row of bytes per
+        # eight rows, each byte unpacked to eight rows: row by row, each in candidate order
+        nbytes = -(-n // 8)
+        by_candidate = np.stack([_bitmap(a, n, nbytes) for a in packed])
+        present = np.unpackbits(np.ascontiguousarray(by_candidate.T)[:, None, :], axis=1,
+                                bitorder="little").reshape(nbytes * 8, -1)[:n].view(np.bool_)
         picked = np.flatnonzero(present) % len(column.labels)
     offsets = np.zeros(n + 1, np.int32)
     np.cumsum(present.sum(axis=1), out=offsets[1:])
@@ -99,8 +92,20 @@ def _numpy(array: pa.Array | pa.ChunkedArray, fill: int) -> np.ndarray:
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _bits(words: np.ndarray) -> np.ndarray:
-    """Each word's 64 bits as a row of 0/1 bytes, lowest bit first."""
-    little = words.astype("<i8", copy=False) if sys.byteorder != "little" else words
-    return np.unpackbits(little.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
-
+def _bitmap(array: pa.Array | pa.ChunkedArray, n: int, nbytes: int) -> np.ndarray:
+    """A condition's column as its ``nbytes`` bytes of bits, lowest bit first, NULL as 0
+    (the bits past ``n`` are any)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.type != pa.bool_():
+        array = array.cast(pa.bool_())
+    if array.offset % 8:  # a slice not on a byte: its bits made again from the first
+        flags = array.fill_null(False).to_numpy(zero_copy_only=False)
+        return np.packbits(np.asarray(flags, np.bool_), bitorder="little")
+    validity, values = array.buffers()[:2]
+    start = array.offset // 8
+    assert values is not None
+    bits = np.frombuffer(values, np.uint8, nbytes, start)
+    if validity is not None and array.null_count:
+        bits = bits & np.frombuffer(validity, np.uint8, nbytes, start)
+    return bits

@@ -28,7 +28,14 @@ import pyarrow.compute as pc
 from spinecare.screen.atomic import atomic_file, atomic_path, terminate_as_exception
 from spinecare.screen.columns import CASE_ID, ROW_ID_PREFIX
 from spinecare.screen.engines import ScreenEngine
-from spinecare.screen.inputs import CARE_COLUMNS, CARE_SCHEMA, BadRow, Input, InputBatch
+from spinecare.screen.inputs import (
+    CARE_COLUMNS,
+    CARE_SCHEMA,
+    BadInput,
+    BadRow,
+    Input,
+    InputBatch,
+)
 from spinecare.screen.output import output_schema
 from spinecare.screen.report import Summary
 
@@ -113,9 +120,14 @@ def screen_batches(source: Input, engine: ScreenEngine, out: Path, *, summary: S
 def screen_with_engine_file(source: Input, engine: ScreenEngine, out: Path, *,
                             summary: Summary | None, progress: Progress | None = None,
                             phase: Phase | None = None) -> Result:
-    """Check ``source`` batch by batch, then let the engine read it and write ``out`` itself,
+    """Check ``source`` batch by batch, and let the engine read it and write ``out`` itself,
     in one query or plan (DuckDB, Spark): the fast path, with no batch boundaries in the
     screen. The summary is then taken from the output, with the input's care columns.
+
+    An engine that can be stopped at once (``overlaps_check``: DuckDB) screens while this
+    thread checks, on another core: a problem found stops it, and the problem is the error,
+    even when the engine met the bad value first. Any other engine starts when the check has
+    passed.
 
     The engine runs in a helper thread so that Ctrl-C and SIGTERM reach this one at once: the
     temporary output is removed and the process ends without waiting for the query."""
@@ -127,17 +139,24 @@ def screen_with_engine_file(source: Input, engine: ScreenEngine, out: Path, *,
     started = time.perf_counter()
     care: list[pa.Table] = []
     read = 0
-    if phase is not None:
-        phase("checking", source.total_rows())
-    for batch in source.batches():  # raises BadInput on the first problem
-        read += batch.rows_read
-        care.append(batch.care)
-        if progress is not None:
-            progress(read)
+    alongside = bool(getattr(engine, "overlaps_check", False))
     fmt: Any = source.format
+
+    def check(report: Progress | None) -> None:
+        nonlocal read
+        for batch in source.batches():  # raises BadInput on the first problem
+            read += batch.rows_read
+            care.append(batch.care)
+            if report is not None:
+                report(read)
+
+    if not alongside:
+        if phase is not None:
+            phase("checking", source.total_rows())
+        check(progress)
     with terminate_as_exception(), atomic_path(out) as temp:
-        if phase is not None:  # the check has counted the rows
-            phase(f"screening ({engine.name})", read)
+        if phase is not None:  # the check has counted the rows, or the input says how many
+            phase(f"screening ({engine.name})", read if not alongside else source.total_rows())
         outcome: dict[str, Any] = {}
 
         def work() -> None:
@@ -149,6 +168,16 @@ def screen_with_engine_file(source: Input, engine: ScreenEngine, out: Path, *,
         worker = threading.Thread(target=work, name="screen", daemon=True)
         _engine_threads.append(worker)
         worker.start()
+        if alongside:
+            try:
+                check(None)
+            except BadInput:
+                # the engine's queries interrupted and its helpers ended before the problem
+                # is told (a query left running would abort the interpreter's exit)
+                if worker.is_alive():
+                    engine.cancel()  # type: ignore[attr-defined]
+                worker.join()
+                raise
         while worker.is_alive():
             worker.join(0.1)
         if "error" in outcome:
