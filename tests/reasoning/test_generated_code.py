@@ -89,3 +89,32 @@ def test_an_error_in_a_loop_over_the_scans_names_the_rule_of_that_loop() -> None
     before = engine.source.splitlines()[:error.line]
     header = next(text for text in reversed(before) if text.startswith("def "))
     assert header.endswith(f"(items):  # {error.rule}")
+
+
+class _SignalLanded(BaseException):
+    """What a signal handler raises in the middle of whatever runs (as SIGTERM's Interrupted
+    and Ctrl-C's KeyboardInterrupt do)."""
+
+
+class _AgeWhereTheSignalLands(int):
+    def _stop(self, other: object) -> bool:
+        raise _SignalLanded
+
+    __lt__ = __le__ = __gt__ = __ge__ = _stop
+
+
+def test_a_stop_landing_in_the_generated_code_passes_through_as_itself() -> None:
+    # A stop is not the failure of the rule whose line was running: were it reported as one
+    # (exit 1, "rule X failed"), an interrupted screen would look like broken knowledge.
+    engine = default_engine()
+    case = parse_case((CASES / "lss-classic.case.json").read_bytes())
+    stopped = case.model_copy(update={"patient": Patient.model_construct(
+        age=_AgeWhereTheSignalLands(70), sex=None)})
+    with pytest.raises(_SignalLanded):
+        engine.assess(stopped)
+
+
+def test_the_screens_stop_is_not_an_error_anything_may_catch() -> None:
+    from spinecare.screen.atomic import Interrupted
+
+    assert not issubclass(Interrupted, Exception)

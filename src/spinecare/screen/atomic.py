@@ -28,8 +28,12 @@ from typing import BinaryIO
 PARTIAL = ".partial"
 
 
-class Interrupted(Exception):
-    """The run was asked to stop (SIGTERM); what was being written has been removed."""
+class Interrupted(BaseException):
+    """The run was asked to stop (SIGTERM); what was being written has been removed.
+
+    A BaseException, as KeyboardInterrupt is: the signal lands wherever the run happens to be,
+    and code there that turns its own failures into errors (the engine names the rule whose
+    line failed) must let a stop pass through, not report it as that code's failure."""
 
     def __init__(self, signum: int):
         self.signum = signum

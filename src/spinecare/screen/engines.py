@@ -91,11 +91,12 @@ class PythonEngine:
 
     def screen_rows(self, rows: Iterator[Mapping[str, Any]], start: int = 0
                     ) -> Iterator[dict[str, Any]]:
+        order = self.engine.finding_order
         for i, row in enumerate(rows, start + 1):
             case = parse_case(row_to_case(row, i))
-            found = self.engine.findings(case)
-            yield assessment_to_row(case.id, self.engine.assess(case),
-                                    findings=[n for n, v in found.items() if v is True])
+            assessment, values = self.engine.assess_with_findings(case)
+            yield assessment_to_row(case.id, assessment, findings=[
+                n for n, v in zip(order, values, strict=True) if v is True])
 
     def screen_table(self, table: pa.Table, start: int = 0) -> pa.Table:
         rows = (r for b in table.to_batches() for r in b.to_pylist())
