@@ -18,8 +18,8 @@ import os
 import stat
 import sys
 from collections import deque
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, BinaryIO
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from spinecare.cli.io import (
     EXIT_INTERNAL,
@@ -38,6 +38,7 @@ from spinecare.cli.io import (
 from spinecare.errors import SpinecareError
 
 if TYPE_CHECKING:
+    from spinecare.errors import Problem
     from spinecare.reasoning.engine import Engine
 
 LINE_SUFFIXES = (".jsonl", ".ndjson")
@@ -103,28 +104,39 @@ def looks_like_lines(path: str, data: bytes) -> bool:
 
 def assess_lines(engine: Engine, lines: Iterable[tuple[int, bytes]], name: str,
                  as_json: bool, out: BinaryIO) -> int:
-    """Assess numbered JSON Lines, writing one result per valid line in order."""
-    _, invalid = _assess_block(engine, lines, name, as_json, out)
-    return EXIT_INVALID if invalid else EXIT_OK
+    """Assess numbered JSON Lines, writing one result per valid line in order and reporting
+    each invalid line as it is found."""
+    status = EXIT_OK
+    # Results are written in blocks of about 64 kB: few writes, and a block small enough to
+    # stay in the processor's cache (holding 2,048 results, 17 MB, made a batch 10-20% slower).
+    buffer: list[bytes] = []
+    size = 0
+    for result in _results(engine, lines, as_json):
+        if isinstance(result, bytes):
+            buffer.append(result)
+            size += len(result)
+            if size >= 65536:
+                out.write(b"".join(buffer))
+                buffer.clear()
+                size = 0
+        else:
+            number, problems = result
+            report(problem_lines(f"{name}:{number}", problems))
+            status = EXIT_INVALID
+    out.write(b"".join(buffer))
+    return status
 
 
-def _assess_block(engine: Engine, lines: Iterable[tuple[int, bytes]], name: str, as_json: bool,
-                  out: BinaryIO | None) -> tuple[bytes, list[str]]:
-    """Assess ``lines``. With ``out``, results are written to it as they fill about 64 kB and
-    problems reported as they are found; without, both are returned: ``(the results, the
-    problem lines of the lines that are not valid cases)``. Either way the problem lines are
-    in the second place (a non-empty list when any line was invalid)."""
+def _results(engine: Engine, lines: Iterable[tuple[int, bytes]], as_json: bool
+             ) -> Iterator[bytes | tuple[int, list[Problem]]]:
+    """Each numbered line's result, or for a line that is not a valid case its number and
+    problems; blank lines give nothing."""
     import orjson
 
     from spinecare.case import parse_case
     from spinecare.errors import CaseError
     from spinecare.report import render
 
-    problems: list[str] = []
-    # Results are written in blocks of about 64 kB: few writes, and a block small enough to
-    # stay in the processor's cache (holding 2,048 results, 17 MB, made a batch 10-20% slower).
-    buffer: list[bytes] = []
-    size = 0
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     for number, line in lines:
         if line.isspace() or not line:
@@ -132,26 +144,12 @@ def _assess_block(engine: Engine, lines: Iterable[tuple[int, bytes]], name: str,
         try:
             case = parse_case(line)
         except CaseError as exc:
-            found = problem_lines(f"{name}:{number}", exc.problems)
-            if out is not None:
-                report(found)
-            problems += found
+            yield number, list(exc.problems)
             continue
         assessment = engine.assess(case)
         # orjson appends the newline itself, saving a copy of every result
-        result = (dumps(assessment, option=newline) if as_json
-                  else (render(assessment) + "\n").encode())
-        buffer.append(result)
-        size += len(result)
-        if out is not None and size >= 65536:
-            out.write(b"".join(buffer))
-            buffer.clear()
-            size = 0
-    body = b"".join(buffer)
-    if out is None:
-        return body, problems
-    out.write(body)
-    return b"", problems
+        yield (dumps(assessment, option=newline) if as_json
+               else (render(assessment) + "\n").encode())
 
 
 # Bytes of input a worker assesses at a time (about 300 complete visits, 1,500 short cases):
@@ -191,7 +189,7 @@ def assess_in_workers(engine: Engine, data: bytes | mmap.mmap, name: str, as_jso
     sys.stderr.flush()
 
     def work(first: int) -> None:
-        held: deque[tuple[int, bytes, list[tuple[int, list[Any]]], int]] = deque()
+        held: deque[tuple[int, bytes, list[tuple[int, list[Problem]]], int]] = deque()
 
         def flush(wait: bool) -> None:
             with written:
@@ -250,29 +248,16 @@ def assess_in_workers(engine: Engine, data: bytes | mmap.mmap, name: str, as_jso
 
 
 def _assess_numbered(engine: Engine, chunk: bytes, as_json: bool
-                     ) -> tuple[bytes, list[tuple[int, list[Any]]]]:
+                     ) -> tuple[bytes, list[tuple[int, list[Problem]]]]:
     """The results of the lines of ``chunk``, and the problems of the invalid ones by their
     line number within the chunk (from 1)."""
-    import orjson
-
-    from spinecare.case import parse_case
-    from spinecare.errors import CaseError
-    from spinecare.report import render
-
-    problems: list[tuple[int, list[Any]]] = []
     results: list[bytes] = []
-    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    for number, line in enumerate(chunk.split(b"\n"), 1):
-        if line.isspace() or not line:
-            continue
-        try:
-            case = parse_case(line)
-        except CaseError as exc:
-            problems.append((number, list(exc.problems)))
-            continue
-        assessment = engine.assess(case)
-        results.append(dumps(assessment, option=newline) if as_json
-                       else (render(assessment) + "\n").encode())
+    problems: list[tuple[int, list[Problem]]] = []
+    for result in _results(engine, enumerate(chunk.split(b"\n"), 1), as_json):
+        if isinstance(result, bytes):
+            results.append(result)
+        else:
+            problems.append(result)
     return b"".join(results), problems
 
 
