@@ -111,3 +111,36 @@ def test_a_named_pipe_is_read_as_a_stream(tmp_path: Path) -> None:
     assert r.returncode == 0
     assert [json.loads(line)["case_id"] for line in r.stdout.splitlines()] == [
         f"c{i}" for i in range(body.count("\n"))]
+
+
+def test_a_worker_that_fails_stops_the_batch_instead_of_leaving_the_others_waiting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from spinecare.errors import SpinecareError
+
+    # The second block fails in its worker; the first worker, holding the third block, waits
+    # for the second's turn, which never comes. The batch must end with an error, not hang.
+    data = _batch(5, 60)
+    monkeypatch.setattr(assess_cli, "BLOCK_BYTES", 2048)
+    real = assess_cli._assess_numbered
+    second = assess_cli._cut(data, 1)
+
+    def failing(engine: object, chunk: bytes, as_json: bool) -> object:
+        if data.startswith(chunk, second):
+            raise RuntimeError("a broken block")
+        return real(engine, chunk, as_json)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(assess_cli, "_assess_numbered", failing)
+
+    def hung(signum: int, frame: object) -> None:
+        raise AssertionError("the batch hung after a worker failed")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        with open(tmp_path / "out", "wb") as out, pytest.raises(SpinecareError, match="worker"):
+            assess_cli.assess_in_workers(default_engine(), data, "batch.jsonl", True, out, 2)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -19,7 +19,7 @@ import stat
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from spinecare.cli.io import (
     EXIT_INTERNAL,
@@ -178,6 +178,7 @@ def assess_in_workers(engine: Engine, data: bytes | mmap.mmap, name: str, as_jso
     the processes but that counter and the count of lines written (for the line numbers of
     problems). A worker holds at most two blocks ahead of its turn."""
     import multiprocessing
+    from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("fork")
     turn = context.Value("q", 0, lock=False)
@@ -235,11 +236,16 @@ def assess_in_workers(engine: Engine, data: bytes | mmap.mmap, name: str, as_jso
     for w in workers:
         w.start()
     try:
-        for w in workers:
-            w.join()
-            if w.exitcode != EXIT_OK:
-                raise SpinecareError(f"a worker of the batch stopped (exit {w.exitcode}); "
-                                     "the output is incomplete")
+        # Whichever worker ends first is looked at first: one that failed leaves the others
+        # waiting for a turn that never comes, so they are stopped rather than waited for.
+        running = {w.sentinel: w for w in workers}
+        while running:
+            for sentinel in wait(list(running)):
+                w = running.pop(cast(int, sentinel))
+                w.join()
+                if w.exitcode != EXIT_OK:
+                    raise SpinecareError(f"a worker of the batch stopped (exit {w.exitcode}); "
+                                         "the output is incomplete")
     finally:
         for w in workers:
             if w.is_alive():
