@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench bench-api bench-cds bench-fhir bench-screen \
+.PHONY: run test lint typecheck unit bytecode bench bench-api bench-cds bench-fhir bench-screen \
 	bench-worklist soak screenshots clean chromium java pango schemas messages
 
 $(STAMP): pyproject.toml requirements-dev.txt
@@ -64,7 +64,13 @@ pango:
 $(AXE):
 	npm install --no-audit --no-fund --prefix .cache/npm axe-core@4.14.1
 
-unit: $(STAMP) chromium java pango $(AXE)
+# Bytecode of the package's own modules, as an installed package has it (pip writes it; this
+# editable install gets it only when Python may write it, which PYTHONDONTWRITEBYTECODE
+# forbids): without it every `spinecare` process compiles its modules from source at start.
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q src >/dev/null
+
+unit: $(STAMP) bytecode chromium java pango $(AXE)
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider --durations=25
 
 test: lint typecheck unit
@@ -73,7 +79,7 @@ test: lint typecheck unit
 schemas: $(STAMP)
 	$(BIN)/python scripts/schema_enums.py
 
-bench: $(STAMP)
+bench: $(STAMP) bytecode
 	$(BIN)/python bench/bench_assess.py
 
 # SQLite with one worker, then PostgreSQL with 1 and 4 workers and the ratio (PostgreSQL from

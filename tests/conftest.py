@@ -22,6 +22,11 @@ settings.load_profile(os.environ.get("SPINECARE_HYPOTHESIS_PROFILE")
                       or ("ci" if os.environ.get("CI") else "spinecare"))
 
 DATA = Path(__file__).parent / "data"
+
+# Compiled knowledge goes to the project's .cache (ignored by git), not the user's home; every
+# process the tests start inherits it.
+os.environ.setdefault("SPINECARE_CACHE_DIR",
+                      str(Path(__file__).resolve().parent.parent / ".cache" / "code"))
 CASES = DATA / "cases"
 
 

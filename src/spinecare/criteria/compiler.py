@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
-from spinecare.criteria import logic
+from spinecare.criteria import codecache, logic
 from spinecare.criteria.functions import Loop
 from spinecare.criteria.nodes import (
     And,
@@ -313,7 +313,7 @@ class Program:
             tag = _TAG.search(text)
             if tag or section:
                 self.rule_of_line[number] = tag.group(1) if tag else str(section)
-        exec(compile(self.source, name, "exec"), ns)
+        exec(codecache.compiled(self.source, name), ns)
         # mtime None: linecache.checkcache keeps the entry (there is no file to compare with)
         linecache.cache[name] = (len(self.source), None, self.source.splitlines(True), name)
         fn: Callable[..., Any] = ns["_program"]
