@@ -123,10 +123,13 @@ clean:
 bench-screen: $(STAMP)
 	$(BIN)/python bench/bench_screen.py
 
-# The engine on the independent clinical vignettes (tests/data/vignettes): writes docs/validation.md.
+# The engine on the independent clinical vignettes (tests/data/vignettes): writes docs/validation.md;
+# and on the held-out ones (tests/data/vignettes-heldout): docs/validation-heldout.md.
 .PHONY: validate
 validate: $(STAMP)
 	$(BIN)/python scripts/validate.py
+	$(BIN)/python scripts/validate.py --vignettes tests/data/vignettes-heldout \
+		--output docs/validation-heldout.md
 
 # The pages' message catalogues: extract every msgid from the web's templates and Python into
 # messages.pot, then merge it into each language's messages.po (new msgids arrive untranslated,

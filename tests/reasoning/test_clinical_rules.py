@@ -181,11 +181,64 @@ def test_an_older_adult_needs_the_weight_loss_and_steroid_questions_before_self_
     older = _screened(72, {"duration_weeks": 2, "course": "improving"}, {"low_back_pain": True})
     assert level(young) == "self_care"
     assert level(older) == "routine"
-    answered = _screened(72, {"duration_weeks": 2, "course": "improving",
-                              "unexplained_weight_loss": False, "long_term_steroids": False,
-                              "osteoporosis": False, "minor_trauma": False},
-                         {"low_back_pain": True})
+    history = {"duration_weeks": 2, "course": "improving", "unexplained_weight_loss": False,
+               "long_term_steroids": False, "osteoporosis": False, "minor_trauma": False}
+    # from 50 the myelopathy questions too (Davies 2018: usually over 50, often no neck pain)
+    unasked = _screened(72, history, {"low_back_pain": True})
+    assert level(unasked) == "routine"
+    assert {"hand_clumsiness", "gait_imbalance"} <= {q["finding"] for q in unasked["ask"]}
+    answered = _screened(72, history, {"low_back_pain": True, "hand_clumsiness": False,
+                                       "gait_imbalance": False})
     assert level(answered) == "self_care"
+
+
+def test_neck_pain_needs_the_myelopathy_questions_before_self_care_at_any_age() -> None:
+    for age in (35, 58):
+        recent = {"duration_weeks": 1, "course": "improving", "unexplained_weight_loss": False,
+                  "long_term_steroids": False}
+        unasked = _screened(age, recent, {"neck_pain": True})
+        assert level(unasked) == "routine", age
+        answered = _screened(age, recent, {"neck_pain": True, "hand_clumsiness": False,
+                                           "gait_imbalance": False})
+        assert level(answered) == "self_care", age
+        clumsy = _screened(age, recent, {"neck_pain": True, "hand_clumsiness": True,
+                                         "gait_imbalance": False})
+        assert level(clumsy) != "self_care", age
+
+
+def test_saddle_numbness_is_needed_for_self_care_unless_back_and_leg_pain_are_both_absent() -> None:
+    recent = {"duration_weeks": 1, "course": "improving"}
+    neck = {"neck_pain": True, "hand_clumsiness": False, "gait_imbalance": False,
+            "saddle_anesthesia": None}
+    assert level(_screened(40, recent, {**neck, "low_back_pain": False,
+                                        "leg_pain": "none"})) == "self_care"
+    # back pain, or leg pain, or either unknown: the cauda equina question is needed
+    for other in ({"low_back_pain": True, "leg_pain": "none"},
+                  {"low_back_pain": False, "leg_pain": "left"},
+                  {"low_back_pain": None, "leg_pain": "none"},
+                  {"low_back_pain": False, "leg_pain": None}):
+        a = _screened(40, recent, {**neck, **other})
+        assert level(a) != "self_care", other
+    # a new bladder change is asked in every region
+    assert level(_screened(40, recent, {**neck, "low_back_pain": False, "leg_pain": "none",
+                                        "bladder": None})) == "routine"
+
+
+def test_worsening_clumsy_hands_after_50_is_urgent_without_neck_pain_or_signs() -> None:
+    worse = run(age=62, history={"course": "worsening", "duration_weeks": 20},
+                symptoms={"hand_clumsiness": True, "neck_pain": False})
+    assert level(worse) == "urgent"
+    assert "rf.myelopathy.progressive_hand_symptoms" in worse["triage"]["rules"]
+    assert [f["code"] for f in worse["red_flags"]] == ["myelopathy"]
+    numb = run(age=62, history={"course": "worsening"}, symptoms={"arm_paresthesia": "both"})
+    assert level(numb) == "urgent"
+    # not when stable, not before 51, and one numb hand is a root, not the cord
+    assert level(run(age=62, history={"course": "stable"},
+                     symptoms={"hand_clumsiness": True})) != "urgent"
+    assert level(run(age=45, history={"course": "worsening"},
+                     symptoms={"hand_clumsiness": True})) != "urgent"
+    assert level(run(age=62, history={"course": "worsening"},
+                     symptoms={"arm_paresthesia": "left"})) != "urgent"
 
 
 def test_a_raised_red_flag_keeps_non_specific_back_pain_provisional() -> None:

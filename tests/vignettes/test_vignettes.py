@@ -24,8 +24,10 @@ from spinecare.reasoning.knowledge import default_knowledge
 
 ROOT = Path(__file__).resolve().parents[2]
 VIGNETTES = ROOT / "tests" / "data" / "vignettes"
+# written later by someone who had not read the knowledge; reported on their own
+HELDOUT = ROOT / "tests" / "data" / "vignettes-heldout"
 SCHEMAS = ROOT / "src" / "spinecare" / "schemas"
-FILES = sorted(VIGNETTES.glob("*.json"))
+FILES = sorted(VIGNETTES.glob("*.json")) + sorted(HELDOUT.glob("*.json"))
 CLASSES = ("red_flag", "classic", "mimic", "overlap", "self_care", "not_modelled")
 
 
@@ -106,7 +108,12 @@ SCREEN = {"history": ("cancer_history", "fever", "major_trauma", "unexplained_we
           "symptoms": ("saddle_anesthesia", "bowel_incontinence", "new_sexual_dysfunction")}
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+# The main set only: the held-out writer's expectations are theirs (near misses of the screen are
+# class self_care expecting more), and they are not rewritten to fit this check.
+MAIN = sorted(VIGNETTES.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", MAIN, ids=[p.stem for p in MAIN])
 def test_self_care_expected_only_when_the_screen_was_asked(path: Path) -> None:
     doc = _doc(path)
     if doc["expected"]["triage"] != "self_care":
@@ -256,3 +263,11 @@ def test_triage_accuracy_at_least_97_percent(summary: dict[str, Any]) -> None:
 
 def test_first_condition_accuracy_at_least_95_percent(summary: dict[str, Any]) -> None:
     assert summary["all"]["first_accuracy"] >= 0.95
+
+
+def test_no_held_out_urgent_or_emergency_vignette_is_under_triaged() -> None:
+    # The held-out set is not held to the accuracy targets (its misses are judged one by one),
+    # but an expected emergency or urgent case given less is a safety failure wherever it is.
+    result, _ = validate.run(HELDOUT)
+    assert len(list(HELDOUT.glob("*.json"))) >= 45
+    assert result["urgent_under_triaged"] == []
