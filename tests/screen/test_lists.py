@@ -90,6 +90,13 @@ def test_the_file_written_from_dictionary_lists_reads_back_as_plain_lists(
             == pq.read_metadata(plain).metadata[b"ARROW:schema"])
     assert pq.ParquetFile(out).schema.equals(pq.ParquetFile(plain).schema)
     assert any(table.column("rules").to_pylist())
+    # statistics on every column but the lists (their least and greatest name is the same in
+    # every row group)
+    group = pq.read_metadata(out).row_group(0)
+    stats = {group.column(i).path_in_schema.split(".list.")[0]: group.column(i).is_stats_set
+             for i in range(group.num_columns)}
+    assert stats == {n: n not in ("red_flags", "rules", "findings", "consider")
+                     for n in engine.schema.names}
 
 
 def test_a_wrong_unpacking_is_caught() -> None:
