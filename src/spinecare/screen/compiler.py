@@ -224,6 +224,8 @@ def _item_only(node: Node) -> bool:
         return all(_item_only(a) for a in node.args)
     if isinstance(node, Not):
         return _item_only(node.arg)
+    if isinstance(node, Call):  # a function of its arguments alone (no list of its own)
+        return node.fn.name == "known" and all(_item_only(a) for a in node.args)
     return False
 
 
