@@ -8,7 +8,9 @@
    unknown fields), written once to ``.cache/bench/screen-N.parquet`` and reused.
 2. The floor: DuckDB copying that Parquet to a new Parquet file (read and write, no logic), in
    a process of its own, written with the screen's writer settings (zstd level 3, 122,880 rows
-   per row group: ``spinecare.screen.engines``).
+   per row group: ``spinecare.screen.engines``). One difference: the screen writes no min/max
+   statistics on its four list columns (they would prune nothing), the floor's ``COPY``
+   writes them on every column.
 3. The screen: ``spinecare screen INPUT --out OUT --engine duckdb`` as a user runs it (checks,
    batches, atomic output), in a process of its own.
 4. ``spinecare assess --json`` on a JSON Lines sample of the same rows (BENCH_SCREEN_SAMPLE,

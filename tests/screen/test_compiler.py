@@ -21,6 +21,7 @@ from spinecare.screen.compiler import (
     DUCKDB,
     SPARK,
     Columnar,
+    Passes,
     compile_knowledge,
     double,
 )
@@ -34,16 +35,26 @@ def test_every_function_of_the_language_has_a_columnar_form() -> None:
     assert set(FUNCTIONS) <= set(COLUMNAR)
 
 
+@pytest.mark.parametrize("hoisted", [False, True], ids=["inline", "hoisted"])
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_a_functions_columnar_form_means_its_reference(name: str) -> None:
+def test_a_functions_columnar_form_means_its_reference(name: str, hoisted: bool) -> None:
+    # inline: the function walks its list itself; hoisted: it reads the bits of its list's
+    # pass (compiler.Passes), computed in a query of its own before it
     fn = FUNCTIONS[name]
     node = criteria.parse(fn.example, f"example of {name}")
     used: set[str] = set()
-    sql = Columnar(DUCKDB, {}, used).expr(node, f"example of {name}")
+    passes = Passes(DUCKDB) if hoisted else None
+    sql = Columnar(DUCKDB, {}, used, passes).expr(node, f"example of {name}")
+    relation = "t"
+    if passes is not None and (name.startswith("any_") or name == "imaged"):
+        assert passes.words, "the example was not hoisted"
+    if passes is not None and passes.words:
+        words = ", ".join(f"{e} AS {DUCKDB.quote(n)}" for n, e in passes.stage())
+        relation = f"(SELECT *, {words} FROM t)"
     data = conform(TABLE, tuple(sorted(used)))
     with duckdb.connect() as con:
         con.register("t", data)
-        got = [r[0] for r in con.execute(f"SELECT {sql} FROM t").fetchall()]
+        got = [r[0] for r in con.execute(f"SELECT {sql} FROM {relation}").fetchall()]
     rows = TABLE.to_pylist()
     outcomes = set()
     for i, (row, value) in enumerate(zip(rows, got, strict=True)):

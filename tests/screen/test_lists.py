@@ -4,12 +4,17 @@ unknown conditions, with no candidate present, and ordered by key."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from spinecare.screen.compiler import DUCKDB, _list_sql
-from spinecare.screen.lists import ListColumn, unpack
+from spinecare.screen.engines import DuckDBEngine
+from spinecare.screen.generate import generate_table
+from spinecare.screen.lists import DICTIONARY, ListColumn, unpack
 
 ROWS = 3_000
 
@@ -31,8 +36,13 @@ def _both(column: ListColumn) -> tuple[list[list[str]], list[list[str]]]:
         packed = ", ".join(f'{e} AS "{n}"' for n, e in zip(
             column.packed_names(), column.packed_sql(), strict=True)) or "1 AS nothing"
         table = con.execute(f"SELECT {packed} FROM t ORDER BY i").to_arrow_table()
-    got = unpack(column, [table.column(n) for n in column.packed_names()], table.num_rows)
+    packed_columns = [table.column(n) for n in column.packed_names()]
+    got = unpack(column, packed_columns, table.num_rows)
     assert got.type == pa.list_(pa.string())
+    # the same lists as dictionary indices (what the file path writes)
+    indexed = unpack(column, packed_columns, table.num_rows, dictionary=True)
+    assert indexed.type == pa.list_(DICTIONARY)
+    assert indexed.cast(got.type).equals(got)
     return built, got.to_pylist()
 
 
@@ -58,6 +68,35 @@ def test_a_keyed_list_is_ordered_by_key_and_leaves_out_null_keys() -> None:
 def test_a_list_with_no_candidates_is_empty_in_every_row() -> None:
     got = unpack(ListColumn("x", (), ()), [], 4)
     assert got.to_pylist() == [[], [], [], []]
+    indexed = unpack(ListColumn("x", (), ()), [], 4, dictionary=True)
+    assert indexed.type == pa.list_(DICTIONARY)
+    assert indexed.to_pylist() == [[], [], [], []]
+
+
+def test_the_file_written_from_dictionary_lists_reads_back_as_plain_lists(
+        tmp_path: Path) -> None:
+    # the file path writes the lists as dictionary indices and records the plain schema: a
+    # reader sees list<string>, as from a file written from plain lists
+    engine = DuckDBEngine()
+    src, out = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    pq.write_table(generate_table(500, seed=4), src)
+    assert engine.screen_file(src, "parquet", out) == 500
+    table = pq.read_table(out)
+    assert table.schema == engine.schema
+    plain = tmp_path / "plain.parquet"
+    with pq.ParquetWriter(plain, engine.schema) as writer:
+        writer.write_table(table)
+    assert (pq.read_metadata(out).metadata[b"ARROW:schema"]
+            == pq.read_metadata(plain).metadata[b"ARROW:schema"])
+    assert pq.ParquetFile(out).schema.equals(pq.ParquetFile(plain).schema)
+    assert any(table.column("rules").to_pylist())
+    # statistics on every column but the lists (their least and greatest name is the same in
+    # every row group)
+    group = pq.read_metadata(out).row_group(0)
+    stats = {group.column(i).path_in_schema.split(".list.")[0]: group.column(i).is_stats_set
+             for i in range(group.num_columns)}
+    assert stats == {n: n not in ("red_flags", "rules", "findings", "consider")
+                     for n in engine.schema.names}
 
 
 def test_a_wrong_unpacking_is_caught() -> None:

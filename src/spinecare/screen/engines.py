@@ -15,6 +15,7 @@ writes the Parquet output itself, in one query or plan, streaming with bounded m
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
@@ -42,7 +43,7 @@ from spinecare.screen.columns import (
     row_to_case,
 )
 from spinecare.screen.compiler import DUCKDB, SPARK, compile_knowledge, string
-from spinecare.screen.lists import unpack
+from spinecare.screen.lists import DICTIONARY, unpack
 from spinecare.screen.output import assessment_to_row, output_schema
 from spinecare.screen.output import rows_to_table as output_table
 
@@ -204,17 +205,20 @@ class DuckDBEngine:
             con.register("screen_input", data)
             return pa.Table.from_batches(list(self.batches(con, "screen_input")), self.schema)
 
-    def batches(self, con: duckdb.DuckDBPyConnection, relation: str
-                ) -> Iterator[pa.RecordBatch]:
-        """The output rows of ``relation`` in batches of ``batch_rows``, in order, streamed:
+    def batches(self, con: duckdb.DuckDBPyConnection, relation: str, *,
+                dictionary: bool = False) -> Iterator[pa.RecordBatch]:
+        """The output rows of ``relation`` in batches of ``batch_rows``, in order, streamed
+        (with ``dictionary``, as rows of :meth:`file_schema`):
         the query runs with its list outputs packed, and each batch is unpacked here
         (:mod:`spinecare.screen.lists`)."""
         reader = con.execute(self.plan.packed_sql(relation)).to_arrow_reader(self.batch_rows)
         for batch in _ahead(reader):
-            yield self.unpacked(batch)
+            yield self.unpacked(batch, dictionary=dictionary)
 
-    def unpacked(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """A batch of the packed query's rows as output rows (:data:`schema`)."""
+    def unpacked(self, batch: pa.RecordBatch, *, dictionary: bool = False
+                 ) -> pa.RecordBatch:
+        """A batch of the packed query's rows as output rows (:data:`schema`), or with
+        ``dictionary`` as rows of :meth:`file_schema` (the same values)."""
         lists = {c.name: c for c in self.plan.lists}
         arrays = []
         for f in self.schema:
@@ -223,12 +227,23 @@ class DuckDBEngine:
                 array = batch.column(f.name)
                 arrays.append(array if array.type == f.type else array.cast(f.type))
             else:
-                arrays.append(unpack(column, [batch.column(p) for p in
-                                              column.packed_names()], batch.num_rows))
-        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+                arrays.append(unpack(column, [batch.column(p) for p in column.packed_names()],
+                                     batch.num_rows, dictionary=dictionary))
+        return pa.RecordBatch.from_arrays(
+            arrays, schema=self.file_schema() if dictionary else self.schema)
 
-    def parquet_batches(self, src: str | Path) -> Iterator[pa.RecordBatch]:
-        """The output rows of the Parquet file ``src`` in batches of ``batch_rows``, in order,
+    def file_schema(self) -> pa.Schema:
+        """:data:`schema` with each list output's names as dictionary indices
+        (:data:`spinecare.screen.lists.DICTIONARY`): what :meth:`screen_file` hands its
+        Parquet writer, which writes the same Parquet columns as from the plain schema."""
+        lists = {c.name for c in self.plan.lists}
+        return pa.schema([pa.field(f.name, pa.list_(DICTIONARY), f.nullable)
+                          if f.name in lists else f for f in self.schema])
+
+    def parquet_batches(self, src: str | Path, *, dictionary: bool = False
+                        ) -> Iterator[pa.RecordBatch]:
+        """The output rows of the Parquet file ``src`` in batches of ``batch_rows``, in order
+        (with ``dictionary``, as rows of :meth:`file_schema`),
         its rows screened in parts of up to :data:`PART_BATCHES` batches by :meth:`workers` queries
         at once (:func:`_parts`): one query streamed in order keeps one core busy while the
         others only unpack and write, and DuckDB's own threads on one ordered stream cost more
@@ -241,7 +256,7 @@ class DuckDBEngine:
                 for lo in range(0, total, part)]
         for table in _parts(self.connect_one, sqls, self.workers(), self._cancel):
             for batch in _exact_batches(table, self.batch_rows):
-                yield self.unpacked(batch)
+                yield self.unpacked(batch, dictionary=dictionary)
 
     def workers(self) -> int:
         """The parts screened at once: one per core (each query on one DuckDB thread), or
@@ -298,11 +313,19 @@ class DuckDBEngine:
     def screen_file(self, src: str | Path, fmt: InputFormat, dst: str | Path, *,
                     progress: Progress | None = None) -> int:
         done = 0
+        # the lists written from dictionary arrays, and the file's Arrow schema recorded as
+        # the plain one's, so that the file is the one the plain schema would give. The list
+        # columns carry no min/max statistics: their names' least and greatest are the same
+        # in every row group, so they would prune nothing, and computing them was half the
+        # cost of writing those columns.
+        lists = {c.name for c in self.plan.lists}
         with self.connect() as con, pq.ParquetWriter(
-                str(dst), self.schema, compression=COMPRESSION,
-                compression_level=COMPRESSION_LEVEL) as writer:
-            batches = (self.parquet_batches(src) if fmt == "parquet" else
-                       self.batches(con, self.source_sql(src, fmt)))
+                str(dst), self.file_schema(), compression=COMPRESSION,
+                compression_level=COMPRESSION_LEVEL, store_schema=False,
+                write_statistics=[n for n in self.schema.names if n not in lists]) as writer:
+            writer.add_key_value_metadata({ARROW_SCHEMA: arrow_schema(self.schema)})
+            batches = (self.parquet_batches(src, dictionary=True) if fmt == "parquet" else
+                       self.batches(con, self.source_sql(src, fmt), dictionary=True))
             try:
                 for batch in batches:
                     if self._cancel.is_set():
@@ -314,6 +337,16 @@ class DuckDBEngine:
             finally:
                 self._cancel.clear()
         return done
+
+
+ARROW_SCHEMA = "ARROW:schema"
+"""The Parquet file's key under which Arrow records the file's Arrow schema."""
+
+
+def arrow_schema(schema: pa.Schema) -> str:
+    """``schema`` as Arrow's Parquet writer records it under :data:`ARROW_SCHEMA`: its IPC
+    serialisation in base64."""
+    return base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
 
 
 def query_threads() -> int:

@@ -146,9 +146,20 @@ class Input:
                "fhir": self._fhir}[self.format]
         yield from raw()
 
+    def checked_batches(self) -> Iterator[InputBatch]:
+        """:meth:`batches` for a caller that only needs the input checked and its care
+        columns (an engine reads the file itself): the same problems raised and the same rows
+        counted, but of a Parquet file only the columns whose values have something to check
+        are read (a boolean has nothing beyond its type, which the file's schema says), on
+        this thread alone. Its ``cases`` then lack the boolean columns."""
+        if self.format != "parquet":
+            yield from self.batches()
+            return
+        yield from self._parquet(checked_only=True)
+
     # --- Parquet ------------------------------------------------------------------------
 
-    def _parquet(self) -> Iterator[InputBatch]:
+    def _parquet(self, checked_only: bool = False) -> Iterator[InputBatch]:
         import pyarrow.parquet as pq
 
         try:
@@ -156,8 +167,14 @@ class Input:
         except (pa.ArrowInvalid, OSError) as exc:
             raise BadInput([f"{self.path}: not a readable Parquet file ({exc})"]) from None
         cases_schema = _split_schema(reader.schema_arrow, self.path)
+        columns = None
+        if checked_only:
+            specs = {c.name: c.spec for c in input_columns()}
+            columns = [n for n in reader.schema_arrow.names
+                       if n not in specs or specs[n].kind != "bool"]
         first = 1
-        for batch in reader.iter_batches(batch_size=self.batch_rows):
+        for batch in reader.iter_batches(batch_size=self.batch_rows, columns=columns,
+                                         use_threads=not checked_only):
             yield self._checked(pa.Table.from_batches([batch]), first, cases_schema)
             first += batch.num_rows
 

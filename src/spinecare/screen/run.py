@@ -144,7 +144,7 @@ def screen_with_engine_file(source: Input, engine: ScreenEngine, out: Path, *,
 
     def check(report: Progress | None) -> None:
         nonlocal read
-        for batch in source.batches():  # raises BadInput on the first problem
+        for batch in source.checked_batches():  # raises BadInput on the first problem
             read += batch.rows_read
             care.append(batch.care)
             if report is not None:
