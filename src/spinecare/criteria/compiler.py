@@ -33,6 +33,7 @@ from spinecare.criteria.nodes import (
     Or,
     Ref,
     RefKind,
+    element_only,
     refs,
 )
 from spinecare.errors import KnowledgeError, SpinecareError
@@ -170,7 +171,7 @@ class _Codegen:
             first, a = self.bind(n.arg, item)
             return f"(None if {first} is None else not {a})"
         if isinstance(n, Call):
-            if n.fn.loop is not None and all(_closed(a) for a in n.args):
+            if n.fn.loop is not None and all(element_only(a) for a in n.args):
                 return self.loop(n, n.fn.loop)
             self.runtime.update(n.fn.runtime)
             args: list[str] = []
@@ -193,21 +194,6 @@ class _Codegen:
         self.helpers += [f"def {helper}(items):  # {self.current}", f"    # --- {self.current}",
                          *(f"    {line}" for line in body)]
         return call.format(helper=helper, items=self.tmp())
-
-
-def _closed(n: Node) -> bool:
-    """Whether ``n`` reads nothing but the collection's element and constants."""
-    if isinstance(n, ItemFact | Const):
-        return True
-    if isinstance(n, Cmp):
-        return _closed(n.left) and _closed(n.right)
-    if isinstance(n, In):
-        return _closed(n.operand)
-    if isinstance(n, Not):
-        return _closed(n.arg)
-    if isinstance(n, And | Or):
-        return all(_closed(a) for a in n.args)
-    return False
 
 
 Batch = Callable[..., dict[str, logic.Tri]]

@@ -128,6 +128,19 @@ def walk(node: Node) -> Iterator[Node]:
         yield from walk(child)
 
 
+def element_only(node: Node, calls: frozenset[str] = frozenset()) -> bool:
+    """Whether ``node`` reads nothing but a collection's current element (``item.*``) and
+    constants, calling no function but those named in ``calls``: a test of one element, which
+    a compiler may evaluate within the collection's own loop."""
+    for n in walk(node):
+        if isinstance(n, Call):
+            if n.fn.name not in calls:
+                return False
+        elif not isinstance(n, Const | ItemFact | Cmp | In | Not | And | Or):
+            return False
+    return True
+
+
 def children(n: Node) -> tuple[Node, ...]:
     """The nodes directly below ``n``."""
     if isinstance(n, Cmp):

@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from spinecare import criteria
 from spinecare.criteria import Call, Cmp, Const, Fact, In, ItemFact, Node, Not, Ref
-from spinecare.criteria.nodes import And, Or
+from spinecare.criteria.nodes import And, Or, element_only
 from spinecare.errors import KnowledgeError
 from spinecare.reasoning.knowledge import LEVEL_RANK, RED_FLAG_CODES, Cap, Floor, Knowledge
 from spinecare.screen.columns import CASE_ID, input_columns
@@ -212,21 +212,12 @@ class Passes:
 
 
 def _item_only(node: Node) -> bool:
-    """Whether ``node`` reads nothing but the current element's fields and constants (so it
-    can be computed in the list's own pass, before any other column)."""
-    if isinstance(node, Const | ItemFact):
-        return True
-    if isinstance(node, Cmp):
-        return _item_only(node.left) and _item_only(node.right)
-    if isinstance(node, In):
-        return _item_only(node.operand)
-    if isinstance(node, And | Or):
-        return all(_item_only(a) for a in node.args)
-    if isinstance(node, Not):
-        return _item_only(node.arg)
-    if isinstance(node, Call):  # a function of its arguments alone (no list of its own)
-        return node.fn.name == "known" and all(_item_only(a) for a in node.args)
-    return False
+    """Whether ``node`` reads nothing but the current element's fields and constants, known()
+    aside (so it can be computed in the list's own pass, before any other column)."""
+    return element_only(node, _ITEM_CALLS)
+
+
+_ITEM_CALLS = frozenset({"known"})
 
 
 def _has(word: str, mask: int) -> str:
