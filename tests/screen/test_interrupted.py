@@ -21,6 +21,13 @@ from tests.screen.population import population, write_jsonl
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def as_from_a_terminal() -> None:
+    """Ctrl-C's signal handled as in a terminal: a process started by a launcher that ignores
+    SIGINT (a shell script's background job, nohup) inherits the ignoring, and Python then
+    installs no KeyboardInterrupt for it, so the run would go on to the end (seen: exit 0)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def output_open(pid: int, folder: Path) -> bool:
     """Whether ``pid`` holds a not-yet-named file in ``folder`` open."""
     try:
@@ -50,7 +57,7 @@ def test_a_run_stopped_by_a_signal_leaves_no_output_at_all(
         [sys.executable, "-m", "spinecare", "screen", str(src), "--out",
          str(out_dir / "screen.parquet"), "--engine", "python", "--batch-size", "50",
          "--report", str(out_dir / "report.html"), "--worklists", str(lists)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=as_from_a_terminal)
     try:
         deadline = time.monotonic() + 60
         while not output_open(proc.pid, out_dir):
@@ -89,7 +96,8 @@ def test_the_engines_own_query_stopped_by_a_signal_leaves_no_output(
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     argv = [sys.executable, "-m", "spinecare", "screen", str(src), "--out", str(out),
             "--engine", "duckdb"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=as_from_a_terminal)
     try:
         deadline = time.monotonic() + 120
         while not any(p.name.endswith(".partial") for p in out_dir.iterdir()):
