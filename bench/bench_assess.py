@@ -14,6 +14,8 @@ system), which the load of others on a shared machine moves far less than the wa
 Then the same batch with ``--jobs`` set to the processors available (all cores, no pinning) is
 timed by the wall clock, the time a user waits: the figure a whole machine gives, which moves
 with the load of others (the load average is printed beside it).
+Beside ``this`` (which runs the generated function natively where ``make native`` built it) the
+same version runs as ``python``, with ``SPINECARE_NATIVE=off`` (``NATIVE_TOO=0``: not).
 With ``BASELINE=DIR`` (a ``src`` folder of another version, e.g. ``git archive main src | tar
 -x -C /tmp/base``) that version runs too, in the same process order, and the ratio of the two is
 printed: a change is compared with what it changes on the same machine under the same load.
@@ -333,6 +335,10 @@ def main() -> None:
     n = int(os.environ.get("N", "100000"))
     repeats = int(os.environ.get("REPEATS", "3"))
     trees: list[tuple[str, dict[str, str]]] = [("this", dict(os.environ))]
+    if os.environ.get("NATIVE_TOO", "1") != "0":
+        # the same version with its generated function run by the interpreter, as where
+        # `make native` has not built it: what the extension gives, measured in the same run
+        trees.insert(0, ("python", {**os.environ, "SPINECARE_NATIVE": "off"}))
     baseline = os.environ.get("BASELINE")
     if baseline:
         env = dict(os.environ)
@@ -352,9 +358,10 @@ def main() -> None:
         print(f"{label}: one core {r['this']:,.0f} cases/s (CPU time)"
               + (f"; all cores {', '.join(parallel)} cases/s (wall clock)" if parallel else ""))
     print(f"dense/sparse (this): {rates['dense']['this'] / rates['sparse']['this']:.2f}")
-    if baseline:
+    for other in ("python", "baseline"):
         for label, r in rates.items():
-            print(f"{label}: this/baseline {r['this'] / r['baseline']:.3f}")
+            if other in r:
+                print(f"{label}: this/{other} {r['this'] / r[other]:.3f}")
 
 
 if __name__ == "__main__":

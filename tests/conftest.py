@@ -30,6 +30,16 @@ os.environ.setdefault("SPINECARE_CACHE_DIR",
 CASES = DATA / "cases"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _default_engine_first() -> None:
+    """The packaged knowledge's engine, built before any test changes the environment: a test
+    that points the cache elsewhere or turns the native build off (monkeypatch) must not decide
+    what every later test in the process gets from ``default_engine()``."""
+    from spinecare.reasoning.engine import default_engine
+
+    default_engine()
+
+
 def broken_copy(source: Path, target: Path, file: str, old: str, new: str) -> Path:
     """A copy of the knowledge folder ``source`` at ``target`` with one edit in ``file``: the
     first ``old`` replaced by ``new`` (which must be there, so a stale test fails loudly)."""

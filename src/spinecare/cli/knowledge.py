@@ -13,7 +13,7 @@ import argparse
 import textwrap
 from typing import Any
 
-from spinecare.cli.io import EXIT_INTERNAL, EXIT_OK, Subcommands, write_json, write_text
+from spinecare.cli.io import EXIT_INTERNAL, EXIT_OK, Subcommands, report, write_json, write_text
 
 
 def register(sub: Subcommands) -> None:
@@ -28,6 +28,14 @@ def register(sub: Subcommands) -> None:
         "criterion. Then the criteria the case cannot express yet.")
     c.add_argument("--json", action="store_true", help="print the table as JSON")
     c.set_defaults(func=cmd_coverage)
+    n = ksub.add_parser(
+        "native", help="build the assessment's generated code as a native extension",
+        description="Compile the engine's generated function for the packaged knowledge with "
+        "Cython and the C compiler into the compiled-code cache, where the engine then loads "
+        "it (the same source, run natively: about a fifth faster a batch). Needs Cython "
+        "(requirements-dev.txt) and a C compiler; takes about a minute, once per knowledge "
+        "version. make test and make bench run it.")
+    n.set_defaults(func=cmd_native)
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
@@ -51,6 +59,25 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     else:
         write_text(_text(engine.versions["knowledge"], rows, gaps))
     return EXIT_INTERNAL if failing else EXIT_OK
+
+
+def cmd_native(args: argparse.Namespace) -> int:
+    from spinecare.criteria.native import NativeBuildError, build, path
+    from spinecare.reasoning.engine import default_engine
+
+    engine = default_engine()
+    program = engine.program
+    where = path(program.source)
+    if engine.program.native:
+        write_text(f"already built: {where}\n")
+        return EXIT_OK
+    try:
+        built = build(program.source, program.globals)
+    except NativeBuildError as exc:
+        report([f"spinecare: the native build failed: {exc}"])
+        return EXIT_INTERNAL
+    write_text(f"built {built} (knowledge {engine.versions['knowledge']})\n")
+    return EXIT_OK
 
 
 def _text(version: str, rows: list[dict[str, Any]], gaps: list[dict[str, Any]]) -> str:

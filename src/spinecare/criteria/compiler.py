@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
-from spinecare.criteria import codecache, logic
+from spinecare.criteria import codecache, logic, native
 from spinecare.criteria.functions import Loop
 from spinecare.criteria.nodes import (
     And,
@@ -43,10 +43,11 @@ class EvaluationError(SpinecareError, RuntimeError):
     """An error raised while compiled knowledge ran, pointing at the rule (not the engine):
     ``rule`` is the id of the item whose line raised, ``knowledge`` the knowledge version,
     ``line`` the line of the generated source (registered in :mod:`linecache` as
-    ``filename``)."""
+    ``filename``), ``cause`` the exception raised there (raise this one from it)."""
 
     def __init__(self, rule: str, knowledge: str, filename: str, line: int, cause: BaseException):
         self.rule, self.knowledge, self.filename, self.line = rule, knowledge, filename, line
+        self.cause = cause
         super().__init__(f"{rule} (knowledge {knowledge}): {type(cause).__name__}: {cause} "
                          f"[{filename}, line {line}]")
 
@@ -219,6 +220,10 @@ class Program:
         self.source = ""
         self.filename = ""
         self.rule_of_line: dict[int, str] = {}
+        # the Python function, and whether function() gave the native build of it instead
+        self.python: Callable[..., Any] | None = None
+        self.native = False
+        self.globals: tuple[str, ...] = ()
 
     def var(self, name: str | None = None) -> str:
         """A new local: ``name`` made a unique identifier, or a numbered one."""
@@ -299,16 +304,37 @@ class Program:
             tag = _TAG.search(text)
             if tag or section:
                 self.rule_of_line[number] = tag.group(1) if tag else str(section)
+        self.globals = tuple(ns)
+        given = dict(ns)
         exec(codecache.compiled(self.source, name), ns)
         # mtime None: linecache.checkcache keeps the entry (there is no file to compare with)
         linecache.cache[name] = (len(self.source), None, self.source.splitlines(True), name)
         fn: Callable[..., Any] = ns["_program"]
-        return fn
+        self.python = fn
+        # The same source built as an extension, where `spinecare knowledge native` built it.
+        module = native.load(self.source, given)
+        self.native = module is not None
+        return fn if module is None else module._program
 
-    def error(self, exc: BaseException, knowledge: str) -> EvaluationError | None:
-        """``exc``, raised while the function ran, as an error naming the rule of the
-        generated line it came from and the ``knowledge`` version; None when it did not come
-        from a tagged line."""
+    def build_native(self) -> None:
+        """Build the extension of this program's source (after :meth:`function`)."""
+        native.build(self.source, self.globals)
+
+    def error(self, exc: BaseException, knowledge: str, args: tuple[Any, ...] = ()
+              ) -> EvaluationError | None:
+        """``exc``, raised while the function ran (given ``args``), as an error naming the
+        rule of the generated line it came from and the ``knowledge`` version; None when it did
+        not come from a tagged line. The native build's traceback has no generated lines: the
+        same arguments are run through the Python function, whose lines name the rule."""
+        found = self._error_at(exc, knowledge)
+        if found is None and self.native and self.python is not None and args:
+            try:
+                self.python(*args)
+            except Exception as again:
+                return self._error_at(again, knowledge)
+        return found
+
+    def _error_at(self, exc: BaseException, knowledge: str) -> EvaluationError | None:
         tb: TracebackType | None = exc.__traceback__
         line = None
         while tb is not None:

@@ -418,10 +418,12 @@ class Engine:
             F, _, fired, held, conditions, cited, lbp_rule, ask, considered = self._core(case)
         except Exception as exc:
             # said in the knowledge's terms: the rule whose line failed, and its version
-            error = self.program.error(exc, self.knowledge.version)
+            error = self.program.error(exc, self.knowledge.version, (case,))
             if error is None:
                 raise
-            raise error from exc
+            # from the exception on the generated line (the native build's is found again by
+            # running the case through the Python function)
+            raise error from error.cause
 
         # cited: the citations (id -> text), in order of first mention; the red-flag rules'
         # and the conditions' are already in
