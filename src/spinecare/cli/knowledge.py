@@ -32,7 +32,7 @@ def register(sub: Subcommands) -> None:
         "native", help="build the assessment's generated code as a native extension",
         description="Compile the engine's generated function for the packaged knowledge with "
         "Cython and the C compiler into the compiled-code cache, where the engine then loads "
-        "it (the same source, run natively: about a fifth faster a batch). Needs Cython "
+        "it (the same source, run natively: a batch takes 14-23% less time). Needs Cython "
         "(requirements-dev.txt) and a C compiler; takes about a minute, once per knowledge "
         "version. make test and make bench run it.")
     n.set_defaults(func=cmd_native)
