@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -105,6 +107,24 @@ def test_knowledge_coverage_lists_every_criterion_with_its_rule_and_the_gaps() -
     text = spinecare("knowledge", "coverage").stdout.decode()
     assert "rf.malignancy.cord_compression: ok" in text
     assert "Not expressible in the case yet:" in text
+
+
+def test_knowledge_native_says_why_it_cannot_build_without_a_traceback() -> None:
+    r = subprocess.run([sys.executable, "-m", "spinecare", "knowledge", "native"],
+                       capture_output=True, timeout=60, check=False,
+                       env={**os.environ, "SPINECARE_CACHE_DIR": "off"})
+    assert r.returncode == 1
+    assert r.stderr.decode().startswith("spinecare: the native build failed: the compiled-code "
+                                        "cache is off")
+    assert b"Traceback" not in r.stderr and r.stdout == b""
+
+
+@pytest.mark.skipif(os.environ.get("SPINECARE_EXPECT_NATIVE") != "1",
+                    reason="make test builds the extension first (make native)")
+def test_knowledge_native_finds_what_make_native_built() -> None:
+    r = spinecare("knowledge", "native")
+    assert r.returncode == 0 and r.stdout.decode().startswith("already built: ")
+    assert r.stdout.decode().strip().endswith(importlib.machinery.EXTENSION_SUFFIXES[0])
 
 
 def test_explain_prints_the_article_for_a_condition_with_grades_from_the_treatment_knowledge(

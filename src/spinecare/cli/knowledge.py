@@ -62,17 +62,16 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
 
 def cmd_native(args: argparse.Namespace) -> int:
-    from spinecare.criteria.native import NativeBuildError, build, path
+    from spinecare.criteria.native import NativeBuildError, path
     from spinecare.reasoning.engine import default_engine
 
     engine = default_engine()
     program = engine.program
-    where = path(program.source)
-    if engine.program.native:
-        write_text(f"already built: {where}\n")
+    if program.native:
+        write_text(f"already built: {path(program.source)}\n")
         return EXIT_OK
     try:
-        built = build(program.source, program.globals)
+        built = program.build_native()
     except NativeBuildError as exc:
         report([f"spinecare: the native build failed: {exc}"])
         return EXIT_INTERNAL

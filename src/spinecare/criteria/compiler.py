@@ -15,6 +15,7 @@ import keyword
 import linecache
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -316,9 +317,10 @@ class Program:
         self.native = module is not None
         return fn if module is None else module._program
 
-    def build_native(self) -> None:
-        """Build the extension of this program's source (after :meth:`function`)."""
-        native.build(self.source, self.globals)
+    def build_native(self) -> Path:
+        """Build the extension of this program's source (after :meth:`function`); where it
+        is kept. Raises :class:`native.NativeBuildError`."""
+        return native.build(self.source, self.globals)
 
     def error(self, exc: BaseException, knowledge: str, args: tuple[Any, ...] = ()
               ) -> EvaluationError | None:
