@@ -61,7 +61,7 @@ def compiled(source: str, filename: str) -> CodeType:
     return code
 
 
-def _private(st: os.stat_result) -> bool:
+def private(st: os.stat_result) -> bool:
     """Owned by this user and writable by no one else (always true where there are no uids)."""
     if not hasattr(os, "getuid"):
         return True
@@ -70,10 +70,10 @@ def _private(st: os.stat_result) -> bool:
 
 def _load(path: Path, filename: str) -> CodeType | None:
     try:
-        if not _private(path.parent.stat()):
+        if not private(path.parent.stat()):
             return None
         with path.open("rb") as f:
-            if not _private(os.fstat(f.fileno())):
+            if not private(os.fstat(f.fileno())):
                 return None
             data = f.read()
         if not data.startswith(_MAGIC):
@@ -92,7 +92,7 @@ def _keep(where: Path, path: Path, code: CodeType) -> None:
     """Write ``code`` to ``path`` whole or not at all (a temporary file renamed), then prune."""
     try:
         where.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _private(where.stat()):
+        if not private(where.stat()):
             return
         fd, temporary = tempfile.mkstemp(dir=where, prefix=".tmp-", suffix=_SUFFIX)
         try:

@@ -103,7 +103,7 @@ def load(source: str, namespace: Mapping[str, Any]) -> ModuleType | None:
         return None
     module: ModuleType | None
     try:
-        if not codecache._private(where.parent.stat()) or not codecache._private(where.stat()):
+        if not codecache.private(where.parent.stat()) or not codecache.private(where.stat()):
             return None
         if not loaded:
             module = _import(k, where)
@@ -157,28 +157,24 @@ def build(source: str, names: Iterable[str]) -> Path:
     text = "\n".join(header) + "\n" + source + f"\nSOURCE_KEY = {k!r}\n"
     include = sysconfig.get_paths()["include"]
     compiler = shlex.split(sysconfig.get_config_var("CC") or "cc")
-    with tempfile.TemporaryDirectory(prefix="spinecare-native-") as tmp:
-        py, c, so = (Path(tmp) / f"{name}{ext}" for ext in (".py", ".c", _suffix()))
-        py.write_text(text)
-        _run([sys.executable, "-m", "cython", "-3", "--fast-fail", str(py), "-o", str(c)],
-             "Cython")
-        _run([*compiler, *C_FLAGS, f"-I{include}", str(c), "-o", str(so)], "the C compiler")
-        where = target.parent
-        try:
-            where.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not codecache._private(where.stat()):
-                raise NativeBuildError(f"{where} is not private to this user")
-            fd, temporary = tempfile.mkstemp(dir=where, prefix=".tmp-", suffix=_suffix())
-            os.close(fd)
-            try:
-                os.replace(so, temporary)
-                os.chmod(temporary, 0o700)
-                os.replace(temporary, target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-        except OSError as exc:
-            raise NativeBuildError(f"cannot keep the extension in {where}: {exc}") from None
+    where = target.parent
+    try:
+        where.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not codecache.private(where.stat()):
+            raise NativeBuildError(f"{where} is not private to this user")
+        # built beside its place, so the finished file is renamed into it in one step (a
+        # rename cannot cross file systems, and a half-written extension is never seen)
+        with tempfile.TemporaryDirectory(dir=where, prefix=".tmp-build-") as tmp:
+            py, c, so = (Path(tmp) / f"{name}{ext}" for ext in (".py", ".c", _suffix()))
+            py.write_text(text)
+            _run([sys.executable, "-m", "cython", "-3", "--fast-fail", str(py), "-o", str(c)],
+                 "Cython")
+            _run([*compiler, *C_FLAGS, f"-I{include}", str(c), "-o", str(so)],
+                 "the C compiler")
+            os.chmod(so, 0o700)
+            os.replace(so, target)
+    except OSError as exc:
+        raise NativeBuildError(f"cannot keep the extension in {where}: {exc}") from None
     _prune(target.parent, keep=target)
     return target
 
