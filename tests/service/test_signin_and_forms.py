@@ -4,6 +4,8 @@ newest, requests are throttled and say nothing about which addresses are known."
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +20,7 @@ from spinecare.store import once as forms
 from spinecare.store import signin as links
 from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
-from spinecare.store.models import AuditEvent, Patient, SigninEmail, SigninLink
+from spinecare.store.models import AuditEvent, FormToken, Patient, SigninEmail, SigninLink
 from spinecare.store.once import Spent
 from spinecare.store.stamps import utcnow
 from spinecare.store.throttle import ThrottlePolicy
@@ -35,14 +37,13 @@ def doc(db: Database) -> Principal:
             accounts.create_user(session, "once-doc", "clinician", PASSWORD))
 
 
-def _ticket(db: Database, owner: str, purpose: str) -> str:
-    with db.session() as session:
-        return forms.issue(session, owner, purpose, utcnow())
+def _ticket(owner: str, purpose: str) -> str:
+    return forms.issue(SECRET, owner, purpose, utcnow())
 
 
 def _claim(token: str, owner: str, purpose: str, where: str = "/patients/{}") -> Any:
     def claim(session: Any, target: str) -> None:
-        forms.spend(session, token, owner, purpose, where.format(target), utcnow())
+        forms.spend(session, SECRET, token, owner, purpose, where.format(target), utcnow())
     return claim
 
 
@@ -58,7 +59,7 @@ def _count_patients(db: Database, name: str) -> int:
 def test_a_form_token_spent_by_a_write_makes_a_second_send_write_nothing(
         db: Database, doc: Principal) -> None:
     owner = f"user:{doc.user_id}"
-    token = _ticket(db, owner, "patient.create")
+    token = _ticket(owner, "patient.create")
     first = patients.create(db, doc, "Once Only", 1950,
                             claim=_claim(token, owner, "patient.create"))
     with pytest.raises(Spent) as replay:
@@ -71,14 +72,24 @@ def test_a_form_token_spent_by_a_write_makes_a_second_send_write_nothing(
 def test_a_form_token_works_only_for_its_owner_and_its_purpose(db: Database,
                                                                doc: Principal) -> None:
     owner = f"user:{doc.user_id}"
-    token = _ticket(db, owner, "visit.create:abc")
+    token = _ticket(owner, "visit.create:abc")
     with db.session(read_only=True) as session:
         now = utcnow()
-        assert forms.look(session, token, owner, "visit.create:abc", now).state == "open"
-        assert forms.look(session, token, "user:999999", "visit.create:abc", now).state \
-            == "unknown"
-        assert forms.look(session, token, owner, "visit.create:other", now).state == "unknown"
-        assert forms.look(session, "forged", owner, "visit.create:abc", now).state == "unknown"
+
+        def state(token: str, owner: str = owner, purpose: str = "visit.create:abc",
+                  secret: str = SECRET) -> str:
+            return forms.look(session, secret, token, owner, purpose, now).state
+
+        assert state(token) == "open"
+        assert state(token, owner="user:999999") == "unknown"
+        assert state(token, purpose="visit.create:other") == "unknown"
+        assert state(token, secret=SECRET + "x") == "unknown"
+        assert state("forged") == "unknown"
+        nonce, expiry, mac = token.split(".")
+        # a later expiry, or another spelling of the same one, breaks the signature
+        assert state(f"{nonce}.{int(expiry, 16) + 86400:x}.{mac}") == "unknown"
+        assert state(f"{nonce}.{expiry.upper()}.{mac}") == "unknown"
+        assert state(f"{nonce}.0{expiry}.{mac}") == "unknown"
     with pytest.raises(Spent):
         patients.create(db, doc, "Wrong Purpose", 1950,
                         claim=_claim(token, owner, "patient.create"))
@@ -88,15 +99,72 @@ def test_a_form_token_works_only_for_its_owner_and_its_purpose(db: Database,
 def test_an_expired_form_token_is_unknown_and_cannot_be_spent(db: Database,
                                                               doc: Principal) -> None:
     owner = f"user:{doc.user_id}"
-    with db.session() as session:
-        token = forms.issue(session, owner, "patient.create", utcnow() - forms.LIFETIME
-                            - timedelta(seconds=1))
+    token = forms.issue(SECRET, owner, "patient.create",
+                        utcnow() - forms.LIFETIME - timedelta(seconds=1))
     with db.session(read_only=True) as session:
-        assert forms.look(session, token, owner, "patient.create", utcnow()).state == "unknown"
+        assert forms.look(session, SECRET, token, owner, "patient.create", utcnow()).state \
+            == "unknown"
     with pytest.raises(Spent) as refused:
         patients.create(db, doc, "Too Late", 1950, claim=_claim(token, owner, "patient.create"))
     assert refused.value.location is None
     assert _count_patients(db, "Too Late") == 0
+
+
+def _spent_rows(db: Database) -> int:
+    with db.session(read_only=True) as session:
+        return int(session.scalar(select(func.count()).select_from(FormToken)) or 0)
+
+
+def test_issuing_form_tokens_stores_nothing_and_spending_stores_one_row(
+        db: Database, doc: Principal) -> None:
+    owner = f"user:{doc.user_id}"
+    before = _spent_rows(db)
+    tokens = [_ticket(owner, "patient.create") for _ in range(200)]
+    assert len(set(tokens)) == 200 and _spent_rows(db) == before
+    created = patients.create(db, doc, "Stored Once", 1950,
+                              claim=_claim(tokens[0], owner, "patient.create"))
+    assert _spent_rows(db) == before + 1
+    # Long after the form expired, Back to it still finds what it saved (until pruned).
+    later = utcnow() + forms.LIFETIME + timedelta(hours=1)
+    with db.session(read_only=True) as session:
+        found = forms.look(session, SECRET, tokens[0], owner, "patient.create", later)
+    assert found.state == "spent" and found.location == f"/patients/{created.patient.id}"
+    with db.session() as session:
+        forms.prune(session, later + forms.KEEP)
+    with db.session(read_only=True) as session:
+        assert forms.look(session, SECRET, tokens[0], owner, "patient.create",
+                          later).state == "unknown"
+
+
+def test_of_two_sends_at_once_one_writes_and_the_other_is_led_to_its_result(
+        db: Database, doc: Principal) -> None:
+    owner, purpose = f"user:{doc.user_id}", "visit.create:both"
+    token = _ticket(owner, purpose)
+    first_spent = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def first() -> None:
+        with db.session() as session:
+            forms.spend(session, SECRET, token, owner, purpose, "/first", utcnow())
+            first_spent.set()
+            time.sleep(0.3)  # still uncommitted while the second send arrives
+        outcome["first"] = "written"
+
+    def second() -> None:
+        first_spent.wait(10)
+        try:
+            with db.session() as session:
+                forms.spend(session, SECRET, token, owner, purpose, "/second", utcnow())
+            outcome["second"] = "written"
+        except Spent as exc:
+            outcome["second"] = exc.location
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcome == {"first": "written", "second": "/first"}
 
 
 # --- intake drafts ---------------------------------------------------------------------------

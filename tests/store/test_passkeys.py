@@ -5,14 +5,14 @@ way an answer is refused."""
 
 from __future__ import annotations
 
-import hashlib
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from spinecare.service import access, passkeys
 from spinecare.service.errors import Forbidden
@@ -21,6 +21,7 @@ from spinecare.store import accounts, records
 from spinecare.store.accounts import Principal, principal_of
 from spinecare.store.db import Database
 from spinecare.store.models import AuditEvent, Passkey, PasskeyChallenge, Patient, User
+from spinecare.store.passkeys import CHALLENGE_TTL, Challenges, Opened
 from spinecare.store.stamps import utcnow
 from tests.store.authenticator import Authenticator, b64url, unb64url, with_challenge
 
@@ -43,20 +44,30 @@ def new_patient(db: Database, name: str = "Pat Key") -> tuple[Principal, Princip
         return principal_of(doc), principal_of(user)
 
 
+#: The service's challenges, signed with a test secret.
+CHALLENGES = Challenges("passkey-test-secret-" + "p" * 40)
+
+
+def signin_options(owner: str = BROWSER, rp: RelyingParty = RP) -> str:
+    return passkeys.signin_options(rp, owner, challenges=CHALLENGES)
+
+
 def add_passkey(db: Database, who: Principal, device: Authenticator,
                 owner: str = "user:1") -> Passkey:
-    options = passkeys.registration_options(db, who, RP, owner)
-    return passkeys.add(db, who, RP, owner, device.create(options, ORIGIN), "My phone")
+    options = passkeys.registration_options(db, who, RP, owner, challenges=CHALLENGES)
+    return passkeys.add(db, who, RP, owner, device.create(options, ORIGIN), "My phone",
+                        challenges=CHALLENGES)
 
 
 def sign_in(db: Database, device: Authenticator, owner: str = BROWSER, **kw: Any) -> str:
-    options = passkeys.signin_options(db, RP, owner)
-    return passkeys.sign_in(db, RP, owner, device.get(options, ORIGIN, **kw), ttl=TTL).token
+    options = signin_options(owner)
+    return passkeys.sign_in(db, RP, owner, device.get(options, ORIGIN, **kw), ttl=TTL,
+                            challenges=CHALLENGES).token
 
 
 def refused(db: Database, credential: str, owner: str = BROWSER) -> str:
     with pytest.raises(PasskeyRefused) as caught:
-        passkeys.sign_in(db, RP, owner, credential, ttl=TTL)
+        passkeys.sign_in(db, RP, owner, credential, ttl=TTL, challenges=CHALLENGES)
     return caught.value.why
 
 
@@ -104,9 +115,9 @@ def test_a_replayed_assertion_is_refused(db: Database) -> None:
     _, me = new_patient(db, "Rita Replay")
     device = Authenticator()
     add_passkey(db, me, device)
-    options = passkeys.signin_options(db, RP, BROWSER)
+    options = signin_options()
     answer = device.get(options, ORIGIN)
-    passkeys.sign_in(db, RP, BROWSER, answer, ttl=TTL)
+    passkeys.sign_in(db, RP, BROWSER, answer, ttl=TTL, challenges=CHALLENGES)
     assert refused(db, answer) == "expired"
     event = last_audit(db, "auth.passkey")
     assert event.outcome == "denied" and "already used" in (event.reason or "")
@@ -116,7 +127,7 @@ def test_an_answer_to_another_browsers_challenge_is_refused(db: Database) -> Non
     _, me = new_patient(db, "Otto Other")
     device = Authenticator()
     add_passkey(db, me, device)
-    options = passkeys.signin_options(db, RP, OTHER_BROWSER)
+    options = signin_options(OTHER_BROWSER)
     assert refused(db, device.get(options, ORIGIN), owner=BROWSER) == "expired"
 
 
@@ -124,13 +135,37 @@ def test_a_challenge_never_given_out_or_run_out_is_refused(db: Database) -> None
     _, me = new_patient(db, "Eve Expired")
     device = Authenticator()
     add_passkey(db, me, device)
-    options = passkeys.signin_options(db, RP, BROWSER)
+    options = signin_options()
     assert refused(db, device.get(with_challenge(options, b"x" * 32), ORIGIN)) == "expired"
-    options = passkeys.signin_options(db, RP, BROWSER)
-    with db.session() as session:
-        session.execute(update(PasskeyChallenge).where(PasskeyChallenge.used_at.is_(None))
-                        .values(expires_at=utcnow() - timedelta(seconds=1)))
-    assert refused(db, device.get(options, ORIGIN)) == "expired"
+    # signed here, for this browser, but handed out a second longer ago than it lives
+    old = CHALLENGES.issue(BROWSER, "signin", utcnow() - CHALLENGE_TTL - timedelta(seconds=1))
+    assert refused(db, device.get(with_challenge(signin_options(), old), ORIGIN)) == "expired"
+    # the same, signed with another secret (another service, or before the key changed)
+    other = Challenges("another-secret-" + "o" * 40).issue(BROWSER, "signin", utcnow())
+    assert refused(db, device.get(with_challenge(signin_options(), other), ORIGIN)) == "expired"
+    # a genuine challenge with one bit changed
+    fresh = bytearray(CHALLENGES.issue(BROWSER, "signin", utcnow()))
+    fresh[20] ^= 1
+    assert refused(db, device.get(with_challenge(signin_options(), bytes(fresh)), ORIGIN)) \
+        == "expired"
+    assert sign_in(db, device)
+
+
+def test_handing_out_challenges_stores_nothing_and_an_answer_stores_one_row(
+        db: Database) -> None:
+    _, me = new_patient(db, "Nora Nothing")
+    device = Authenticator()
+    add_passkey(db, me, device)
+
+    def rows() -> int:
+        with db.session(read_only=True) as session:
+            return len(session.scalars(select(PasskeyChallenge.challenge_hash)).all())
+
+    before = rows()
+    answers = [device.get(signin_options(), ORIGIN) for _ in range(50)]
+    assert rows() == before
+    passkeys.sign_in(db, RP, BROWSER, answers[0], ttl=TTL, challenges=CHALLENGES)
+    assert rows() == before + 1
 
 
 def test_a_counter_that_did_not_move_on_is_refused_as_a_possible_clone(db: Database) -> None:
@@ -138,7 +173,7 @@ def test_a_counter_that_did_not_move_on_is_refused_as_a_possible_clone(db: Datab
     device = Authenticator()
     add_passkey(db, me, device)
     sign_in(db, device)
-    options = passkeys.signin_options(db, RP, BROWSER)
+    options = signin_options()
     assert refused(db, device.get(options, ORIGIN, counter_step=0)) == "invalid"
 
 
@@ -146,12 +181,12 @@ def test_a_forged_signature_or_another_origin_is_refused(db: Database) -> None:
     _, me = new_patient(db, "Fred Forged")
     device = Authenticator()
     add_passkey(db, me, device)
-    answer = json.loads(device.get(passkeys.signin_options(db, RP, BROWSER), ORIGIN))
+    answer = json.loads(device.get(signin_options(), ORIGIN))
     signature = bytearray(unb64url(answer["response"]["signature"]))
     signature[-1] ^= 1
     answer["response"]["signature"] = b64url(bytes(signature))
     assert refused(db, json.dumps(answer)) == "invalid"
-    options = passkeys.signin_options(db, RP, BROWSER)
+    options = signin_options()
     assert refused(db, device.get(options, "http://evil.example")) == "invalid"
 
 
@@ -160,7 +195,7 @@ def test_a_passkey_of_another_account_handle_is_refused(db: Database) -> None:
     device = Authenticator()
     add_passkey(db, me, device)
     device.credentials[-1].user_handle = b"someone else"
-    assert refused(db, device.get(passkeys.signin_options(db, RP, BROWSER), ORIGIN)) \
+    assert refused(db, device.get(signin_options(), ORIGIN)) \
         == "invalid"
 
 
@@ -170,11 +205,12 @@ def test_a_passkey_made_for_another_site_is_unknown_here(db: Database) -> None:
     add_passkey(db, me, device)
     elsewhere = RelyingParty(id="clinic.example", name="spinecare",
                              origins=("https://clinic.example",))
-    options = passkeys.signin_options(db, elsewhere, BROWSER)
+    options = signin_options(BROWSER, elsewhere)
     with pytest.raises(PasskeyRefused) as caught:
         passkeys.sign_in(db, elsewhere, BROWSER,
                          device.get(options, "https://clinic.example",
-                                    credential=device.credentials[-1]), ttl=TTL)
+                                    credential=device.credentials[-1]),
+                         ttl=TTL, challenges=CHALLENGES)
     assert caught.value.why == "unknown"
 
 
@@ -184,7 +220,7 @@ def test_a_removed_passkey_no_longer_signs_in(db: Database) -> None:
     row = add_passkey(db, me, device)
     assert passkeys.remove(db, me, row.id) is True
     assert passkeys.remove(db, me, row.id) is False
-    assert refused(db, device.get(passkeys.signin_options(db, RP, BROWSER), ORIGIN)) \
+    assert refused(db, device.get(signin_options(), ORIGIN)) \
         == "unknown"
 
 
@@ -205,7 +241,7 @@ def test_ending_access_removes_the_passkeys_and_blocks_any_left(db: Database) ->
     assert passkeys.count_of_patient(db, doc, me.patient_id) == 2
     access.end_patient_access(db, doc, me.patient_id)
     assert passkeys.count_of_patient(db, doc, me.patient_id) == 0
-    assert refused(db, device.get(passkeys.signin_options(db, RP, BROWSER), ORIGIN)) \
+    assert refused(db, device.get(signin_options(), ORIGIN)) \
         == "unknown"
 
 
@@ -218,7 +254,7 @@ def test_a_passkey_of_a_patient_whose_access_ended_does_not_sign_in(db: Database
         patient = session.get(Patient, me.patient_id)
         assert patient is not None
         patient.access_ended_at = utcnow()
-    assert refused(db, device.get(passkeys.signin_options(db, RP, BROWSER), ORIGIN)) == "ended"
+    assert refused(db, device.get(signin_options(), ORIGIN)) == "ended"
     event = last_audit(db, "auth.passkey")
     assert event.outcome == "denied" and event.patient_id == me.patient_id
     with db.session() as session:
@@ -228,7 +264,7 @@ def test_a_passkey_of_a_patient_whose_access_ended_does_not_sign_in(db: Database
         patient = session.get(Patient, me.patient_id)
         assert patient is not None
         patient.access_ended_at = None
-    assert refused(db, device.get(passkeys.signin_options(db, RP, BROWSER), ORIGIN)) == "ended"
+    assert refused(db, device.get(signin_options(), ORIGIN)) == "ended"
 
 
 def test_one_credential_cannot_stand_for_two_accounts(db: Database) -> None:
@@ -236,10 +272,10 @@ def test_one_credential_cannot_stand_for_two_accounts(db: Database) -> None:
     _, second = new_patient(db, "Dora Double")
     device = Authenticator()
     add_passkey(db, first, device)
-    options = passkeys.registration_options(db, second, RP, "user:2")
+    options = passkeys.registration_options(db, second, RP, "user:2", challenges=CHALLENGES)
     again = device.create(options, ORIGIN, same_as=device.credentials[-1])
     with pytest.raises(PasskeyRefused) as caught:
-        passkeys.add(db, second, RP, "user:2", again, "Stolen")
+        passkeys.add(db, second, RP, "user:2", again, "Stolen", challenges=CHALLENGES)
     assert caught.value.why == "duplicate"
     assert passkeys.mine(db, second) == []
 
@@ -247,14 +283,14 @@ def test_one_credential_cannot_stand_for_two_accounts(db: Database) -> None:
 def test_a_registration_answer_is_spent_once_and_bound_to_its_browser(db: Database) -> None:
     _, me = new_patient(db, "Bo Bound")
     device = Authenticator()
-    options = passkeys.registration_options(db, me, RP, "user:a")
+    options = passkeys.registration_options(db, me, RP, "user:a", challenges=CHALLENGES)
     answer = device.create(options, ORIGIN)
     with pytest.raises(PasskeyRefused) as caught:
-        passkeys.add(db, me, RP, "user:b", answer, "Elsewhere")
+        passkeys.add(db, me, RP, "user:b", answer, "Elsewhere", challenges=CHALLENGES)
     assert caught.value.why == "expired"
-    passkeys.add(db, me, RP, "user:a", answer, "Here")
+    passkeys.add(db, me, RP, "user:a", answer, "Here", challenges=CHALLENGES)
     with pytest.raises(PasskeyRefused) as caught:
-        passkeys.add(db, me, RP, "user:a", answer, "Again")
+        passkeys.add(db, me, RP, "user:a", answer, "Again", challenges=CHALLENGES)
     assert caught.value.why == "expired"
     assert [p.name for p in passkeys.mine(db, me)] == ["Here"]
 
@@ -269,7 +305,7 @@ def test_malformed_answers_are_refused_and_audited(db: Database) -> None:
 def test_a_clinician_cannot_add_a_passkey(db: Database) -> None:
     doc, _ = new_patient(db, "Cal Clinician")
     with pytest.raises(Forbidden):
-        passkeys.registration_options(db, doc, RP, "user:x")
+        passkeys.registration_options(db, doc, RP, "user:x", challenges=CHALLENGES)
 
 
 def test_an_ip_address_cannot_be_a_relying_party() -> None:
@@ -287,23 +323,35 @@ VECTORS: dict[str, Any] = json.loads(
 VECTOR_RP = RelyingParty(id=VECTORS["rp_id"], name="spinecare", origins=(VECTORS["origin"],))
 
 
-def given_challenge(db: Database, challenge_b64: str, owner: str, purpose: str,
-                    handle: str | None = None) -> None:
-    """A challenge the server handed out, as the vector's browser received it."""
-    now = utcnow()
-    with db.session() as session:
-        session.add(PasskeyChallenge(
-            challenge_hash=hashlib.sha256(unb64url(challenge_b64)).hexdigest(), owner=owner,
-            purpose=purpose, user_handle=handle, created_at=now,
-            expires_at=now + timedelta(minutes=5), used_at=None))
+@dataclass(frozen=True)
+class Recorded(Challenges):
+    """The vector's challenge, as if this service had signed it: a recorded answer cannot
+    carry this service's signature, so only the signature check is stood in for; spending
+    it (and refusing it spent) is the real store's."""
+
+    given: bytes = b""
+    owner: str = ""
+    purpose: str = ""
+    handle: str | None = None
+
+    def opened(self, challenge: bytes, owner: str, purpose: str) -> Opened | None:
+        if (challenge, owner, purpose) != (self.given, self.owner, self.purpose):
+            return None
+        return Opened(utcnow() + CHALLENGE_TTL, self.handle)
+
+
+def recorded(challenge_b64: str, owner: str, purpose: str,
+             handle: str | None = None) -> Recorded:
+    return Recorded("unused", unb64url(challenge_b64), owner, purpose, handle)
 
 
 def test_the_librarys_recorded_registration_is_kept_as_a_passkey(db: Database) -> None:
     vector = VECTORS["registration"]
     _, me = new_patient(db, "Vera Vector")
-    given_challenge(db, vector["challenge"], "user:vector", "register", handle=b64url(b"h" * 32))
+    given = recorded(vector["challenge"], "user:vector", "register",
+                     handle=b64url(b"h" * 32))
     row = passkeys.add(db, me, VECTOR_RP, "user:vector", json.dumps(vector["credential"]),
-                       "Security key")
+                       "Security key", challenges=given)
     assert row.credential_id == vector["credential"]["id"]
     assert row.public_key == vector["public_key"]
     assert row.sign_count == vector["sign_count"]
@@ -320,19 +368,18 @@ def test_the_librarys_recorded_assertion_signs_in_once_and_moves_the_counter(
                             name="Vector", transports=None, created_at=utcnow(),
                             last_used_at=None))
     answer = json.dumps(vector["credential"])
-    given_challenge(db, vector["challenge"], BROWSER, "signin")
-    passkeys.sign_in(db, VECTOR_RP, BROWSER, answer, ttl=TTL)
+    given = recorded(vector["challenge"], BROWSER, "signin")
+    passkeys.sign_in(db, VECTOR_RP, BROWSER, answer, ttl=TTL, challenges=given)
     with db.session(read_only=True) as session:
         row = session.scalar(select(Passkey).where(
             Passkey.credential_id == vector["credential"]["id"]))
     assert row is not None and row.sign_count == vector["new_sign_count"]
     # The same answer again: its challenge is spent; handed out again, its counter is stale.
     with pytest.raises(PasskeyRefused) as caught:
-        passkeys.sign_in(db, VECTOR_RP, BROWSER, answer, ttl=TTL)
+        passkeys.sign_in(db, VECTOR_RP, BROWSER, answer, ttl=TTL, challenges=given)
     assert caught.value.why == "expired"
     with db.session() as session:
         session.execute(delete(PasskeyChallenge))
-    given_challenge(db, vector["challenge"], BROWSER, "signin")
     with pytest.raises(PasskeyRefused) as caught:
-        passkeys.sign_in(db, VECTOR_RP, BROWSER, answer, ttl=TTL)
+        passkeys.sign_in(db, VECTOR_RP, BROWSER, answer, ttl=TTL, challenges=given)
     assert caught.value.why == "invalid"

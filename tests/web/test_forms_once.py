@@ -19,7 +19,7 @@ from spinecare.http.settings import Settings
 from spinecare.service.notifications import SmtpSettings
 from spinecare.store import education as addresses
 from spinecare.store.db import Database
-from spinecare.store.models import Patient, Visit
+from spinecare.store.models import FormToken, PasskeyChallenge, Patient, Visit
 from spinecare.web import mount
 from tests.alerts.smtp import Inbox, smtp_server
 from tests.web.helpers import SECRET, add_clinician, add_patient, csrf_of, form_fields
@@ -135,6 +135,27 @@ def test_back_to_a_saved_visit_form_leads_to_the_saved_visit(
     with db.session(read_only=True) as session:
         assert session.scalar(select(func.count()).select_from(Visit).where(
             Visit.patient_id == pid)) == 1
+
+
+def test_the_sign_in_page_shown_to_many_browsers_writes_nothing(
+        built: tuple[FastAPI, Database]) -> None:
+    app, db = built
+
+    def stored() -> tuple[int, int]:
+        with db.session(read_only=True) as session:
+            return (int(session.scalar(select(func.count()).select_from(FormToken)) or 0),
+                    int(session.scalar(select(func.count()).select_from(PasskeyChallenge))
+                        or 0))
+
+    before = stored()
+    tokens = set()
+    for _ in range(40):
+        with TestClient(app) as browser:  # a new browser each time, as a flood would be
+            page = browser.get("/signin")
+            assert page.status_code == 200 and 'data-passkey="get"' in page.text
+            tokens.add(form_fields(page.text, "/signin")["form_token"])
+    assert len(tokens) == 40
+    assert stored() == before
 
 
 def test_every_successful_form_post_answers_303(built: tuple[FastAPI, Database],

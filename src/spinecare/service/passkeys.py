@@ -4,9 +4,10 @@ A signed-in patient adds a passkey on their device; later the sign-in page asks 
 for any passkey of this site (a discoverable credential: no user name is typed) and the
 signed answer signs them in, with the same session and lifetime as an e-mailed link.
 
-- Every challenge is made here, kept server side for :data:`store.CHALLENGE_TTL`, bound to
-  the browser that asked (its session or pre-session cookie, ``owner``) and to its purpose, and
-  spent by the first answer: a replayed answer is refused.
+- Every challenge is made here, signed with the service's secret (:class:`Challenges`, so
+  handing one out writes nothing), good for :data:`store.CHALLENGE_TTL`, bound to the browser
+  that asked (its session or pre-session cookie, ``owner``) and to its purpose, and spent by
+  the first answer: a replayed answer is refused.
 - A passkey signs in only for the relying party (host name) it was made for, with its
   counter checked and moved on; a credential id belongs to one account only; the WebAuthn
   user handle is random, never the patient's id.
@@ -62,6 +63,7 @@ from spinecare.store.accounts import Principal
 from spinecare.store.db import Database
 from spinecare.store.models import Passkey, Patient, User
 from spinecare.store.once import Claim
+from spinecare.store.passkeys import Challenges
 from spinecare.store.stamps import utcnow
 
 #: How long the browser's own prompt waits (a hint to it, in milliseconds): longer than a
@@ -124,7 +126,8 @@ def _patient_account(session: Session, who: Principal, action: str) -> User:
     return user
 
 
-def registration_options(db: Database, who: Principal, rp: RelyingParty, owner: str) -> str:
+def registration_options(db: Database, who: Principal, rp: RelyingParty, owner: str, *,
+                         challenges: Challenges) -> str:
     """The options (JSON) for the browser's ``navigator.credentials.create()``, with a new
     challenge for this browser."""
     _check_usable(rp)
@@ -136,7 +139,7 @@ def registration_options(db: Database, who: Principal, rp: RelyingParty, owner: 
         handle = store.handle_of(session, user.id) or bytes_to_base64url(
             secrets.token_bytes(32))
         mine = [p for p in store.of_user(session, user.id) if p.rp_id == rp.id]
-        challenge = store.issue_challenge(session, owner, _REGISTER, utcnow(), handle=handle)
+        challenge = challenges.issue(owner, _REGISTER, utcnow(), handle=handle)
         name = patient.display_name if patient else "spinecare"
         options = generate_registration_options(
             rp_id=rp.id, rp_name=rp.name, user_name=name, user_display_name=name,
@@ -163,7 +166,7 @@ def _transports(text: str | None) -> list[AuthenticatorTransport] | None:
 
 
 def add(db: Database, who: Principal, rp: RelyingParty, owner: str, credential: str,
-        name: str) -> Passkey:
+        name: str, *, challenges: Challenges) -> Passkey:
     """Verify the browser's new credential against the challenge this browser was given and
     keep it as one of the account's passkeys, named ``name``."""
     _check_usable(rp)
@@ -185,7 +188,7 @@ def add(db: Database, who: Principal, rp: RelyingParty, owner: str, credential: 
         except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
             raise refuse("invalid", f"malformed credential: {type(exc).__name__}",
                          "The passkey's answer could not be read") from None
-        spent = store.spend_challenge(session, challenge, owner, _REGISTER, now)
+        spent = store.spend_challenge(session, challenges, challenge, owner, _REGISTER, now)
         if spent is None or not spent.handle:
             raise refuse("expired", "challenge unknown, expired or already used",
                          "The passkey request ran out of time")
@@ -249,19 +252,18 @@ def count_of_patient(db: Database, who: Principal, patient_id: str) -> int:
 # --- signing in ---------------------------------------------------------------------------------
 
 
-def signin_options(db: Database, rp: RelyingParty, owner: str) -> str:
+def signin_options(rp: RelyingParty, owner: str, *, challenges: Challenges) -> str:
     """The options (JSON) for ``navigator.credentials.get()``: no list of credentials, so the
     browser offers whichever passkey of this site the person has."""
     _check_usable(rp)
-    with db.session() as session:
-        challenge = store.issue_challenge(session, owner, _SIGNIN, utcnow())
+    challenge = challenges.issue(owner, _SIGNIN, utcnow())
     return options_to_json(generate_authentication_options(
         rp_id=rp.id, challenge=challenge, timeout=PROMPT_MS,
         user_verification=UserVerificationRequirement.PREFERRED))
 
 
 def sign_in(db: Database, rp: RelyingParty, owner: str, credential: str, *,
-            ttl: timedelta) -> Token:
+            ttl: timedelta, challenges: Challenges) -> Token:
     """A session token, valid for ``ttl``, for a passkey's signed answer to the challenge this
     browser was given; :class:`PasskeyRefused` (audited, saying why) otherwise."""
     _check_usable(rp)
@@ -282,7 +284,7 @@ def sign_in(db: Database, rp: RelyingParty, owner: str, credential: str, *,
         except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
             raise refuse("invalid", f"malformed assertion: {type(exc).__name__}",
                          "The passkey's answer could not be read") from None
-        if store.spend_challenge(session, challenge, owner, _SIGNIN, now) is None:
+        if store.spend_challenge(session, challenges, challenge, owner, _SIGNIN, now) is None:
             raise refuse("expired", "challenge unknown, expired or already used (a replay?)",
                          "The passkey request ran out of time")
         row = store.by_credential(session, bytes_to_base64url(parsed.raw_id))

@@ -1,25 +1,36 @@
 """One-time form tokens: a form is written once, however often it is sent.
 
-A token is issued with a form (a random value; only its sha256 is stored), bound to who it
-was issued to (an account, or a browser before sign-in) and to the form's purpose (which
-form, for which record), and it expires. The form's write spends it in the write's own
-transaction, recording where the write's result is shown; a second send of the same form
-finds it spent, its transaction rolls back (so nothing is written twice), and the sender is
-led to that result. A crash between the write and the spending cannot happen: they commit
-together or not at all.
+A token is issued with a form and signed with the service's secret (HMAC-SHA256) over who it
+was issued to (an account, or a browser before sign-in), the form's purpose (which form, for
+which record), a random nonce and its expiry. Issuing writes nothing: a flood of form pages,
+the sign-in page's above all, costs no row and never waits for the database's write lock.
+The form's write spends the token in the write's own transaction by inserting its sha256
+with where the write's result is shown; a second send of the same form finds that row, its
+transaction rolls back (so nothing is written twice), and the sender is led to that result.
+A crash between the write and the spending cannot happen: they commit together or not at
+all. Only spent tokens are stored, and they are pruned a day after they would have expired.
+
+:func:`seal` and :func:`insert_once` are the two halves, shared with the passkeys' one-time
+challenges (:mod:`spinecare.store.passkeys`).
 """
 
 from __future__ import annotations
 
+import base64
+import calendar
 import hashlib
+import hmac
+import json
 import random
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from spinecare.errors import SpinecareError
@@ -28,11 +39,16 @@ from spinecare.store.models import FormToken
 #: How long a form stays good: a working day, so a visit form left open through a clinic
 #: session (or an intake question left over lunch) still saves.
 LIFETIME = timedelta(hours=12)
-#: Spent and expired tokens are kept this long after expiry (a late Back still finds its
-#: result), then pruned.
+#: Spent tokens are kept this long after their expiry (a late Back still finds its result),
+#: then pruned.
 KEEP = timedelta(days=1)
 
 State = Literal["open", "spent", "unknown"]
+
+# nonce (16 random bytes) . expiry (hex seconds since 1970, UTC) . HMAC-SHA256: one spelling
+# only, so that no second spelling of a spent token could be spent again.
+_TOKEN = re.compile(r"([A-Za-z0-9_-]{22})\.([0-9a-f]{1,12})\.([A-Za-z0-9_-]{43})")
+_FORM = "spinecare.form-token/1"
 
 
 class Spent(SpinecareError):
@@ -48,15 +64,59 @@ def hash_of(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def issue(session: Session, owner: str, purpose: str, now: datetime,
+def seconds_of(moment: datetime) -> int:
+    """Whole seconds since 1970 of a UTC time (naive, as the columns hold it, or aware)."""
+    return calendar.timegm(moment.utctimetuple())
+
+
+def moment_of(seconds: int) -> datetime:
+    """The naive UTC time of :func:`seconds_of`; far-off values are clamped, not raised."""
+    return datetime.fromtimestamp(min(max(seconds, 0), 253_402_300_799), UTC) \
+        .replace(tzinfo=None)
+
+
+def seal(secret: str, domain: str, *fields: str | int) -> bytes:
+    """The HMAC-SHA256 under ``secret`` of ``fields`` (JSON, so no two lists of fields read
+    the same) in ``domain`` (so a value signed for one use never passes for another)."""
+    message = json.dumps([domain, *fields], ensure_ascii=True, separators=(",", ":"))
+    return hmac.new(secret.encode("utf-8", "surrogatepass"),
+                    message.encode("ascii"), hashlib.sha256).digest()
+
+
+def b64(data: bytes) -> str:
+    """Unpadded base64url."""
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def insert_once(session: Session, table: Any, values: Mapping[str, Any], key: str) -> bool:
+    """Insert the row unless one with its ``key`` column is there: ``True`` if this call
+    inserted it. Of two transactions at once, the second waits for the first and inserts
+    nothing (PostgreSQL), or waits for the write lock and finds it (SQLite)."""
+    dialect = session.get_bind().dialect.name
+    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    # RETURNING, not the row count: psycopg reports -1 for this statement.
+    done = session.execute(ins.values(dict(values)).on_conflict_do_nothing(
+        index_elements=[key]).returning(ins.table.c[key]))
+    return done.first() is not None
+
+
+def issue(secret: str, owner: str, purpose: str, now: datetime,
           lifetime: timedelta = LIFETIME) -> str:
-    token = secrets.token_urlsafe(24)
-    session.add(FormToken(token_hash=hash_of(token), owner=owner[:80], purpose=purpose[:120],
-                          created_at=now, expires_at=now + lifetime, used_at=None,
-                          location=None))
-    if random.random() < 0.02:
-        prune(session, now)
-    return token
+    """A new token for a form of ``purpose`` shown to ``owner``; nothing is stored."""
+    nonce = secrets.token_urlsafe(16)
+    body = f"{nonce}.{seconds_of(now + lifetime):x}"
+    return f"{body}.{b64(seal(secret, _FORM, owner, purpose, body))}"
+
+
+def _expiry(secret: str, token: str, owner: str, purpose: str) -> datetime | None:
+    """When ``token`` expires, if it was issued for this owner and purpose; else ``None``."""
+    found = _TOKEN.fullmatch(token)
+    if found is None:
+        return None
+    body = f"{found.group(1)}.{found.group(2)}"
+    if not hmac.compare_digest(found.group(3), b64(seal(secret, _FORM, owner, purpose, body))):
+        return None
+    return moment_of(int(found.group(2), 16))
 
 
 @dataclass(frozen=True)
@@ -65,35 +125,39 @@ class Found:
     location: str | None = None
 
 
-def look(session: Session, token: str, owner: str, purpose: str, now: datetime) -> Found:
+def look(session: Session, secret: str, token: str, owner: str, purpose: str,
+         now: datetime) -> Found:
     """Whether ``token`` is open for this owner and purpose, spent (and where its result is),
     or unknown (never issued to them, for another form, or expired)."""
-    row = session.get(FormToken, hash_of(token))
-    if row is None or row.owner != owner[:80] or row.purpose != purpose[:120]:
+    expires = _expiry(secret, token, owner, purpose)
+    if expires is None:
         return Found("unknown")
-    if row.used_at is not None:
-        return Found("spent", row.location)
-    if row.expires_at <= now:
+    spent = session.scalar(select(FormToken.location).where(
+        FormToken.token_hash == hash_of(token)))
+    if spent is not None:
+        return Found("spent", spent or None)
+    if expires <= now:
         return Found("unknown")
     return Found("open")
 
 
-def spend(session: Session, token: str, owner: str, purpose: str, location: str,
+def spend(session: Session, secret: str, token: str, owner: str, purpose: str, location: str,
           now: datetime) -> None:
-    """Mark ``token`` used, with where its result is, or raise :class:`Spent` (the caller's
-    transaction then rolls back). One conditional UPDATE: of two sends at once, one wins."""
+    """Record ``token`` as used, with where its result is, or raise :class:`Spent` (the
+    caller's transaction then rolls back). One insert of its hash: of two sends at once, one
+    wins."""
+    expires = _expiry(secret, token, owner, purpose)
     digest = hash_of(token)
-    done = session.execute(
-        update(FormToken)
-        .where(FormToken.token_hash == digest, FormToken.owner == owner[:80],
-               FormToken.purpose == purpose[:120], FormToken.used_at.is_(None),
-               FormToken.expires_at > now)
-        .values(used_at=now, location=location[:500])
-        .execution_options(synchronize_session=False))
-    if not getattr(done, "rowcount", 0):
-        earlier = session.scalar(select(FormToken.location).where(
-            FormToken.token_hash == digest, FormToken.owner == owner[:80]))
-        raise Spent(earlier)
+    if expires is not None and expires > now and insert_once(session, FormToken, {
+            "token_hash": digest, "owner": owner[:80], "purpose": purpose[:120],
+            "created_at": now, "expires_at": expires, "used_at": now,
+            "location": location[:500]}, "token_hash"):
+        if random.random() < 0.02:
+            prune(session, now)
+        return
+    earlier = None if expires is None else session.scalar(
+        select(FormToken.location).where(FormToken.token_hash == digest))
+    raise Spent(earlier or None)
 
 
 def prune(session: Session, now: datetime) -> None:

@@ -1,47 +1,84 @@
 """Passkeys (WebAuthn credentials) and the one-time challenges handed out for them.
 
-A challenge is 32 random bytes given to one browser (bound to its session or pre-session
-cookie, as ``owner``) for one purpose (adding a passkey, signing in); only its sha256 is kept.
-The response that brings it back spends it in one conditional UPDATE, so a challenge answers
-once, even when the same signed response is sent twice at the same time (a replay).
+A challenge is signed, not stored (:class:`Challenges`): 16 random bytes, its expiry, and the
+HMAC-SHA256 under the service's secret of those, the browser it was given to (its session or
+pre-session cookie, as ``owner``), its purpose (adding a passkey, signing in) and, for adding
+one, the user handle given with it, which follows as the challenge's last bytes. So the
+sign-in page, open to anyone, writes nothing when it hands one out. The response that brings
+it back spends it by inserting its sha256, so a challenge answers once, even when the same
+signed response is sent twice at the same time (a replay).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import random
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from spinecare.store.models import Passkey, PasskeyChallenge, User
+from spinecare.store.once import insert_once, moment_of, seal, seconds_of
 
 #: How long a challenge may be answered: the browser's own prompt times out well before.
 CHALLENGE_TTL = timedelta(minutes=5)
-#: Spent and expired challenges are deleted after this (they prove nothing any more).
+#: Spent challenges are deleted this long after their expiry (they prove nothing any more).
 _KEEP = timedelta(hours=1)
+_DOMAIN = "spinecare.passkey-challenge/1"
+# nonce, expiry (8 bytes, seconds since 1970), HMAC; then the user handle (ASCII), if any
+_NONCE, _EXPIRY, _MAC = 16, 8, 32
+_FIXED = _NONCE + _EXPIRY + _MAC
+#: Longest user handle carried in a challenge (they are base64url of 32 bytes: 43 characters).
+MAX_HANDLE = 100
 
 
 def _hash(challenge: bytes) -> str:
     return hashlib.sha256(challenge).hexdigest()
 
 
-def issue_challenge(session: Session, owner: str, purpose: str, now: datetime,
-                    ttl: timedelta = CHALLENGE_TTL, handle: str | None = None) -> bytes:
-    """A new challenge; ``handle`` is the user handle the browser was given with it (adding
-    a passkey), kept until the answer comes back."""
-    challenge = secrets.token_bytes(32)
-    session.add(PasskeyChallenge(challenge_hash=_hash(challenge), owner=owner[:80],
-                                 purpose=purpose[:16], user_handle=handle, created_at=now,
-                                 expires_at=now + ttl, used_at=None))
-    if random.random() < 0.05:
-        session.execute(delete(PasskeyChallenge).where(
-            PasskeyChallenge.expires_at < now - _KEEP))
-    return challenge
+@dataclass(frozen=True)
+class Opened:
+    """What a genuine challenge says: when it expires, and the user handle given with it."""
+
+    expires: datetime
+    handle: str | None
+
+
+@dataclass(frozen=True)
+class Challenges:
+    """Challenges signed with ``secret`` (the service's secret key)."""
+
+    secret: str = field(repr=False)
+
+    def _mac(self, owner: str, purpose: str, head: bytes, handle: bytes) -> bytes:
+        return seal(self.secret, _DOMAIN, owner, purpose, head.hex(), handle.hex())
+
+    def issue(self, owner: str, purpose: str, now: datetime,
+              ttl: timedelta = CHALLENGE_TTL, handle: str | None = None) -> bytes:
+        """A new challenge; ``handle`` is the user handle the browser was given with it
+        (adding a passkey), carried in the challenge until the answer comes back."""
+        tail = (handle or "").encode("ascii")
+        if len(tail) > MAX_HANDLE:
+            raise ValueError("user handle too long for a challenge")
+        head = secrets.token_bytes(_NONCE) + seconds_of(now + ttl).to_bytes(_EXPIRY, "big")
+        return head + self._mac(owner, purpose, head, tail) + tail
+
+    def opened(self, challenge: bytes, owner: str, purpose: str) -> Opened | None:
+        """The challenge's contents if it was issued here to ``owner`` for ``purpose``
+        (expired or not); ``None`` for any other bytes."""
+        if not _FIXED <= len(challenge) <= _FIXED + MAX_HANDLE:
+            return None
+        head, mac, tail = (challenge[:_NONCE + _EXPIRY], challenge[_NONCE + _EXPIRY:_FIXED],
+                           challenge[_FIXED:])
+        if not hmac.compare_digest(mac, self._mac(owner, purpose, head, tail)):
+            return None
+        seconds = int.from_bytes(head[_NONCE:], "big")
+        return Opened(moment_of(seconds), tail.decode("ascii") or None)
 
 
 @dataclass(frozen=True)
@@ -49,17 +86,22 @@ class Spent:
     handle: str | None
 
 
-def spend_challenge(session: Session, challenge: bytes, owner: str, purpose: str,
-                    now: datetime) -> Spent | None:
-    """The challenge, now spent, if it was open for this browser and purpose; else ``None``."""
-    done = session.execute(
-        update(PasskeyChallenge)
-        .where(PasskeyChallenge.challenge_hash == _hash(challenge),
-               PasskeyChallenge.owner == owner[:80], PasskeyChallenge.purpose == purpose[:16],
-               PasskeyChallenge.used_at.is_(None), PasskeyChallenge.expires_at > now)
-        .values(used_at=now).returning(PasskeyChallenge.user_handle)
-        .execution_options(synchronize_session=False)).first()
-    return None if done is None else Spent(done[0])
+def spend_challenge(session: Session, challenges: Challenges, challenge: bytes, owner: str,
+                    purpose: str, now: datetime) -> Spent | None:
+    """The challenge, now spent, if it was issued to this browser for this purpose and is
+    neither expired nor spent before; else ``None``."""
+    opened = challenges.opened(challenge, owner, purpose)
+    if opened is None or opened.expires <= now:
+        return None
+    if not insert_once(session, PasskeyChallenge, {
+            "challenge_hash": _hash(challenge), "owner": owner[:80], "purpose": purpose[:16],
+            "user_handle": opened.handle, "created_at": now, "expires_at": opened.expires,
+            "used_at": now}, "challenge_hash"):
+        return None
+    if random.random() < 0.05:
+        session.execute(delete(PasskeyChallenge).where(
+            PasskeyChallenge.expires_at < now - _KEEP))
+    return Spent(opened.handle)
 
 
 def of_user(session: Session, user_id: int) -> Sequence[Passkey]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,7 +30,14 @@ from spinecare.store import once as store
 from spinecare.store.once import Spent
 from spinecare.store.stamps import utcnow
 from spinecare.web.i18n import N_
-from spinecare.web.pages import PRE_COOKIE, WebRedirect, csrf_token, db_of, redirect
+from spinecare.web.pages import (
+    PRE_COOKIE,
+    WebRedirect,
+    csrf_token,
+    db_of,
+    redirect,
+    settings_of,
+)
 
 FIELD = "form_token"
 QUERY = "form"
@@ -51,20 +58,15 @@ def owner_of(request: Request) -> str:
 
 
 async def issue(request: Request, purpose: str) -> str:
-    """A new token for a form of ``purpose`` on the page being built."""
-    owner, db = owner_of(request), db_of(request)
-
-    def work() -> str:
-        with db.session() as session:
-            return store.issue(session, owner, purpose, utcnow())
-
-    return await run_in_threadpool(work)
+    """A new token for a form of ``purpose`` on the page being built (signed, not stored:
+    showing a form writes nothing)."""
+    return store.issue(settings_of(request).secret_key, owner_of(request), purpose, utcnow())
 
 
 def _look(request: Request, token: str, purpose: str) -> store.Found:
-    owner, db = owner_of(request), db_of(request)
+    owner, db, secret = owner_of(request), db_of(request), settings_of(request).secret_key
     with db.session(read_only=True) as session:
-        return store.look(session, token, owner, purpose, utcnow())
+        return store.look(session, secret, token, owner, purpose, utcnow())
 
 
 def _with_token(request: Request, token: str) -> str:
@@ -94,10 +96,11 @@ class Ticket:
     owner: str
     purpose: str
     location: Callable[[str], str]
+    secret: str = field(repr=False)
 
     def claim(self, session: Session, target: str) -> None:
-        store.spend(session, self.token, self.owner, self.purpose, self.location(target),
-                    utcnow())
+        store.spend(session, self.secret, self.token, self.owner, self.purpose,
+                    self.location(target), utcnow())
 
 
 
@@ -114,7 +117,8 @@ async def posted(request: Request, form: Any, purpose: str,
         raise WebRedirect(found.location or location(""))
     if found.state == "unknown":
         return None
-    return Ticket(given, owner_of(request), purpose, location)
+    return Ticket(given, owner_of(request), purpose, location,
+                  settings_of(request).secret_key)
 
 
 async def replayed(_request: Request, exc: Exception) -> Response:

@@ -24,6 +24,7 @@ from spinecare.http.routing import translating_route
 from spinecare.service import passkeys
 from spinecare.service.passkeys import PasskeyRefused, RelyingParty
 from spinecare.store.accounts import Principal
+from spinecare.store.passkeys import Challenges
 from spinecare.web.forms import without_control
 from spinecare.web.i18n import N_, gettext_of
 from spinecare.web.once import owner_of
@@ -89,6 +90,11 @@ def relying_party(request: Request) -> RelyingParty:
                         origins=tuple(sorted(origins)))
 
 
+def challenges_of(request: Request) -> Challenges:
+    """Challenges signed with this service's secret."""
+    return Challenges(settings_of(request).secret_key)
+
+
 def device_name(request: Request, _: Callable[[str], str]) -> str:
     agent = request.headers.get("user-agent", "")
     for marker, name in _DEVICES:
@@ -112,8 +118,8 @@ async def _passkeys_page(request: Request, who: Principal, *, error: str | None 
                          status_code: int = 200, done: str = "") -> Response:
     db, rp, owner = db_of(request), relying_party(request), owner_of(request)
     rows = await run_in_threadpool(passkeys.mine, db, who)
-    options = (await run_in_threadpool(passkeys.registration_options, db, who, rp, owner)
-               if rp.usable else None)
+    options = (await run_in_threadpool(lambda: passkeys.registration_options(
+        db, who, rp, owner, challenges=challenges_of(request))) if rp.usable else None)
     _ = gettext_of(request)
     return render(request, "passkeys.html", status_code=status_code, title=_("Your passkeys"),
                   patient_page=True, passkeys=rows, options=options, error=error,
@@ -141,7 +147,8 @@ async def add_passkey(request: Request, who: PatientUser) -> Response:
         return await _passkeys_page(request, who, status_code=422, error=_(unsupported))
     db, rp, owner = db_of(request), relying_party(request), owner_of(request)
     try:
-        await run_in_threadpool(passkeys.add, db, who, rp, owner, credential, name)
+        await run_in_threadpool(lambda: passkeys.add(db, who, rp, owner, credential, name,
+                                                     challenges=challenges_of(request)))
     except PasskeyRefused as exc:
         return await _passkeys_page(request, who, status_code=422,
                                     error=refusal_text(_, exc.why))
@@ -164,5 +171,5 @@ async def signin_options(request: Request) -> str | None:
     rp = relying_party(request)
     if not rp.usable:
         return None
-    return await run_in_threadpool(passkeys.signin_options, db_of(request), rp,
-                                   owner_of(request))
+    # Signed, not stored: no database work, so no thread either.
+    return passkeys.signin_options(rp, owner_of(request), challenges=challenges_of(request))

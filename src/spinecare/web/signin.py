@@ -73,7 +73,8 @@ async def passkey_signin(request: Request) -> Response:
     _ = gettext_of(request)
     try:
         issued = await run_in_threadpool(lambda: service_passkeys.sign_in(
-            db, rp, owner, credential, ttl=settings.patient_token_ttl))
+            db, rp, owner, credential, ttl=settings.patient_token_ttl,
+            challenges=passkeys.challenges_of(request)))
     except PasskeyRefused as exc:
         return await _page(request, await once.issue(request, _REQUEST), 401,
                            passkey_error=passkeys.refusal_text(_, exc.why))
