@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,23 @@ def test_an_error_in_the_native_program_names_the_rule(built: Path) -> None:
     assert isinstance(error, EvaluationError)
     assert error.rule == "rule.boom" and error.knowledge == "test-1"
     assert error.filename == "<native test program>"
+
+
+def test_what_killed_builds_left_is_removed_and_a_running_build_is_not(built: Path) -> None:
+    where = built.parent
+    old = time.time() - native.STALE - 60
+    stale_dir, busy_dir = where / ".tmp-build-killed", where / ".tmp-build-running"
+    stale_copy = where / ".tmp-killed.so"
+    for folder in (stale_dir, busy_dir):
+        folder.mkdir()
+        (folder / "half.c").write_text("/* half written */")
+    stale_copy.write_bytes(b"half a copy")
+    for left in (stale_dir / "half.c", stale_dir, stale_copy):
+        os.utime(left, (old, old))
+    prog, _ = program()
+    assert native.build(prog.source, prog.globals) == built  # already built: kept as it is
+    assert not stale_dir.exists() and not stale_copy.exists()
+    assert (busy_dir / "half.c").exists() and built.exists()
 
 
 def test_nowhere_to_keep_it_is_said(monkeypatch: pytest.MonkeyPatch) -> None:

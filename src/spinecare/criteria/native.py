@@ -25,10 +25,12 @@ import importlib.machinery
 import importlib.util
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -144,6 +146,7 @@ def build(source: str, names: Iterable[str]) -> Path:
         raise NativeBuildError(f"the compiled-code cache is off ({codecache.ENV}): nowhere to "
                                "keep an extension")
     if target.exists():
+        _prune(target.parent, keep=target)
         return target
     try:
         import Cython  # noqa: F401  (a build-time tool: only this step needs it)
@@ -189,8 +192,22 @@ def _run(command: list[str], what: str) -> None:
         raise NativeBuildError(f"{what} failed (exit {done.returncode}):\n" + "\n".join(tail))
 
 
+#: A build folder or a loading copy older than this was left by a process that was killed
+#: (a build takes minutes, a copy is deleted as soon as it is loaded).
+STALE = 3600.0
+
+
 def _prune(where: Path, keep: Path) -> None:
-    """Keep the newest :data:`codecache.KEEP` extensions (one per knowledge version in use)."""
+    """Keep the newest :data:`codecache.KEEP` extensions (one per knowledge version in use),
+    and remove what killed builds and loads left behind."""
+    now = time.time()
+    for left in where.glob(".tmp-*"):
+        with contextlib.suppress(OSError):
+            if now - left.lstat().st_mtime > STALE:
+                if left.is_dir() and not left.is_symlink():
+                    shutil.rmtree(left)
+                else:
+                    left.unlink()
     entries = []
     for entry in where.glob("spinecare_native_*" + _suffix()):
         with contextlib.suppress(OSError):
