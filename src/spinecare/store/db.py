@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -127,6 +128,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_of(session: Session, table: Any) -> Any:
+    """An INSERT into ``table`` in the session's own dialect (PostgreSQL's or SQLite's), which
+    both offer ``on_conflict_do_nothing``."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def head_revision() -> str:

@@ -17,7 +17,6 @@ challenges (:mod:`spinecare.store.passkeys`).
 from __future__ import annotations
 
 import base64
-import calendar
 import hashlib
 import hmac
 import json
@@ -26,15 +25,16 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from spinecare.errors import SpinecareError
+from spinecare.store.db import insert_of
 from spinecare.store.models import FormToken
+from spinecare.store.stamps import moment_of, seconds_of
 
 #: How long a form stays good: a working day, so a visit form left open through a clinic
 #: session (or an intake question left over lunch) still saves.
@@ -64,17 +64,6 @@ def hash_of(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def seconds_of(moment: datetime) -> int:
-    """Whole seconds since 1970 of a UTC time (naive, as the columns hold it, or aware)."""
-    return calendar.timegm(moment.utctimetuple())
-
-
-def moment_of(seconds: int) -> datetime:
-    """The naive UTC time of :func:`seconds_of`; far-off values are clamped, not raised."""
-    return datetime.fromtimestamp(min(max(seconds, 0), 253_402_300_799), UTC) \
-        .replace(tzinfo=None)
-
-
 def seal(secret: str, domain: str, *fields: str | int) -> bytes:
     """The HMAC-SHA256 under ``secret`` of ``fields`` (JSON, so no two lists of fields read
     the same) in ``domain`` (so a value signed for one use never passes for another)."""
@@ -92,8 +81,7 @@ def insert_once(session: Session, table: Any, values: Mapping[str, Any], key: st
     """Insert the row unless one with its ``key`` column is there: ``True`` if this call
     inserted it. Of two transactions at once, the second waits for the first and inserts
     nothing (PostgreSQL), or waits for the write lock and finds it (SQLite)."""
-    dialect = session.get_bind().dialect.name
-    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    ins = insert_of(session, table)
     # RETURNING, not the row count: psycopg reports -1 for this statement.
     done = session.execute(ins.values(dict(values)).on_conflict_do_nothing(
         index_elements=[key]).returning(ins.table.c[key]))

@@ -23,7 +23,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from spinecare.store.models import Passkey, PasskeyChallenge, User
-from spinecare.store.once import insert_once, moment_of, seal, seconds_of
+from spinecare.store.once import insert_once, seal
+from spinecare.store.stamps import moment_of, seconds_of
 
 #: How long a challenge may be answered: the browser's own prompt times out well before.
 CHALLENGE_TTL = timedelta(minutes=5)

@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from spinecare.store.db import insert_of
 from spinecare.store.models import LoginThrottle
 
 
@@ -111,9 +111,7 @@ def _insert(session: Session, keys: Sequence[str], now: datetime) -> None:
     # in opposite orders.
     rows = [{"key": key, "failures": 0, "last_failure": now, "locked_until": None}
             for key in sorted(keys)]
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql.insert(LoginThrottle) if dialect == "postgresql"
-           else sqlite.insert(LoginThrottle))
+    ins = insert_of(session, LoginThrottle)
     session.execute(ins.values(rows).on_conflict_do_nothing(index_elements=["key"]))
 
 
