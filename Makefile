@@ -130,12 +130,15 @@ bench-screen: $(STAMP)
 	$(BIN)/python bench/bench_screen.py
 
 # The engine on the independent clinical vignettes (tests/data/vignettes): writes docs/validation.md;
-# and on the held-out ones (tests/data/vignettes-heldout): docs/validation-heldout.md.
+# on the held-out ones (tests/data/vignettes-heldout): docs/validation-heldout.md; and on the
+# second held-out set (tests/data/vignettes-heldout-2): docs/validation-heldout-2.md.
 .PHONY: validate
 validate: $(STAMP)
 	$(BIN)/python scripts/validate.py
 	$(BIN)/python scripts/validate.py --vignettes tests/data/vignettes-heldout \
 		--output docs/validation-heldout.md
+	$(BIN)/python scripts/validate.py --vignettes tests/data/vignettes-heldout-2 \
+		--output docs/validation-heldout-2.md
 
 # The pages' message catalogues: extract every msgid from the web's templates and Python into
 # messages.pot, then merge it into each language's messages.po (new msgids arrive untranslated,

@@ -4,7 +4,7 @@ Each vignette (``tests/data/vignettes/*.json``) holds a case and what a clinicia
 written from the guideline criteria in the shared references, not from the engine's output:
 
     {"case": {...spinecare.case/1...},
-     "expected": {"triage": LEVEL, "first_condition": CODE or null, "top3": [CODE...],
+     "expected": {"triage": LEVEL, "first_condition": CODE or null (optional), "top3": [CODE...],
                   "red_flags": [CODE...], "consider": [ID...]},
      "class": "red_flag|classic|mimic|overlap|self_care|not_modelled",
      "source": {"citation": "...", "criterion": "..."}, "note": "..."}
@@ -55,7 +55,8 @@ def score(expected: Mapping[str, Any], assessment: Mapping[str, Any]) -> dict[st
 
     Triage must match exactly; below the expected level is under-triage, above it over-triage.
     The first condition must equal the expected code (None expected: no condition may be
-    moderate or high). Every expected top-3 code must be among the first three conditions
+    moderate or high; no ``first_condition`` at all: which one leads is not judged).
+    Every expected top-3 code must be among the first three conditions
     (any likelihood). Every expected red flag must be raised, and every expected diagnosis to
     consider (``consider.*`` ids) named.
     """
@@ -74,9 +75,10 @@ def score(expected: Mapping[str, Any], assessment: Mapping[str, Any]) -> dict[st
         "triage_ok": exp_level == got_level,
         "under_triage": RANK[got_level] < RANK[exp_level],
         "over_triage": RANK[got_level] > RANK[exp_level],
+        "first_judged": "first_condition" in expected,
         "first_expected": expected.get("first_condition"),
         "first_given": first,
-        "first_ok": expected.get("first_condition") == first,
+        "first_ok": "first_condition" not in expected or expected["first_condition"] == first,
         "top3_expected": want_top3,
         "top3_given": top3,
         "top3_missing": [c for c in want_top3 if c not in top3],
@@ -108,6 +110,7 @@ def summarise(results: Iterable[tuple[str, str, Mapping[str, Any]]]) -> dict[str
         n = len(subset)
         scores = [s for _, _, s in subset]
         with_top3 = [s for s in scores if s["top3_expected"]]
+        judged = [s for s in scores if s.get("first_judged", True)]
         flags_total = sum(len(s["flags_expected"]) for s in scores)
         flags_hit = flags_total - sum(len(s["flags_missing"]) for s in scores)
         consider_total = sum(len(s.get("consider_expected", ())) for s in scores)
@@ -117,13 +120,14 @@ def summarise(results: Iterable[tuple[str, str, Mapping[str, Any]]]) -> dict[str
             "triage_hits": sum(s["triage_ok"] for s in scores),
             "under": sum(s["under_triage"] for s in scores),
             "over": sum(s["over_triage"] for s in scores),
-            "first_hits": sum(s["first_ok"] for s in scores),
+            "first_n": len(judged),
+            "first_hits": sum(s["first_ok"] for s in judged),
             "top3_n": len(with_top3),
             "top3_hits": sum(not s["top3_missing"] for s in with_top3),
             "flags_total": flags_total,
             "flags_hit": flags_hit,
             "triage_accuracy": _rate(sum(s["triage_ok"] for s in scores), n),
-            "first_accuracy": _rate(sum(s["first_ok"] for s in scores), n),
+            "first_accuracy": _rate(sum(s["first_ok"] for s in judged), len(judged)),
             "top3_rate": _rate(sum(not s["top3_missing"] for s in with_top3), len(with_top3)),
             "flag_recall": _rate(flags_hit, flags_total),
             "consider_total": consider_total,
@@ -184,14 +188,16 @@ def render(summary: Mapping[str, Any], versions: Mapping[str, Any]) -> str:
         "| of which expected urgent or emergency | "
         f"{len(summary['urgent_under_triaged'])} |",
         f"| over-triaged (given higher than expected) | {a['over']} |",
-        f"| first-condition accuracy | {_pct(a['first_hits'], a['n'])} |",
+        "| first-condition accuracy (vignettes naming one) | "
+        f"{_pct(a['first_hits'], a['first_n'])} |",
         f"| top-3 hit rate (vignettes naming top-3 codes) | {_pct(a['top3_hits'], a['top3_n'])} |",
         f"| red-flag recall | {_pct(a['flags_hit'], a['flags_total'])} |",
         "| diagnoses to consider named (outside the differential) | "
         f"{_pct(a['consider_hit'], a['consider_total'])} |",
         "",
         "First condition: the engine's first condition when it is moderate or high, otherwise",
-        "\"none\"; a vignette expecting none is met only when no condition is moderate or high.",
+        "\"none\"; a vignette expecting none is met only when no condition is moderate or high;",
+        "one that names no first condition is not counted.",
         "",
         "## Triage confusion (rows: expected, columns: given)",
         "",
@@ -215,7 +221,7 @@ def render(summary: Mapping[str, Any], versions: Mapping[str, Any]) -> str:
         if f["n"] == 0:
             continue
         out.append(f"| {c} | {f['n']} | {_pct(f['triage_hits'], f['n'])} | {f['under']} | "
-                   f"{f['over']} | {_pct(f['first_hits'], f['n'])} | "
+                   f"{f['over']} | {_pct(f['first_hits'], f['first_n'])} | "
                    f"{_pct(f['top3_hits'], f['top3_n'])} | "
                    f"{_pct(f['flags_hit'], f['flags_total'])} |")
     out += ["", "## Every miss", ""]
@@ -255,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.write_text(render(summary, versions), encoding="utf-8")
     a = summary["all"]
     print(f"{args.output}: {a['n']} vignettes, triage {_pct(a['triage_hits'], a['n'])}, "
-          f"under-triaged {a['under']}, first condition {_pct(a['first_hits'], a['n'])}")
+          f"under-triaged {a['under']}, first condition {_pct(a['first_hits'], a['first_n'])}")
     return 0
 
 

@@ -26,8 +26,11 @@ ROOT = Path(__file__).resolve().parents[2]
 VIGNETTES = ROOT / "tests" / "data" / "vignettes"
 # written later by someone who had not read the knowledge; reported on their own
 HELDOUT = ROOT / "tests" / "data" / "vignettes-heldout"
+# a second held-out set, by an independent tester (its README); checked for format only
+HELDOUT_2 = ROOT / "tests" / "data" / "vignettes-heldout-2"
 SCHEMAS = ROOT / "src" / "spinecare" / "schemas"
-FILES = sorted(VIGNETTES.glob("*.json")) + sorted(HELDOUT.glob("*.json"))
+FILES = (sorted(VIGNETTES.glob("*.json")) + sorted(HELDOUT.glob("*.json"))
+         + sorted(HELDOUT_2.glob("*.json")))
 CLASSES = ("red_flag", "classic", "mimic", "overlap", "self_care", "not_modelled")
 
 
@@ -91,11 +94,12 @@ def test_vignette_is_a_valid_case_with_a_source(path: Path) -> None:
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_expected_codes_are_in_the_schema(path: Path) -> None:
     expected = _doc(path)["expected"]
-    assert set(expected) - {"consider"} == {"triage", "first_condition", "top3", "red_flags"}
+    # first_condition may be left out (which condition leads is then not judged)
+    assert set(expected) - {"consider", "first_condition"} == {"triage", "top3", "red_flags"}
     considered = {x.id for x in default_knowledge().considerations}
     assert set(expected.get("consider", [])) <= considered
     assert expected["triage"] in ENUMS["level"]
-    first = expected["first_condition"]
+    first = expected.get("first_condition")
     assert first is None or first in ENUMS["condition"]
     assert set(expected["top3"]) <= ENUMS["condition"] and len(expected["top3"]) <= 3
     assert len(set(expected["top3"])) == len(expected["top3"])
@@ -133,6 +137,7 @@ def test_not_modelled_vignettes_expect_no_condition() -> None:
     for path in FILES:
         doc = _doc(path)
         if doc["class"] == "not_modelled":
+            assert "first_condition" in doc["expected"], path.name
             assert doc["expected"]["first_condition"] is None, path.name
             assert doc["expected"]["top3"] == [], path.name
 
@@ -191,6 +196,20 @@ def test_under_triage_is_given_lower_than_expected() -> None:
     assert summary["all"]["triage_accuracy"] == 0.5
     assert summary["by_class"]["red_flag"]["under"] == 1
     assert summary["by_class"]["classic"]["triage_hits"] == 1
+
+
+def test_a_first_condition_left_out_is_not_judged() -> None:
+    flagged = {"conditions": [{"code": "cauda_equina_syndrome", "likelihood": "high"}],
+               "triage": {"level": "emergency"}, "red_flags": []}
+    unjudged = {"triage": "emergency", "top3": ["cauda_equina_syndrome"], "red_flags": []}
+    s = validate.score(unjudged, flagged)
+    assert s["first_ok"] and not s["first_judged"]
+    summary = validate.summarise([("a.json", "red_flag", s),
+                                  ("b.json", "red_flag", validate.score(
+                                      dict(unjudged, first_condition="spinal_infection"),
+                                      flagged))])
+    assert summary["all"]["first_n"] == 1 and summary["all"]["first_hits"] == 0
+    assert [m[:2] for m in summary["misses"]] == [("b.json", "first condition")]
 
 
 def test_first_condition_none_means_nothing_moderate_or_high() -> None:
