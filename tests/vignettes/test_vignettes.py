@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VIGNETTES = ROOT / "tests" / "data" / "vignettes"
 # written later by someone who had not read the knowledge; reported on their own
 HELDOUT = ROOT / "tests" / "data" / "vignettes-heldout"
-# a second held-out set, by an independent tester (its README); checked for format only
+# a second held-out set, by an independent tester (its README)
 HELDOUT_2 = ROOT / "tests" / "data" / "vignettes-heldout-2"
 SCHEMAS = ROOT / "src" / "spinecare" / "schemas"
 FILES = (sorted(VIGNETTES.glob("*.json")) + sorted(HELDOUT.glob("*.json"))
@@ -287,6 +287,7 @@ def test_first_condition_accuracy_at_least_95_percent(summary: dict[str, Any]) -
 def test_no_held_out_urgent_or_emergency_vignette_is_under_triaged() -> None:
     # The held-out set is not held to the accuracy targets (its misses are judged one by one),
     # but an expected emergency or urgent case given less is a safety failure wherever it is.
-    result, _ = validate.run(HELDOUT)
-    assert len(list(HELDOUT.glob("*.json"))) >= 45
-    assert result["urgent_under_triaged"] == []
+    for folder, least in ((HELDOUT, 45), (HELDOUT_2, 54)):
+        result, _ = validate.run(folder)
+        assert len(list(folder.glob("*.json"))) >= least
+        assert result["urgent_under_triaged"] == [], folder.name
