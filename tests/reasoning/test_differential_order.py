@@ -278,3 +278,31 @@ def test_relief_on_sitting_does_not_point_to_the_spine_when_the_hip_is_painful()
                                  "relief_sitting": True},
                exam={"hip_rotation_pain": True})
     assert first(both) == "lumbar_spinal_stenosis"
+
+
+# --- acute limb ischaemia (red-flags reference 7.1) -------------------------------------------
+
+ISCHAEMIA = {"history": {"duration_weeks": 0, "onset": "sudden", "course": "rapidly_worsening",
+                         "smoker": True, "peripheral_arterial_disease": True},
+             "symptoms": {"low_back_pain": False, "leg_pain": "right",
+                          "leg_pain_below_knee": True, "leg_paresthesia": "right",
+                          "leg_weakness": "right"},
+             "exam": {"pedal_pulses": "absent",
+                      "motor_deficits": [{"limb": "leg", "side": "right", "myotome": "L5",
+                                          "mrc_grade": 2}]}}
+
+
+def test_sudden_leg_symptoms_with_absent_pulses_name_the_arterial_cause_first() -> None:
+    a = run(age=74, sex="male", **ISCHAEMIA)
+    assert a["triage"]["level"] == "emergency"
+    assert first(a) == "vascular_claudication"
+    sciatica = entry(a, "lumbar_radiculopathy")
+    assert sciatica["likelihood"] == "moderate" and "lr.cap.limb_ischaemia" in sciatica["rules"]
+
+
+def test_the_same_leg_with_its_pulses_felt_is_sciatica_first() -> None:
+    a = run(age=74, sex="male", history=ISCHAEMIA["history"], symptoms=ISCHAEMIA["symptoms"],
+            exam={**ISCHAEMIA["exam"], "pedal_pulses": "present"})
+    assert first(a) == "lumbar_radiculopathy"
+    assert entry(a, "lumbar_radiculopathy")["likelihood"] == "high"
+    assert "lr.cap.limb_ischaemia" not in entry(a, "lumbar_radiculopathy")["rules"]
