@@ -72,7 +72,7 @@ def seal(secret: str, domain: str, *fields: str | int) -> bytes:
                     message.encode("ascii"), hashlib.sha256).digest()
 
 
-def b64(data: bytes) -> str:
+def _b64(data: bytes) -> str:
     """Unpadded base64url."""
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
@@ -93,7 +93,7 @@ def issue(secret: str, owner: str, purpose: str, now: datetime,
     """A new token for a form of ``purpose`` shown to ``owner``; nothing is stored."""
     nonce = secrets.token_urlsafe(16)
     body = f"{nonce}.{seconds_of(now + lifetime):x}"
-    return f"{body}.{b64(seal(secret, _FORM, owner, purpose, body))}"
+    return f"{body}.{_b64(seal(secret, _FORM, owner, purpose, body))}"
 
 
 def _expiry(secret: str, token: str, owner: str, purpose: str) -> datetime | None:
@@ -102,7 +102,7 @@ def _expiry(secret: str, token: str, owner: str, purpose: str) -> datetime | Non
     if found is None:
         return None
     body = f"{found.group(1)}.{found.group(2)}"
-    if not hmac.compare_digest(found.group(3), b64(seal(secret, _FORM, owner, purpose, body))):
+    if not hmac.compare_digest(found.group(3), _b64(seal(secret, _FORM, owner, purpose, body))):
         return None
     return moment_of(int(found.group(2), 16))
 
